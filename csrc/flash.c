@@ -1,0 +1,122 @@
+/*
+ * flash.c: FlashAttention-2 style attention (Dao 2023, Algorithm 1), the
+ * decode case of one query row per task.
+ *
+ * Keys are visited in tiles of block_size.  For each tile the driver keeps
+ * the paper's running statistics:
+ *   m  running max of the logits seen so far
+ *   l  running sum of exp(logit - m)
+ *   O  running, unnormalised output (dv floats, held in the caller's out row)
+ * A tile with logits S and tile max m_t gives m_new = max(m, m_t),
+ * P = exp(S - m_new), l = exp(m - m_new) l + sum P, O = exp(m - m_new) O + P V.
+ * The rescale factor is folded into the weighted-sum kernel's beta and is
+ * exactly 1 (no rescale) when the max did not grow.  At the end O / l.
+ * Scratch is one tile of logits per worker: independent of n.
+ */
+#include <math.h>
+
+#include "rv_internal.h"
+
+typedef struct flash_args
+{
+	const rv_kernels *kern;
+	const float *Q, *K, *V;
+	size_t		n, d, dv, block;
+	float		scale;
+	float	   *out, *scratch;	/* scratch: block floats per worker */
+} flash_args;
+
+static rv_status
+flash_task(rv_job *job, void *arg, size_t r, size_t worker)
+{
+	const flash_args *a = arg;
+	const rv_kernels *kern = a->kern;
+	const float *q = a->Q + r * a->d;
+	float	   *S = a->scratch + worker * a->block;
+	float	   *O = a->out + r * a->dv;
+	float		m = -INFINITY;
+	double		l = 0.0;
+	size_t		since_poll = 0;
+
+	for (size_t b = 0; b < a->n; b += a->block)
+	{
+		size_t		len = a->n - b < a->block ? a->n - b : a->block;
+		float		m_tile, m_new, alpha;
+
+		m_tile = kern->scores(q, a->K + b * a->d, len, a->d, a->d, a->scale, S);
+		if (!kern->all_finite(S, len))
+			return RV_ERR_NONFINITE;
+		m_new = m_tile > m ? m_tile : m;
+		/* first tile: O holds garbage and must not be read (beta 0) */
+		alpha = b == 0 ? 0.0f : (m_new > m ? rv_expf_serial(m - m_new) : 1.0f);
+		l = l * alpha + rv_exp_sum_blocked(kern, S, len, m_new);
+		kern->weighted_sum(S, a->V + b * a->dv, len, a->dv, a->dv, alpha, O);
+		m = m_new;
+
+		since_poll += len;
+		if (since_poll >= RV_CANCEL_BLOCK)
+		{
+			since_poll = 0;
+			if (rv_job_should_stop(job))
+				return RV_ERR_CANCELLED;
+		}
+	}
+	/* l >= 1 (the max logit contributes exp(0)); the guard is for safety */
+	if (!(l > 0.0))
+		return RV_ERR_NONFINITE;
+	kern->scale(O, a->dv, (float) (1.0 / l));
+	if (!kern->all_finite(O, a->dv))
+		return RV_ERR_NONFINITE;
+	return RV_OK;
+}
+
+static size_t
+tile_of(size_t n, size_t block_size)
+{
+	return block_size < n ? block_size : n;
+}
+
+size_t
+rv_flash_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+						   size_t block_size, const rv_exec *ex)
+{
+	size_t		s;
+
+	if (rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
+					tile_of(n, block_size), &s))
+		return (size_t) -1;
+	return s;
+}
+
+rv_status
+rv_flash_attention(const float *Q, size_t m, const float *K, const float *V,
+				   size_t n, size_t d, size_t dv, float scale,
+				   size_t block_size, float *out, float *scratch,
+				   const rv_exec *ex)
+{
+	flash_args	a;
+	rv_status	st;
+
+	if (block_size < 1 || block_size > RV_MAX_BLOCK_SIZE)
+		return RV_ERR_BLOCK_SIZE;
+	st = rv_check_forward(Q, m, K, V, n, d, dv, out);
+	if (st != RV_OK || m == 0)
+		return st;
+	if (scratch == NULL)
+		return RV_ERR_NULL_ARG;
+	if (!isfinite(scale))
+		return RV_ERR_SCALE;
+	a.kern = rv_active_kernels();
+	a.Q = Q;
+	a.K = K;
+	a.V = V;
+	a.n = n;
+	a.d = d;
+	a.dv = dv;
+	a.block = tile_of(n, block_size);
+	a.scale = scale;
+	a.out = out;
+	a.scratch = scratch;
+	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),
+						flash_task, &a, ex);
+}

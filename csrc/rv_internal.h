@@ -1,0 +1,55 @@
+/*
+ * rv_internal.h: helpers shared by the attention drivers (internal).
+ */
+#ifndef RV_INTERNAL_H
+#define RV_INTERNAL_H
+
+#include <stddef.h>
+
+#include "rv_kernels.h"
+#include "rv_threads.h"
+
+/* *out = a * b, RV_ERR_SIZE_OVERFLOW when it does not fit in size_t */
+static inline rv_status
+rv_mul_size(size_t a, size_t b, size_t *out)
+{
+	if (__builtin_mul_overflow(a, b, out))
+		return RV_ERR_SIZE_OVERFLOW;
+	return RV_OK;
+}
+
+/*
+ * Floats of K and V that one query reads: the unit of the threading
+ * threshold (saturates instead of overflowing).
+ */
+static inline size_t
+rv_query_work(size_t n, size_t d, size_t dv)
+{
+	size_t		w;
+
+	if (d + dv < d || rv_mul_size(n, d + dv, &w))
+		return (size_t) -1;
+	return w;
+}
+
+/*
+ * Sum of exp(s[i] - m) over n entries, replacing s[i] by exp(s[i] - m):
+ * float lanes inside blocks of RV_CANCEL_BLOCK entries, blocks added in
+ * double, so that the sum stays accurate for any n.
+ */
+double		rv_exp_sum_blocked(const rv_kernels *kern, float *s, size_t n, float m);
+
+/*
+ * Attention weights of one query (softmax.c): w = softmax(scale * K q) for n
+ * rows of K with row stride ldk, d columns.  Polls job between blocks.
+ */
+rv_status	rv_weights_one(const rv_kernels *kern, const float *q,
+						   const float *K, size_t n, size_t d, size_t ldk,
+						   float scale, float *w, rv_job *job);
+
+/* Common argument checks of the forward functions (attention.c). */
+rv_status	rv_check_forward(const float *Q, size_t m, const float *K,
+							 const float *V, size_t n, size_t d, size_t dv,
+							 const float *out);
+
+#endif							/* RV_INTERNAL_H */
