@@ -1,0 +1,607 @@
+/*
+ * kernels_avx2.c: the AVX2 + FMA table (8 floats per register).
+ *
+ * The same kernels as kernels_avx512.c at half the width and with 16
+ * registers instead of 32.  The file needs no -m flag: every function
+ * carries __attribute__((target("avx2,fma"))) and the dispatcher only
+ * selects the table after a CPUID + XGETBV check.  Tails use
+ * vmaskmovps loads and stores, which do not touch memory outside the mask,
+ * so no primitive reads or writes past the caller's buffers.
+ */
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_kernels.h"
+
+#define RV_AVX2 __attribute__((target("avx2,fma")))
+#define RV_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+/*
+ * Loops over registers (t < regs, r < rows) have constant trip counts once
+ * the helpers are inlined, and must be fully unrolled so that arrays of
+ * accumulators become registers.  gcc -O2 only does that when asked; clang
+ * does it by itself and turns a GCC unroll count into a partial unroll.
+ */
+#if defined(__clang__)
+#define RV_UNROLL
+#else
+#define RV_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* a window of 8 entries starting at 8 - rem has rem leading all-ones lanes */
+static const int32_t tail_mask_table_avx2[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+/* Mask (sign bits) of the first rem lanes, rem in [0, 8]. */
+RV_AVX2_INLINE __m256i
+tail_mask_avx2(size_t rem)
+{
+	return _mm256_loadu_si256((const __m256i *) (tail_mask_table_avx2 + 8 - rem));
+}
+
+/*
+ * exp of 8 lanes with the algorithm of rv_kernels.h.  x is clamped to
+ * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
+ * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
+ * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
+ * which rounds to exactly 0.  The only fix-up left is x > RV_EXP_HI or NaN
+ * (maxps turns NaN into RV_EXP_LO), where x + Infinity gives +Infinity or
+ * keeps the NaN, as rv_expf_serial does.
+ */
+RV_AVX2_INLINE __m256
+exp_f32x8_avx2(__m256 x_f32x8)
+{
+	__m256		xc_f32x8,
+				t_f32x8,
+				k_f32x8,
+				r_f32x8,
+				r2_f32x8,
+				p_f32x8,
+				result_f32x8,
+				over_f32x8;
+	__m256i		k_i32x8,
+				k1_i32x8,
+				k2_i32x8,
+				bias_i32x8 = _mm256_set1_epi32(127);
+
+	xc_f32x8 = _mm256_min_ps(_mm256_max_ps(x_f32x8, _mm256_set1_ps(RV_EXP_LO)),
+							 _mm256_set1_ps(RV_EXP_HI));
+	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
+	t_f32x8 = _mm256_fmadd_ps(xc_f32x8, _mm256_set1_ps(RV_LOG2E),
+							  _mm256_set1_ps(RV_ROUND_MAGIC));
+	k_f32x8 = _mm256_sub_ps(t_f32x8, _mm256_set1_ps(RV_ROUND_MAGIC));
+	r_f32x8 = _mm256_fnmadd_ps(k_f32x8, _mm256_set1_ps(RV_LN2_HI), xc_f32x8);
+	r_f32x8 = _mm256_fnmadd_ps(k_f32x8, _mm256_set1_ps(RV_LN2_LO), r_f32x8);
+
+	p_f32x8 = _mm256_fmadd_ps(_mm256_set1_ps(RV_EXP_P5), r_f32x8,
+							  _mm256_set1_ps(RV_EXP_P4));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r_f32x8, _mm256_set1_ps(RV_EXP_P3));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r_f32x8, _mm256_set1_ps(RV_EXP_P2));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r_f32x8, _mm256_set1_ps(RV_EXP_P1));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r_f32x8, _mm256_set1_ps(RV_EXP_P0));
+	r2_f32x8 = _mm256_mul_ps(r_f32x8, r_f32x8);
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r2_f32x8, r_f32x8);
+	p_f32x8 = _mm256_add_ps(p_f32x8, _mm256_set1_ps(1.0f));
+
+	/* 2^k as 2^(k>>1) * 2^(k-(k>>1)): both factors normal for k in [-150, 128] */
+	k_i32x8 = _mm256_cvtps_epi32(k_f32x8);
+	k1_i32x8 = _mm256_srai_epi32(k_i32x8, 1);
+	k2_i32x8 = _mm256_sub_epi32(k_i32x8, k1_i32x8);
+	k1_i32x8 = _mm256_slli_epi32(_mm256_add_epi32(k1_i32x8, bias_i32x8), 23);
+	k2_i32x8 = _mm256_slli_epi32(_mm256_add_epi32(k2_i32x8, bias_i32x8), 23);
+	result_f32x8 = _mm256_mul_ps(_mm256_mul_ps(p_f32x8, _mm256_castsi256_ps(k1_i32x8)),
+								 _mm256_castsi256_ps(k2_i32x8));
+
+	over_f32x8 = _mm256_cmp_ps(x_f32x8, _mm256_set1_ps(RV_EXP_HI), _CMP_NLE_UQ);
+	return _mm256_blendv_ps(result_f32x8,
+							_mm256_add_ps(x_f32x8, _mm256_set1_ps(INFINITY)),
+							over_f32x8);
+}
+
+/*
+ * Partial dot products of q with `rows` rows (4 or 8, a constant after
+ * inlining) in sum_f32x8[]: each q chunk is loaded once and FMA'd into one
+ * accumulator per row (8 rows: 8 FMA chains, 9 of the 16 registers).  The
+ * d tail is one masked chunk, which is also the whole loop when d < 8.
+ */
+RV_AVX2_INLINE void
+dot_rows_f32_avx2(const float *q, const float *const *k, size_t d,
+				  const int rows, __m256 *sum_f32x8)
+{
+	size_t		j = 0;
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		sum_f32x8[r] = _mm256_setzero_ps();
+	for (; j + 8 <= d; j += 8)
+	{
+		__m256		q_f32x8 = _mm256_loadu_ps(q + j);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			sum_f32x8[r] = _mm256_fmadd_ps(q_f32x8, _mm256_loadu_ps(k[r] + j), sum_f32x8[r]);
+	}
+	if (j < d)
+	{
+		__m256i		mask = tail_mask_avx2(d - j);
+		__m256		q_f32x8 = _mm256_maskload_ps(q + j, mask);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			sum_f32x8[r] = _mm256_fmadd_ps(q_f32x8, _mm256_maskload_ps(k[r] + j, mask),
+										   sum_f32x8[r]);
+	}
+}
+
+/*
+ * Within each 128-bit lane, sum rows a, b, c, d pairwise so that lane l ends
+ * up holding [a_l, b_l, c_l, d_l] (each the sum of that lane's 4 floats):
+ * the first two levels of the transpose-and-add tree.
+ */
+RV_AVX2_INLINE __m256
+transpose_add4_f32x8(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+	/* per lane [a0+a2, b0+b2, a1+a3, b1+b3] */
+	__m256		ab_f32x8 = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+	__m256		cd_f32x8 = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+
+	return _mm256_add_ps(_mm256_shuffle_ps(ab_f32x8, cd_f32x8, _MM_SHUFFLE(1, 0, 1, 0)),
+						 _mm256_shuffle_ps(ab_f32x8, cd_f32x8, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/*
+ * Eight accumulators to eight row sums [s0..s7] with one tree of shuffles
+ * and adds instead of eight horizontal reductions.
+ */
+RV_AVX2_INLINE __m256
+reduce_rows8_f32x8(const __m256 *sum_f32x8)
+{
+	__m256		lo_f32x8 = transpose_add4_f32x8(sum_f32x8[0], sum_f32x8[1],
+												sum_f32x8[2], sum_f32x8[3]);
+	__m256		hi_f32x8 = transpose_add4_f32x8(sum_f32x8[4], sum_f32x8[5],
+												sum_f32x8[6], sum_f32x8[7]);
+
+	return _mm256_add_ps(_mm256_permute2f128_ps(lo_f32x8, hi_f32x8, 0x20),
+						 _mm256_permute2f128_ps(lo_f32x8, hi_f32x8, 0x31));
+}
+
+/* Four accumulators to four row sums [s0..s3], same tree. */
+RV_AVX2_INLINE __m128
+reduce_rows4_f32x8(const __m256 *sum_f32x8)
+{
+	__m256		z_f32x8 = transpose_add4_f32x8(sum_f32x8[0], sum_f32x8[1],
+											   sum_f32x8[2], sum_f32x8[3]);
+
+	return _mm_add_ps(_mm256_castps256_ps128(z_f32x8), _mm256_extractf128_ps(z_f32x8, 1));
+}
+
+RV_AVX2_INLINE float
+hmax_f32x8_avx2(__m256 v_f32x8)
+{
+	__m128		m_f32x4 = _mm_max_ps(_mm256_castps256_ps128(v_f32x8),
+									 _mm256_extractf128_ps(v_f32x8, 1));
+
+	m_f32x4 = _mm_max_ps(m_f32x4, _mm_movehl_ps(m_f32x4, m_f32x4));
+	m_f32x4 = _mm_max_ss(m_f32x4, _mm_shuffle_ps(m_f32x4, m_f32x4, 1));
+	return _mm_cvtss_f32(m_f32x4);
+}
+
+RV_AVX2_INLINE float
+hsum_f32x8_avx2(__m256 v_f32x8)
+{
+	__m128		s_f32x4 = _mm_add_ps(_mm256_castps256_ps128(v_f32x8),
+									 _mm256_extractf128_ps(v_f32x8, 1));
+
+	s_f32x4 = _mm_add_ps(s_f32x4, _mm_movehl_ps(s_f32x4, s_f32x4));
+	s_f32x4 = _mm_add_ss(s_f32x4, _mm_shuffle_ps(s_f32x4, s_f32x4, 1));
+	return _mm_cvtss_f32(s_f32x4);
+}
+
+/*
+ * s[i] = scale * dot(q, K_i): a gemv streaming K once.  Rows go 8 at a
+ * time (8 FMA chains, one load of q per 8 rows); the 8 sums are reduced by
+ * one transpose tree, scaled and stored with one store, and the running max
+ * is a vector max.  The n % 8 leftover rows reuse the 8- or 4-row kernel
+ * with the missing row pointers aimed at the last real row (valid memory,
+ * duplicate lanes do not change the max) and a masked store.
+ */
+RV_AVX2 static float
+scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+				size_t ldk, float scale, float *s)
+{
+	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+	__m256		max_f32x8 = _mm256_set1_ps(-INFINITY);
+	__m256		sum_f32x8[8];
+	const float *k[8];
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		s_f32x8;
+
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			k[r] = K + (i + r) * ldk;
+		dot_rows_f32_avx2(q, k, d, 8, sum_f32x8);
+		s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
+		_mm256_storeu_ps(s + i, s_f32x8);
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	if (i < n)
+	{
+		size_t		rows = n - i;
+		__m256		s_f32x8;
+
+		for (size_t r = 0; r < 8; r++)
+			k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk;
+		if (rows > 4)
+		{
+			dot_rows_f32_avx2(q, k, d, 8, sum_f32x8);
+			s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
+		}
+		else
+		{
+			__m128		s_f32x4;
+
+			dot_rows_f32_avx2(q, k, d, 4, sum_f32x8);
+			s_f32x4 = _mm_mul_ps(reduce_rows4_f32x8(sum_f32x8),
+								 _mm256_castps256_ps128(scale_f32x8));
+			s_f32x8 = _mm256_set_m128(s_f32x4, s_f32x4);
+		}
+		_mm256_maskstore_ps(s + i, tail_mask_avx2(rows), s_f32x8);
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	return hmax_f32x8_avx2(max_f32x8);
+}
+
+/*
+ * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
+ * accumulators keep the adds independent; the tail is masked so that the
+ * lanes past n neither load, store nor add.
+ */
+RV_AVX2 static float
+exp_sum_f32_avx2(float *s, size_t n, float m)
+{
+	__m256		m_f32x8 = _mm256_set1_ps(m);
+	__m256		sum0_f32x8 = _mm256_setzero_ps(),
+				sum1_f32x8 = _mm256_setzero_ps(),
+				sum2_f32x8 = _mm256_setzero_ps(),
+				sum3_f32x8 = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256		e0_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), m_f32x8));
+		__m256		e1_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 8), m_f32x8));
+		__m256		e2_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 16), m_f32x8));
+		__m256		e3_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 24), m_f32x8));
+
+		_mm256_storeu_ps(s + i, e0_f32x8);
+		_mm256_storeu_ps(s + i + 8, e1_f32x8);
+		_mm256_storeu_ps(s + i + 16, e2_f32x8);
+		_mm256_storeu_ps(s + i + 24, e3_f32x8);
+		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e0_f32x8);
+		sum1_f32x8 = _mm256_add_ps(sum1_f32x8, e1_f32x8);
+		sum2_f32x8 = _mm256_add_ps(sum2_f32x8, e2_f32x8);
+		sum3_f32x8 = _mm256_add_ps(sum3_f32x8, e3_f32x8);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		e_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), m_f32x8));
+
+		_mm256_storeu_ps(s + i, e_f32x8);
+		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e_f32x8);
+	}
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+		__m256		e_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_maskload_ps(s + i, mask), m_f32x8));
+
+		_mm256_maskstore_ps(s + i, mask, e_f32x8);
+		sum1_f32x8 = _mm256_add_ps(sum1_f32x8,
+								   _mm256_and_ps(e_f32x8, _mm256_castsi256_ps(mask)));
+	}
+	sum0_f32x8 = _mm256_add_ps(_mm256_add_ps(sum0_f32x8, sum1_f32x8),
+							   _mm256_add_ps(sum2_f32x8, sum3_f32x8));
+	return hsum_f32x8_avx2(sum0_f32x8);
+}
+
+/* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
+RV_AVX2 static void
+exp_f32_avx2(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, exp_f32x8_avx2(_mm256_loadu_ps(x + i)));
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+
+		_mm256_maskstore_ps(out + i, mask, exp_f32x8_avx2(_mm256_maskload_ps(x + i, mask)));
+	}
+}
+
+/*
+ * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
+ * inlining) of out kept in registers across the whole row loop, the last
+ * one masked when `masked`.  Narrow tiles process several rows per step
+ * into separate accumulator sets (added at the end) so that there are
+ * always about 8 independent FMA chains, within the 16 registers.
+ * beta == 0 starts from zero without reading out, which may hold garbage.
+ */
+RV_AVX2_INLINE void
+weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
+					   float beta, float *out, const int regs,
+					   const int masked, __m256i tail)
+{
+	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
+	__m256		acc_f32x8[8][8];
+	__m256		beta_f32x8 = _mm256_set1_ps(beta);
+	size_t		i = 0;
+
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x8[u][t] = _mm256_setzero_ps();
+	if (beta != 0.0f)
+	{
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			__m256		o_f32x8 = (masked && t == regs - 1)
+				? _mm256_maskload_ps(out + 8 * t, tail)
+				: _mm256_loadu_ps(out + 8 * t);
+
+			acc_f32x8[0][t] = _mm256_mul_ps(beta_f32x8, o_f32x8);
+		}
+	}
+
+	for (; i + rows <= n; i += rows)
+	{
+		RV_UNROLL
+		for (int u = 0; u < rows; u++)
+		{
+			__m256		w_f32x8 = _mm256_set1_ps(w[i + u]);
+			const float *v = V + (i + u) * ldv;
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				__m256		v_f32x8 = (masked && t == regs - 1)
+					? _mm256_maskload_ps(v + 8 * t, tail)
+					: _mm256_loadu_ps(v + 8 * t);
+
+				acc_f32x8[u][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[u][t]);
+			}
+		}
+	}
+	for (; i < n; i++)
+	{
+		__m256		w_f32x8 = _mm256_set1_ps(w[i]);
+		const float *v = V + i * ldv;
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			__m256		v_f32x8 = (masked && t == regs - 1)
+				? _mm256_maskload_ps(v + 8 * t, tail)
+				: _mm256_loadu_ps(v + 8 * t);
+
+			acc_f32x8[0][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[0][t]);
+		}
+	}
+
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x8[0][t] = _mm256_add_ps(acc_f32x8[0][t], acc_f32x8[u][t]);
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		if (masked && t == regs - 1)
+			_mm256_maskstore_ps(out + 8 * t, tail, acc_f32x8[0][t]);
+		else
+			_mm256_storeu_ps(out + 8 * t, acc_f32x8[0][t]);
+	}
+}
+
+/*
+ * out = beta * out + sum_i w[i] * V_i over dv columns, in column tiles of
+ * 64 floats (8 registers) so that V is streamed once per tile and out
+ * never leaves registers inside a tile.  The last, narrower tile is
+ * dispatched to a copy of the tile code specialised for its width.
+ */
+RV_AVX2 static void
+weighted_sum_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
+					  size_t ldv, float beta, float *out)
+{
+	__m256i		full = _mm256_set1_epi32(-1);
+	size_t		j = 0;
+	size_t		rem;
+
+	for (; j + 64 <= dv; j += 64)
+		weighted_tile_f32_avx2(w, V + j, n, ldv, beta, out + j, 8, 0, full);
+	rem = dv - j;
+	if (rem == 0)
+		return;
+	V += j;
+	out += j;
+	if (rem % 8 == 0)
+	{
+		switch (rem / 8)
+		{
+			case 1:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 0, full);
+				break;
+			case 2:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 0, full);
+				break;
+			case 3:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 0, full);
+				break;
+			case 4:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 0, full);
+				break;
+			case 5:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 0, full);
+				break;
+			case 6:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 0, full);
+				break;
+			default:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 0, full);
+				break;
+		}
+	}
+	else
+	{
+		__m256i		tail = tail_mask_avx2(rem % 8);
+
+		switch (rem / 8 + 1)
+		{
+			case 1:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 1, tail);
+				break;
+			case 2:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 1, tail);
+				break;
+			case 3:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 1, tail);
+				break;
+			case 4:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 1, tail);
+				break;
+			case 5:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 1, tail);
+				break;
+			case 6:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 1, tail);
+				break;
+			case 7:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 1, tail);
+				break;
+			default:
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 8, 1, tail);
+				break;
+		}
+	}
+}
+
+/* x[i] *= a */
+RV_AVX2 static void
+scale_f32_avx2(float *x, size_t n, float a)
+{
+	__m256		a_f32x8 = _mm256_set1_ps(a);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), a_f32x8));
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+
+		_mm256_maskstore_ps(x + i, mask, _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), a_f32x8));
+	}
+}
+
+/* max_i x[i]; two accumulators, masked-off tail lanes replaced by -Infinity */
+RV_AVX2 static float
+max_f32_avx2(const float *x, size_t n)
+{
+	__m256		neg_inf_f32x8 = _mm256_set1_ps(-INFINITY);
+	__m256		max0_f32x8 = neg_inf_f32x8,
+				max1_f32x8 = neg_inf_f32x8;
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, _mm256_loadu_ps(x + i));
+		max1_f32x8 = _mm256_max_ps(max1_f32x8, _mm256_loadu_ps(x + i + 8));
+	}
+	for (; i + 8 <= n; i += 8)
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, _mm256_loadu_ps(x + i));
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+
+		max1_f32x8 = _mm256_max_ps(max1_f32x8,
+								   _mm256_blendv_ps(neg_inf_f32x8, _mm256_maskload_ps(x + i, mask),
+													_mm256_castsi256_ps(mask)));
+	}
+	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
+}
+
+/*
+ * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
+ * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
+ */
+RV_AVX2 static int
+all_finite_f32_avx2(const float *x, size_t n)
+{
+	__m256		acc0_f32x8 = _mm256_setzero_ps(),
+				acc1_f32x8 = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		x0_f32x8 = _mm256_loadu_ps(x + i);
+		__m256		x1_f32x8 = _mm256_loadu_ps(x + i + 8);
+
+		acc0_f32x8 = _mm256_add_ps(acc0_f32x8, _mm256_sub_ps(x0_f32x8, x0_f32x8));
+		acc1_f32x8 = _mm256_add_ps(acc1_f32x8, _mm256_sub_ps(x1_f32x8, x1_f32x8));
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		x_f32x8 = _mm256_loadu_ps(x + i);
+
+		acc0_f32x8 = _mm256_add_ps(acc0_f32x8, _mm256_sub_ps(x_f32x8, x_f32x8));
+	}
+	if (i < n)
+	{
+		__m256		x_f32x8 = _mm256_maskload_ps(x + i, tail_mask_avx2(n - i));
+
+		acc1_f32x8 = _mm256_add_ps(acc1_f32x8, _mm256_sub_ps(x_f32x8, x_f32x8));
+	}
+	acc0_f32x8 = _mm256_add_ps(acc0_f32x8, acc1_f32x8);
+	return _mm256_movemask_ps(_mm256_cmp_ps(acc0_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ)) == 0xFF;
+}
+
+/* 1 when no x[i] is NaN or +Infinity: !(x < +Infinity) catches exactly those */
+RV_AVX2 static int
+no_nan_or_posinf_f32_avx2(const float *x, size_t n)
+{
+	__m256		inf_f32x8 = _mm256_set1_ps(INFINITY);
+	__m256		bad_f32x8 = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		bad_f32x8 = _mm256_or_ps(bad_f32x8, _mm256_cmp_ps(_mm256_loadu_ps(x + i), inf_f32x8,
+														  _CMP_NLT_UQ));
+	if (i < n)
+		bad_f32x8 = _mm256_or_ps(bad_f32x8,
+								 _mm256_cmp_ps(_mm256_maskload_ps(x + i, tail_mask_avx2(n - i)),
+											   inf_f32x8, _CMP_NLT_UQ));
+	return _mm256_movemask_ps(bad_f32x8) == 0;
+}
+
+const rv_kernels rv_kernels_avx2 = {
+	.backend = RV_BACKEND_AVX2,
+	.scores = scores_f32_avx2,
+	.exp_sum = exp_sum_f32_avx2,
+	.weighted_sum = weighted_sum_f32_avx2,
+	.scale = scale_f32_avx2,
+	.max = max_f32_avx2,
+	.all_finite = all_finite_f32_avx2,
+	.no_nan_or_posinf = no_nan_or_posinf_f32_avx2,
+	.exp = exp_f32_avx2,
+};
+
+#endif							/* __x86_64__ */

@@ -1,0 +1,601 @@
+/*
+ * kernels_avx512.c: the AVX-512F table (16 floats per register).
+ *
+ * Only AVX-512F instructions are used (no BW/VL/DQ), so the table runs on
+ * every AVX-512 CPU, including the first ones.  The file needs no -m flag:
+ * every function carries __attribute__((target("avx512f"))) and the
+ * dispatcher only selects the table after a CPUID + XGETBV check.  Tails
+ * are done with masked loads and stores, which never touch memory outside
+ * the mask, so no primitive reads or writes past the caller's buffers.
+ * 128- and 256-bit operations that appear here (final reductions) are VEX
+ * AVX/AVX2 encodings, which every AVX-512F CPU has.
+ */
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "rv_kernels.h"
+
+#define RV_AVX512 __attribute__((target("avx512f")))
+#define RV_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+
+/*
+ * Loops over registers (t < regs, r < rows) have constant trip counts once
+ * the helpers are inlined, and must be fully unrolled so that arrays of
+ * accumulators become registers.  gcc -O2 only does that when asked; clang
+ * does it by itself and turns a GCC unroll count into a partial unroll.
+ */
+#if defined(__clang__)
+#define RV_UNROLL
+#else
+#define RV_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* Mask of the first rem lanes, rem in [0, 16]. */
+RV_AVX512_INLINE __mmask16
+tail_mask_avx512(size_t rem)
+{
+	return (__mmask16) ((1u << rem) - 1u);
+}
+
+/*
+ * exp of 16 lanes with the algorithm of rv_kernels.h.  x is clamped to
+ * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
+ * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
+ * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
+ * which rounds to exactly 0.  The only fix-up left is x > RV_EXP_HI or NaN
+ * (maxps turns NaN into RV_EXP_LO), where x + Infinity gives +Infinity or
+ * keeps the NaN, as rv_expf_serial does.
+ */
+RV_AVX512_INLINE __m512
+exp_f32x16_avx512(__m512 x_f32x16)
+{
+	__m512		xc_f32x16,
+				t_f32x16,
+				k_f32x16,
+				r_f32x16,
+				r2_f32x16,
+				p_f32x16,
+				result_f32x16;
+	__m512i		k_i32x16,
+				k1_i32x16,
+				k2_i32x16,
+				bias_i32x16 = _mm512_set1_epi32(127);
+	__mmask16	over;
+
+	xc_f32x16 = _mm512_min_ps(_mm512_max_ps(x_f32x16, _mm512_set1_ps(RV_EXP_LO)),
+							  _mm512_set1_ps(RV_EXP_HI));
+	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
+	t_f32x16 = _mm512_fmadd_ps(xc_f32x16, _mm512_set1_ps(RV_LOG2E),
+							   _mm512_set1_ps(RV_ROUND_MAGIC));
+	k_f32x16 = _mm512_sub_ps(t_f32x16, _mm512_set1_ps(RV_ROUND_MAGIC));
+	r_f32x16 = _mm512_fnmadd_ps(k_f32x16, _mm512_set1_ps(RV_LN2_HI), xc_f32x16);
+	r_f32x16 = _mm512_fnmadd_ps(k_f32x16, _mm512_set1_ps(RV_LN2_LO), r_f32x16);
+
+	p_f32x16 = _mm512_fmadd_ps(_mm512_set1_ps(RV_EXP_P5), r_f32x16,
+							   _mm512_set1_ps(RV_EXP_P4));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, r_f32x16, _mm512_set1_ps(RV_EXP_P3));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, r_f32x16, _mm512_set1_ps(RV_EXP_P2));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, r_f32x16, _mm512_set1_ps(RV_EXP_P1));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, r_f32x16, _mm512_set1_ps(RV_EXP_P0));
+	r2_f32x16 = _mm512_mul_ps(r_f32x16, r_f32x16);
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, r2_f32x16, r_f32x16);
+	p_f32x16 = _mm512_add_ps(p_f32x16, _mm512_set1_ps(1.0f));
+
+	/* 2^k as 2^(k>>1) * 2^(k-(k>>1)): both factors normal for k in [-150, 128] */
+	k_i32x16 = _mm512_cvtps_epi32(k_f32x16);
+	k1_i32x16 = _mm512_srai_epi32(k_i32x16, 1);
+	k2_i32x16 = _mm512_sub_epi32(k_i32x16, k1_i32x16);
+	k1_i32x16 = _mm512_slli_epi32(_mm512_add_epi32(k1_i32x16, bias_i32x16), 23);
+	k2_i32x16 = _mm512_slli_epi32(_mm512_add_epi32(k2_i32x16, bias_i32x16), 23);
+	result_f32x16 = _mm512_mul_ps(_mm512_mul_ps(p_f32x16, _mm512_castsi512_ps(k1_i32x16)),
+								  _mm512_castsi512_ps(k2_i32x16));
+
+	over = _mm512_cmp_ps_mask(x_f32x16, _mm512_set1_ps(RV_EXP_HI), _CMP_NLE_UQ);
+	return _mm512_mask_add_ps(result_f32x16, over, x_f32x16,
+							  _mm512_set1_ps(INFINITY));
+}
+
+/*
+ * Partial dot products of q with `rows` rows (4 or 8, a constant after
+ * inlining) in sum_f32x16[]: each q chunk is loaded once and FMA'd into one
+ * accumulator per row, so the rows give the independent FMA chains that hide
+ * the FMA latency.  The d tail is one masked chunk, which is also the whole
+ * loop when d < 16.
+ */
+RV_AVX512_INLINE void
+dot_rows_f32_avx512(const float *q, const float *const *k, size_t d,
+					const int rows, __m512 *sum_f32x16)
+{
+	size_t		j = 0;
+
+RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		sum_f32x16[r] = _mm512_setzero_ps();
+	for (; j + 16 <= d; j += 16)
+	{
+		__m512		q_f32x16 = _mm512_loadu_ps(q + j);
+
+RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			sum_f32x16[r] = _mm512_fmadd_ps(q_f32x16, _mm512_loadu_ps(k[r] + j),
+											sum_f32x16[r]);
+	}
+	if (j < d)
+	{
+		__mmask16	mask = tail_mask_avx512(d - j);
+		__m512		q_f32x16 = _mm512_maskz_loadu_ps(mask, q + j);
+
+RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			sum_f32x16[r] = _mm512_fmadd_ps(q_f32x16,
+											_mm512_maskz_loadu_ps(mask, k[r] + j),
+											sum_f32x16[r]);
+	}
+}
+
+/*
+ * Within each 128-bit lane, sum rows a, b, c, d pairwise so that lane l ends
+ * up holding [a_l, b_l, c_l, d_l] (each the sum of that lane's 4 floats):
+ * the first two levels of the transpose-and-add tree.
+ */
+RV_AVX512_INLINE __m512
+transpose_add4_f32x16(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+	/* per lane [a0+a2, b0+b2, a1+a3, b1+b3] */
+	__m512		ab_f32x16 = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+	__m512		cd_f32x16 = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+
+	return _mm512_add_ps(_mm512_shuffle_ps(ab_f32x16, cd_f32x16, _MM_SHUFFLE(1, 0, 1, 0)),
+						 _mm512_shuffle_ps(ab_f32x16, cd_f32x16, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/*
+ * Eight accumulators to eight row sums [s0..s7] with one tree of shuffles
+ * and adds instead of eight horizontal reductions: in-lane transposes first,
+ * then the four 128-bit lanes of the two halves are folded together.
+ */
+RV_AVX512_INLINE __m256
+reduce_rows8_f32x16(const __m512 *sum_f32x16)
+{
+	__m512		lo_f32x16 = transpose_add4_f32x16(sum_f32x16[0], sum_f32x16[1],
+												  sum_f32x16[2], sum_f32x16[3]);
+	__m512		hi_f32x16 = transpose_add4_f32x16(sum_f32x16[4], sum_f32x16[5],
+												  sum_f32x16[6], sum_f32x16[7]);
+	/* [lo.L0+lo.L2, lo.L1+lo.L3, hi.L0+hi.L2, hi.L1+hi.L3] */
+	__m512		z_f32x16 = _mm512_add_ps(_mm512_shuffle_f32x4(lo_f32x16, hi_f32x16, _MM_SHUFFLE(1, 0, 1, 0)),
+										 _mm512_shuffle_f32x4(lo_f32x16, hi_f32x16, _MM_SHUFFLE(3, 2, 3, 2)));
+
+	z_f32x16 = _mm512_add_ps(_mm512_shuffle_f32x4(z_f32x16, z_f32x16, _MM_SHUFFLE(2, 0, 2, 0)),
+							 _mm512_shuffle_f32x4(z_f32x16, z_f32x16, _MM_SHUFFLE(3, 1, 3, 1)));
+	return _mm512_castps512_ps256(z_f32x16);
+}
+
+/* Four accumulators to four row sums [s0..s3], same tree. */
+RV_AVX512_INLINE __m128
+reduce_rows4_f32x16(const __m512 *sum_f32x16)
+{
+	__m512		z_f32x16 = transpose_add4_f32x16(sum_f32x16[0], sum_f32x16[1],
+												 sum_f32x16[2], sum_f32x16[3]);
+
+	z_f32x16 = _mm512_add_ps(z_f32x16, _mm512_shuffle_f32x4(z_f32x16, z_f32x16, _MM_SHUFFLE(1, 0, 3, 2)));
+	z_f32x16 = _mm512_add_ps(z_f32x16, _mm512_shuffle_f32x4(z_f32x16, z_f32x16, _MM_SHUFFLE(2, 3, 0, 1)));
+	return _mm512_castps512_ps128(z_f32x16);
+}
+
+/* Horizontal max of 8 floats (AVX only, no VL needed). */
+RV_AVX512_INLINE float
+hmax_f32x8_avx512(__m256 v_f32x8)
+{
+	__m128		m_f32x4 = _mm_max_ps(_mm256_castps256_ps128(v_f32x8),
+									 _mm256_extractf128_ps(v_f32x8, 1));
+
+	m_f32x4 = _mm_max_ps(m_f32x4, _mm_movehl_ps(m_f32x4, m_f32x4));
+	m_f32x4 = _mm_max_ss(m_f32x4, _mm_shuffle_ps(m_f32x4, m_f32x4, 1));
+	return _mm_cvtss_f32(m_f32x4);
+}
+
+/*
+ * s[i] = scale * dot(q, K_i): a gemv streaming K once.  Rows go 8 at a
+ * time (8 FMA chains, one load of q per 8 rows); the 8 sums are reduced by
+ * one transpose tree, scaled and stored with one store, and the running max
+ * is a vector max.  The n % 8 leftover rows reuse the 8- or 4-row kernel
+ * with the missing row pointers aimed at the last real row (valid memory,
+ * duplicate lanes do not change the max) and a masked store.
+ */
+RV_AVX512 static float
+scores_f32_avx512(const float *q, const float *K, size_t n, size_t d,
+				  size_t ldk, float scale, float *s)
+{
+	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+	__m256		max_f32x8 = _mm256_set1_ps(-INFINITY);
+	__m512		sum_f32x16[8];
+	const float *k[8];
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		s_f32x8;
+
+RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			k[r] = K + (i + r) * ldk;
+		dot_rows_f32_avx512(q, k, d, 8, sum_f32x16);
+		s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x16(sum_f32x16), scale_f32x8);
+		_mm256_storeu_ps(s + i, s_f32x8);
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	if (i < n)
+	{
+		size_t		rows = n - i;
+		__mmask16	mask = tail_mask_avx512(rows);
+		__m256		s_f32x8;
+
+		for (size_t r = 0; r < 8; r++)
+			k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk;
+		if (rows > 4)
+		{
+			dot_rows_f32_avx512(q, k, d, 8, sum_f32x16);
+			s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x16(sum_f32x16), scale_f32x8);
+		}
+		else
+		{
+			__m128		s_f32x4;
+
+			dot_rows_f32_avx512(q, k, d, 4, sum_f32x16);
+			s_f32x4 = _mm_mul_ps(reduce_rows4_f32x16(sum_f32x16),
+								 _mm256_castps256_ps128(scale_f32x8));
+			s_f32x8 = _mm256_set_m128(s_f32x4, s_f32x4);
+		}
+		_mm512_mask_storeu_ps(s + i, mask, _mm512_castps256_ps512(s_f32x8));
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	return hmax_f32x8_avx512(max_f32x8);
+}
+
+/*
+ * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
+ * accumulators keep the adds independent; the tail is masked so that the
+ * lanes past n neither load, store nor add.
+ */
+RV_AVX512 static float
+exp_sum_f32_avx512(float *s, size_t n, float m)
+{
+	__m512		m_f32x16 = _mm512_set1_ps(m);
+	__m512		sum0_f32x16 = _mm512_setzero_ps(),
+				sum1_f32x16 = _mm512_setzero_ps(),
+				sum2_f32x16 = _mm512_setzero_ps(),
+				sum3_f32x16 = _mm512_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		__m512		e0_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i), m_f32x16));
+		__m512		e1_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 16), m_f32x16));
+		__m512		e2_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 32), m_f32x16));
+		__m512		e3_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 48), m_f32x16));
+
+		_mm512_storeu_ps(s + i, e0_f32x16);
+		_mm512_storeu_ps(s + i + 16, e1_f32x16);
+		_mm512_storeu_ps(s + i + 32, e2_f32x16);
+		_mm512_storeu_ps(s + i + 48, e3_f32x16);
+		sum0_f32x16 = _mm512_add_ps(sum0_f32x16, e0_f32x16);
+		sum1_f32x16 = _mm512_add_ps(sum1_f32x16, e1_f32x16);
+		sum2_f32x16 = _mm512_add_ps(sum2_f32x16, e2_f32x16);
+		sum3_f32x16 = _mm512_add_ps(sum3_f32x16, e3_f32x16);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		e_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i), m_f32x16));
+
+		_mm512_storeu_ps(s + i, e_f32x16);
+		sum0_f32x16 = _mm512_add_ps(sum0_f32x16, e_f32x16);
+	}
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+		__m512		e_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + i), m_f32x16));
+
+		_mm512_mask_storeu_ps(s + i, mask, e_f32x16);
+		sum0_f32x16 = _mm512_mask_add_ps(sum0_f32x16, mask, sum0_f32x16, e_f32x16);
+	}
+	sum0_f32x16 = _mm512_add_ps(_mm512_add_ps(sum0_f32x16, sum1_f32x16),
+								_mm512_add_ps(sum2_f32x16, sum3_f32x16));
+	return _mm512_reduce_add_ps(sum0_f32x16);
+}
+
+/* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
+RV_AVX512 static void
+exp_f32_avx512(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, exp_f32x16_avx512(_mm512_loadu_ps(x + i)));
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+
+		_mm512_mask_storeu_ps(out + i, mask,
+							  exp_f32x16_avx512(_mm512_maskz_loadu_ps(mask, x + i)));
+	}
+}
+
+/*
+ * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
+ * inlining) of out kept in registers across the whole row loop, the last
+ * one masked when `masked`.  Narrow tiles process several rows per step
+ * into separate accumulator sets (added at the end) so that there are
+ * always about 8 independent FMA chains.  beta == 0 starts from zero
+ * without reading out, which may hold garbage.
+ */
+RV_AVX512_INLINE void
+weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
+						 float beta, float *out, const int regs,
+						 const int masked, __mmask16 tail)
+{
+	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
+	__m512		acc_f32x16[8][8];
+	__m512		beta_f32x16 = _mm512_set1_ps(beta);
+	size_t		i = 0;
+
+RV_UNROLL
+	for (int u = 0; u < rows; u++)
+RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x16[u][t] = _mm512_setzero_ps();
+	if (beta != 0.0f)
+	{
+RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			__m512		o_f32x16 = (masked && t == regs - 1)
+				? _mm512_maskz_loadu_ps(tail, out + 16 * t)
+				: _mm512_loadu_ps(out + 16 * t);
+
+			acc_f32x16[0][t] = _mm512_mul_ps(beta_f32x16, o_f32x16);
+		}
+	}
+
+	for (; i + rows <= n; i += rows)
+	{
+RV_UNROLL
+		for (int u = 0; u < rows; u++)
+		{
+			__m512		w_f32x16 = _mm512_set1_ps(w[i + u]);
+			const float *v = V + (i + u) * ldv;
+
+RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				__m512		v_f32x16 = (masked && t == regs - 1)
+					? _mm512_maskz_loadu_ps(tail, v + 16 * t)
+					: _mm512_loadu_ps(v + 16 * t);
+
+				acc_f32x16[u][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[u][t]);
+			}
+		}
+	}
+	for (; i < n; i++)
+	{
+		__m512		w_f32x16 = _mm512_set1_ps(w[i]);
+		const float *v = V + i * ldv;
+
+RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			__m512		v_f32x16 = (masked && t == regs - 1)
+				? _mm512_maskz_loadu_ps(tail, v + 16 * t)
+				: _mm512_loadu_ps(v + 16 * t);
+
+			acc_f32x16[0][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[0][t]);
+		}
+	}
+
+RV_UNROLL
+	for (int u = 1; u < rows; u++)
+RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x16[0][t] = _mm512_add_ps(acc_f32x16[0][t], acc_f32x16[u][t]);
+RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		if (masked && t == regs - 1)
+			_mm512_mask_storeu_ps(out + 16 * t, tail, acc_f32x16[0][t]);
+		else
+			_mm512_storeu_ps(out + 16 * t, acc_f32x16[0][t]);
+	}
+}
+
+/*
+ * out = beta * out + sum_i w[i] * V_i over dv columns, in column tiles of
+ * 128 floats (8 registers) so that V is streamed once per tile and out
+ * never leaves registers inside a tile.  The last, narrower tile is
+ * dispatched to a copy of the tile code specialised for its width.
+ */
+RV_AVX512 static void
+weighted_sum_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
+						size_t ldv, float beta, float *out)
+{
+	size_t		j = 0;
+	size_t		rem;
+
+	for (; j + 128 <= dv; j += 128)
+		weighted_tile_f32_avx512(w, V + j, n, ldv, beta, out + j, 8, 0, 0xFFFF);
+	rem = dv - j;
+	if (rem == 0)
+		return;
+	V += j;
+	out += j;
+	if (rem % 16 == 0)
+	{
+		switch (rem / 16)
+		{
+			case 1:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 1, 0, 0xFFFF);
+				break;
+			case 2:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 2, 0, 0xFFFF);
+				break;
+			case 3:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 3, 0, 0xFFFF);
+				break;
+			case 4:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 4, 0, 0xFFFF);
+				break;
+			case 5:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 5, 0, 0xFFFF);
+				break;
+			case 6:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 6, 0, 0xFFFF);
+				break;
+			default:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 7, 0, 0xFFFF);
+				break;
+		}
+	}
+	else
+	{
+		__mmask16	tail = tail_mask_avx512(rem % 16);
+
+		switch (rem / 16 + 1)
+		{
+			case 1:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 1, 1, tail);
+				break;
+			case 2:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 2, 1, tail);
+				break;
+			case 3:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 3, 1, tail);
+				break;
+			case 4:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 4, 1, tail);
+				break;
+			case 5:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 5, 1, tail);
+				break;
+			case 6:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 6, 1, tail);
+				break;
+			case 7:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 7, 1, tail);
+				break;
+			default:
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 8, 1, tail);
+				break;
+		}
+	}
+}
+
+/* x[i] *= a */
+RV_AVX512 static void
+scale_f32_avx512(float *x, size_t n, float a)
+{
+	__m512		a_f32x16 = _mm512_set1_ps(a);
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), a_f32x16));
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+
+		_mm512_mask_storeu_ps(x + i, mask,
+							  _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), a_f32x16));
+	}
+}
+
+/* max_i x[i]; two accumulators, masked-off tail lanes read as -Infinity */
+RV_AVX512 static float
+max_f32_avx512(const float *x, size_t n)
+{
+	__m512		neg_inf_f32x16 = _mm512_set1_ps(-INFINITY);
+	__m512		max0_f32x16 = neg_inf_f32x16,
+				max1_f32x16 = neg_inf_f32x16;
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		max0_f32x16 = _mm512_max_ps(max0_f32x16, _mm512_loadu_ps(x + i));
+		max1_f32x16 = _mm512_max_ps(max1_f32x16, _mm512_loadu_ps(x + i + 16));
+	}
+	for (; i + 16 <= n; i += 16)
+		max0_f32x16 = _mm512_max_ps(max0_f32x16, _mm512_loadu_ps(x + i));
+	if (i < n)
+		max1_f32x16 = _mm512_max_ps(max1_f32x16,
+									_mm512_mask_loadu_ps(neg_inf_f32x16,
+														 tail_mask_avx512(n - i), x + i));
+	return _mm512_reduce_max_ps(_mm512_max_ps(max0_f32x16, max1_f32x16));
+}
+
+/*
+ * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
+ * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
+ */
+RV_AVX512 static int
+all_finite_f32_avx512(const float *x, size_t n)
+{
+	__m512		acc0_f32x16 = _mm512_setzero_ps(),
+				acc1_f32x16 = _mm512_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		x0_f32x16 = _mm512_loadu_ps(x + i);
+		__m512		x1_f32x16 = _mm512_loadu_ps(x + i + 16);
+
+		acc0_f32x16 = _mm512_add_ps(acc0_f32x16, _mm512_sub_ps(x0_f32x16, x0_f32x16));
+		acc1_f32x16 = _mm512_add_ps(acc1_f32x16, _mm512_sub_ps(x1_f32x16, x1_f32x16));
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		x_f32x16 = _mm512_loadu_ps(x + i);
+
+		acc0_f32x16 = _mm512_add_ps(acc0_f32x16, _mm512_sub_ps(x_f32x16, x_f32x16));
+	}
+	if (i < n)
+	{
+		__m512		x_f32x16 = _mm512_maskz_loadu_ps(tail_mask_avx512(n - i), x + i);
+
+		acc1_f32x16 = _mm512_add_ps(acc1_f32x16, _mm512_sub_ps(x_f32x16, x_f32x16));
+	}
+	acc0_f32x16 = _mm512_add_ps(acc0_f32x16, acc1_f32x16);
+	return _mm512_cmp_ps_mask(acc0_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xFFFF;
+}
+
+/* 1 when no x[i] is NaN or +Infinity: !(x < +Infinity) catches exactly those */
+RV_AVX512 static int
+no_nan_or_posinf_f32_avx512(const float *x, size_t n)
+{
+	__m512		inf_f32x16 = _mm512_set1_ps(INFINITY);
+	__mmask16	bad = 0;
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		bad |= _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), inf_f32x16, _CMP_NLT_UQ);
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+
+		bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_maskz_loadu_ps(mask, x + i),
+									   inf_f32x16, _CMP_NLT_UQ);
+	}
+	return bad == 0;
+}
+
+const rv_kernels rv_kernels_avx512 = {
+	.backend = RV_BACKEND_AVX512,
+	.scores = scores_f32_avx512,
+	.exp_sum = exp_sum_f32_avx512,
+	.weighted_sum = weighted_sum_f32_avx512,
+	.scale = scale_f32_avx512,
+	.max = max_f32_avx512,
+	.all_finite = all_finite_f32_avx512,
+	.no_nan_or_posinf = no_nan_or_posinf_f32_avx512,
+	.exp = exp_f32_avx512,
+};
+
+#endif							/* __x86_64__ */

@@ -1,0 +1,577 @@
+/*
+ * kernels_neon.c: the aarch64 Advanced SIMD table (4 floats per register).
+ *
+ * NEON is baseline on aarch64, so no target attribute is needed.  With 32
+ * registers the kernels keep more independent accumulators than the x86
+ * ones (16 FMA chains in scores and in most weighted_sum tiles), which
+ * cores with four FMA pipes need.  NEON has no masked loads: tails of 1..3
+ * floats are read and written lane by lane, never past the buffer.
+ */
+#if defined(__aarch64__)
+
+#include <arm_neon.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_kernels.h"
+
+#define RV_NEON_INLINE static inline __attribute__((always_inline))
+
+/*
+ * Loops over registers (t < regs, r < rows) have constant trip counts once
+ * the helpers are inlined, and must be fully unrolled so that arrays of
+ * accumulators become registers.  gcc -O2 only does that when asked; clang
+ * does it by itself and turns a GCC unroll count into a partial unroll.
+ */
+#if defined(__clang__)
+#define RV_UNROLL
+#else
+#define RV_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* rem (1..3) floats from p, the other lanes set to fill */
+RV_NEON_INLINE float32x4_t
+load_partial_f32x4(const float *p, size_t rem, float fill)
+{
+	float32x4_t v_f32x4 = vdupq_n_f32(fill);
+
+	v_f32x4 = vld1q_lane_f32(p, v_f32x4, 0);
+	if (rem > 1)
+		v_f32x4 = vld1q_lane_f32(p + 1, v_f32x4, 1);
+	if (rem > 2)
+		v_f32x4 = vld1q_lane_f32(p + 2, v_f32x4, 2);
+	return v_f32x4;
+}
+
+/* the first count (1..4) lanes of v to p */
+RV_NEON_INLINE void
+store_partial_f32x4(float *p, float32x4_t v_f32x4, size_t count)
+{
+	if (count >= 4)
+	{
+		vst1q_f32(p, v_f32x4);
+		return;
+	}
+	vst1q_lane_f32(p, v_f32x4, 0);
+	if (count > 1)
+		vst1q_lane_f32(p + 1, v_f32x4, 1);
+	if (count > 2)
+		vst1q_lane_f32(p + 2, v_f32x4, 2);
+}
+
+/* all-ones in the first rem lanes */
+RV_NEON_INLINE uint32x4_t
+lane_mask_u32x4(size_t rem)
+{
+	static const uint32_t iota[4] = {0, 1, 2, 3};
+
+	return vcltq_u32(vld1q_u32(iota), vdupq_n_u32((uint32_t) rem));
+}
+
+/*
+ * exp of 4 lanes with the algorithm of rv_kernels.h.  x is clamped to
+ * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
+ * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
+ * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
+ * which rounds to exactly 0.  The only fix-up left is x > RV_EXP_HI or NaN
+ * (NaN goes through the clamp and the arithmetic; fcvtzs makes k 0), where
+ * x + Infinity gives +Infinity or keeps the NaN, as rv_expf_serial does.
+ */
+RV_NEON_INLINE float32x4_t
+exp_f32x4_neon(float32x4_t x_f32x4)
+{
+	float32x4_t xc_f32x4,
+				t_f32x4,
+				k_f32x4,
+				r_f32x4,
+				r2_f32x4,
+				p_f32x4,
+				result_f32x4;
+	int32x4_t	k_i32x4,
+				k1_i32x4,
+				k2_i32x4,
+				bias_i32x4 = vdupq_n_s32(127);
+	uint32x4_t	over_u32x4;
+
+	xc_f32x4 = vminq_f32(vmaxq_f32(x_f32x4, vdupq_n_f32(RV_EXP_LO)),
+						 vdupq_n_f32(RV_EXP_HI));
+	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
+	t_f32x4 = vfmaq_f32(vdupq_n_f32(RV_ROUND_MAGIC), xc_f32x4, vdupq_n_f32(RV_LOG2E));
+	k_f32x4 = vsubq_f32(t_f32x4, vdupq_n_f32(RV_ROUND_MAGIC));
+	r_f32x4 = vfmsq_f32(xc_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_HI));
+	r_f32x4 = vfmsq_f32(r_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_LO));
+
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P4), vdupq_n_f32(RV_EXP_P5), r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P3), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P2), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P1), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P0), p_f32x4, r_f32x4);
+	r2_f32x4 = vmulq_f32(r_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(r_f32x4, p_f32x4, r2_f32x4);
+	p_f32x4 = vaddq_f32(p_f32x4, vdupq_n_f32(1.0f));
+
+	/* 2^k as 2^(k>>1) * 2^(k-(k>>1)): both factors normal for k in [-150, 128] */
+	k_i32x4 = vcvtq_s32_f32(k_f32x4);
+	k1_i32x4 = vshrq_n_s32(k_i32x4, 1);
+	k2_i32x4 = vsubq_s32(k_i32x4, k1_i32x4);
+	k1_i32x4 = vshlq_n_s32(vaddq_s32(k1_i32x4, bias_i32x4), 23);
+	k2_i32x4 = vshlq_n_s32(vaddq_s32(k2_i32x4, bias_i32x4), 23);
+	result_f32x4 = vmulq_f32(vmulq_f32(p_f32x4, vreinterpretq_f32_s32(k1_i32x4)),
+							 vreinterpretq_f32_s32(k2_i32x4));
+
+	over_u32x4 = vmvnq_u32(vcleq_f32(x_f32x4, vdupq_n_f32(RV_EXP_HI)));
+	return vbslq_f32(over_u32x4, vaddq_f32(x_f32x4, vdupq_n_f32(INFINITY)), result_f32x4);
+}
+
+/*
+ * Dot products of q with `rows` rows (4 or 8, a constant after inlining),
+ * reduced to one float per row in sum_f32x4[0] (rows 0..3) and
+ * sum_f32x4[1] (rows 4..7).  Each pair of q chunks is loaded once and
+ * FMA'd into two accumulators per row (16 FMA chains for 8 rows).  The d
+ * tail of 1..3 floats is read lane by lane, zero-padded.  The reduction is
+ * a pairwise-add tree: vpaddq of vpaddq gives 4 row sums in one register.
+ */
+RV_NEON_INLINE void
+dot_rows_f32_neon(const float *q, const float *const *k, size_t d,
+				  const int rows, float32x4_t *sum_f32x4)
+{
+	float32x4_t acc0_f32x4[8],
+				acc1_f32x4[8];
+	size_t		j = 0;
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		acc0_f32x4[r] = vdupq_n_f32(0.0f);
+		acc1_f32x4[r] = vdupq_n_f32(0.0f);
+	}
+	for (; j + 8 <= d; j += 8)
+	{
+		float32x4_t q0_f32x4 = vld1q_f32(q + j);
+		float32x4_t q1_f32x4 = vld1q_f32(q + j + 4);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			acc0_f32x4[r] = vfmaq_f32(acc0_f32x4[r], q0_f32x4, vld1q_f32(k[r] + j));
+			acc1_f32x4[r] = vfmaq_f32(acc1_f32x4[r], q1_f32x4, vld1q_f32(k[r] + j + 4));
+		}
+	}
+	if (j + 4 <= d)
+	{
+		float32x4_t q0_f32x4 = vld1q_f32(q + j);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc0_f32x4[r] = vfmaq_f32(acc0_f32x4[r], q0_f32x4, vld1q_f32(k[r] + j));
+		j += 4;
+	}
+	if (j < d)
+	{
+		float32x4_t q1_f32x4 = load_partial_f32x4(q + j, d - j, 0.0f);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc1_f32x4[r] = vfmaq_f32(acc1_f32x4[r], q1_f32x4,
+									  load_partial_f32x4(k[r] + j, d - j, 0.0f));
+	}
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		acc0_f32x4[r] = vaddq_f32(acc0_f32x4[r], acc1_f32x4[r]);
+	RV_UNROLL
+	for (int r = 0; r < rows; r += 4)
+		sum_f32x4[r / 4] = vpaddq_f32(vpaddq_f32(acc0_f32x4[r], acc0_f32x4[r + 1]),
+									  vpaddq_f32(acc0_f32x4[r + 2], acc0_f32x4[r + 3]));
+}
+
+/*
+ * s[i] = scale * dot(q, K_i): a gemv streaming K once, 8 rows at a time
+ * (one load of q per 8 rows), two stores of 4 scores, a vector running max.
+ * The n % 8 leftover rows reuse the 8- or 4-row kernel with the missing row
+ * pointers aimed at the last real row (valid memory, duplicate lanes do not
+ * change the max) and store only the real lanes.
+ */
+static float
+scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
+				size_t ldk, float scale, float *s)
+{
+	float32x4_t max_f32x4 = vdupq_n_f32(-INFINITY);
+	float32x4_t sum_f32x4[2];
+	const float *k[8];
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		float32x4_t lo_f32x4,
+					hi_f32x4;
+
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			k[r] = K + (i + r) * ldk;
+		dot_rows_f32_neon(q, k, d, 8, sum_f32x4);
+		lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+		hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
+		vst1q_f32(s + i, lo_f32x4);
+		vst1q_f32(s + i + 4, hi_f32x4);
+		max_f32x4 = vmaxq_f32(max_f32x4, vmaxq_f32(lo_f32x4, hi_f32x4));
+	}
+	if (i < n)
+	{
+		size_t		rows = n - i;
+		float32x4_t lo_f32x4;
+
+		for (size_t r = 0; r < 8; r++)
+			k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk;
+		if (rows > 4)
+		{
+			float32x4_t hi_f32x4;
+
+			dot_rows_f32_neon(q, k, d, 8, sum_f32x4);
+			lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+			hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
+			vst1q_f32(s + i, lo_f32x4);
+			store_partial_f32x4(s + i + 4, hi_f32x4, rows - 4);
+			max_f32x4 = vmaxq_f32(max_f32x4, hi_f32x4);
+		}
+		else
+		{
+			dot_rows_f32_neon(q, k, d, 4, sum_f32x4);
+			lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+			store_partial_f32x4(s + i, lo_f32x4, rows);
+		}
+		max_f32x4 = vmaxq_f32(max_f32x4, lo_f32x4);
+	}
+	return vmaxvq_f32(max_f32x4);
+}
+
+/*
+ * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
+ * accumulators keep the adds independent; tail lanes past n are not
+ * stored, and masked out of the sum.
+ */
+static float
+exp_sum_f32_neon(float *s, size_t n, float m)
+{
+	float32x4_t m_f32x4 = vdupq_n_f32(m);
+	float32x4_t sum0_f32x4 = vdupq_n_f32(0.0f),
+				sum1_f32x4 = vdupq_n_f32(0.0f),
+				sum2_f32x4 = vdupq_n_f32(0.0f),
+				sum3_f32x4 = vdupq_n_f32(0.0f);
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		float32x4_t e0_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i), m_f32x4));
+		float32x4_t e1_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 4), m_f32x4));
+		float32x4_t e2_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 8), m_f32x4));
+		float32x4_t e3_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 12), m_f32x4));
+
+		vst1q_f32(s + i, e0_f32x4);
+		vst1q_f32(s + i + 4, e1_f32x4);
+		vst1q_f32(s + i + 8, e2_f32x4);
+		vst1q_f32(s + i + 12, e3_f32x4);
+		sum0_f32x4 = vaddq_f32(sum0_f32x4, e0_f32x4);
+		sum1_f32x4 = vaddq_f32(sum1_f32x4, e1_f32x4);
+		sum2_f32x4 = vaddq_f32(sum2_f32x4, e2_f32x4);
+		sum3_f32x4 = vaddq_f32(sum3_f32x4, e3_f32x4);
+	}
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t e_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i), m_f32x4));
+
+		vst1q_f32(s + i, e_f32x4);
+		sum0_f32x4 = vaddq_f32(sum0_f32x4, e_f32x4);
+	}
+	if (i < n)
+	{
+		float32x4_t e_f32x4 = exp_f32x4_neon(vsubq_f32(load_partial_f32x4(s + i, n - i, 0.0f),
+													   m_f32x4));
+
+		store_partial_f32x4(s + i, e_f32x4, n - i);
+		sum1_f32x4 = vaddq_f32(sum1_f32x4,
+							   vreinterpretq_f32_u32(vandq_u32(lane_mask_u32x4(n - i),
+															   vreinterpretq_u32_f32(e_f32x4))));
+	}
+	sum0_f32x4 = vaddq_f32(vaddq_f32(sum0_f32x4, sum1_f32x4), vaddq_f32(sum2_f32x4, sum3_f32x4));
+	return vaddvq_f32(sum0_f32x4);
+}
+
+/* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
+static void
+exp_f32_neon(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		vst1q_f32(out + i, exp_f32x4_neon(vld1q_f32(x + i)));
+	if (i < n)
+		store_partial_f32x4(out + i, exp_f32x4_neon(load_partial_f32x4(x + i, n - i, 0.0f)),
+							n - i);
+}
+
+/*
+ * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
+ * inlining) of out kept in registers across the whole row loop, the last
+ * one holding only `tail` (1..3) floats when `masked`.  Narrower tiles
+ * process several rows per step into separate accumulator sets (added at
+ * the end), for 7 to 16 independent FMA chains.  Full tiles do one row per
+ * step: two rows of 8 registers (16 accumulators plus 16 loads in flight)
+ * made gcc spill an accumulator, which costs more than the extra chains.
+ * beta == 0 starts from zero without reading out, which may hold garbage.
+ */
+RV_NEON_INLINE void
+weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
+					   float beta, float *out, const int regs,
+					   const int masked, size_t tail)
+{
+	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
+	float32x4_t acc_f32x4[8][8];
+	size_t		i = 0;
+
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x4[u][t] = vdupq_n_f32(0.0f);
+	if (beta != 0.0f)
+	{
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			float32x4_t o_f32x4 = (masked && t == regs - 1)
+				? load_partial_f32x4(out + 4 * t, tail, 0.0f)
+				: vld1q_f32(out + 4 * t);
+
+			acc_f32x4[0][t] = vmulq_n_f32(o_f32x4, beta);
+		}
+	}
+
+	for (; i + rows <= n; i += rows)
+	{
+		RV_UNROLL
+		for (int u = 0; u < rows; u++)
+		{
+			float		wi = w[i + u];
+			const float *v = V + (i + u) * ldv;
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				float32x4_t v_f32x4 = (masked && t == regs - 1)
+					? load_partial_f32x4(v + 4 * t, tail, 0.0f)
+					: vld1q_f32(v + 4 * t);
+
+				acc_f32x4[u][t] = vfmaq_n_f32(acc_f32x4[u][t], v_f32x4, wi);
+			}
+		}
+	}
+	for (; i < n; i++)
+	{
+		float		wi = w[i];
+		const float *v = V + i * ldv;
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			float32x4_t v_f32x4 = (masked && t == regs - 1)
+				? load_partial_f32x4(v + 4 * t, tail, 0.0f)
+				: vld1q_f32(v + 4 * t);
+
+			acc_f32x4[0][t] = vfmaq_n_f32(acc_f32x4[0][t], v_f32x4, wi);
+		}
+	}
+
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x4[0][t] = vaddq_f32(acc_f32x4[0][t], acc_f32x4[u][t]);
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		if (masked && t == regs - 1)
+			store_partial_f32x4(out + 4 * t, acc_f32x4[0][t], tail);
+		else
+			vst1q_f32(out + 4 * t, acc_f32x4[0][t]);
+	}
+}
+
+/*
+ * out = beta * out + sum_i w[i] * V_i over dv columns, in column tiles of
+ * 32 floats (8 registers) so that V is streamed once per tile and out
+ * never leaves registers inside a tile.  The last, narrower tile is
+ * dispatched to a copy of the tile code specialised for its width.
+ */
+static void
+weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
+					  size_t ldv, float beta, float *out)
+{
+	size_t		j = 0;
+	size_t		rem;
+
+	for (; j + 32 <= dv; j += 32)
+		weighted_tile_f32_neon(w, V + j, n, ldv, beta, out + j, 8, 0, 0);
+	rem = dv - j;
+	if (rem == 0)
+		return;
+	V += j;
+	out += j;
+	if (rem % 4 == 0)
+	{
+		switch (rem / 4)
+		{
+			case 1:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 0, 0);
+				break;
+			case 2:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 0, 0);
+				break;
+			case 3:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 0, 0);
+				break;
+			case 4:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 0, 0);
+				break;
+			case 5:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 0, 0);
+				break;
+			case 6:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 0, 0);
+				break;
+			default:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 0, 0);
+				break;
+		}
+	}
+	else
+	{
+		size_t		tail = rem % 4;
+
+		switch (rem / 4 + 1)
+		{
+			case 1:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 1, tail);
+				break;
+			case 2:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 1, tail);
+				break;
+			case 3:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 1, tail);
+				break;
+			case 4:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 1, tail);
+				break;
+			case 5:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 1, tail);
+				break;
+			case 6:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 1, tail);
+				break;
+			case 7:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 1, tail);
+				break;
+			default:
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 8, 1, tail);
+				break;
+		}
+	}
+}
+
+/* x[i] *= a */
+static void
+scale_f32_neon(float *x, size_t n, float a)
+{
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), a));
+	if (i < n)
+		store_partial_f32x4(x + i, vmulq_n_f32(load_partial_f32x4(x + i, n - i, 0.0f), a),
+							n - i);
+}
+
+/* max_i x[i]; two accumulators, tail lanes past n read as -Infinity */
+static float
+max_f32_neon(const float *x, size_t n)
+{
+	float32x4_t max0_f32x4 = vdupq_n_f32(-INFINITY),
+				max1_f32x4 = vdupq_n_f32(-INFINITY);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		max0_f32x4 = vmaxq_f32(max0_f32x4, vld1q_f32(x + i));
+		max1_f32x4 = vmaxq_f32(max1_f32x4, vld1q_f32(x + i + 4));
+	}
+	for (; i + 4 <= n; i += 4)
+		max0_f32x4 = vmaxq_f32(max0_f32x4, vld1q_f32(x + i));
+	if (i < n)
+		max1_f32x4 = vmaxq_f32(max1_f32x4, load_partial_f32x4(x + i, n - i, -INFINITY));
+	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
+}
+
+/*
+ * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
+ * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
+ */
+static int
+all_finite_f32_neon(const float *x, size_t n)
+{
+	float32x4_t acc0_f32x4 = vdupq_n_f32(0.0f),
+				acc1_f32x4 = vdupq_n_f32(0.0f);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		float32x4_t x0_f32x4 = vld1q_f32(x + i);
+		float32x4_t x1_f32x4 = vld1q_f32(x + i + 4);
+
+		acc0_f32x4 = vaddq_f32(acc0_f32x4, vsubq_f32(x0_f32x4, x0_f32x4));
+		acc1_f32x4 = vaddq_f32(acc1_f32x4, vsubq_f32(x1_f32x4, x1_f32x4));
+	}
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t x_f32x4 = vld1q_f32(x + i);
+
+		acc0_f32x4 = vaddq_f32(acc0_f32x4, vsubq_f32(x_f32x4, x_f32x4));
+	}
+	if (i < n)
+	{
+		float32x4_t x_f32x4 = load_partial_f32x4(x + i, n - i, 0.0f);
+
+		acc1_f32x4 = vaddq_f32(acc1_f32x4, vsubq_f32(x_f32x4, x_f32x4));
+	}
+	acc0_f32x4 = vaddq_f32(acc0_f32x4, acc1_f32x4);
+	return vminvq_u32(vceqq_f32(acc0_f32x4, vdupq_n_f32(0.0f))) != 0;
+}
+
+/* 1 when no x[i] is NaN or +Infinity: x < +Infinity is false for exactly those */
+static int
+no_nan_or_posinf_f32_neon(const float *x, size_t n)
+{
+	float32x4_t inf_f32x4 = vdupq_n_f32(INFINITY);
+	uint32x4_t	ok_u32x4 = vdupq_n_u32(0xFFFFFFFFu);
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(vld1q_f32(x + i), inf_f32x4));
+	if (i < n)
+		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(load_partial_f32x4(x + i, n - i, 0.0f),
+												 inf_f32x4));
+	return vminvq_u32(ok_u32x4) != 0;
+}
+
+const rv_kernels rv_kernels_neon = {
+	.backend = RV_BACKEND_NEON,
+	.scores = scores_f32_neon,
+	.exp_sum = exp_sum_f32_neon,
+	.weighted_sum = weighted_sum_f32_neon,
+	.scale = scale_f32_neon,
+	.max = max_f32_neon,
+	.all_finite = all_finite_f32_neon,
+	.no_nan_or_posinf = no_nan_or_posinf_f32_neon,
+	.exp = exp_f32_neon,
+};
+
+#endif							/* __aarch64__ */

@@ -1,0 +1,134 @@
+/*
+ * _ruvector_cdef.h: the declarations of csrc/ruvector.h that the cffi module
+ * binds, in the subset of C that cffi's cdef parser reads (no preprocessor
+ * conditionals, no comments needed).  The compile step checks every
+ * declaration here against the real header, and the import checks the
+ * enum and macro values, so a drift fails the build instead of corrupting
+ * memory.  Keep it in the order of ruvector.h.
+ */
+
+#define RV_MAX_BLOCK_SIZE ...
+#define RV_DEFAULT_MIN_WORK ...
+#define RV_CANCEL_BLOCK ...
+#define RV_DEFAULT_NUM_HEADS ...
+static const char *const RV_VERSION;
+
+typedef enum rv_status
+{
+	RV_OK = 0,
+	RV_ERR_NULL_ARG,
+	RV_ERR_EMPTY_QUERY,
+	RV_ERR_NO_KEYS,
+	RV_ERR_EMPTY_VALUES,
+	RV_ERR_NUM_HEADS,
+	RV_ERR_BLOCK_SIZE,
+	RV_ERR_SCALE,
+	RV_ERR_NONFINITE,
+	RV_ERR_ALL_MASKED,
+	RV_ERR_SIZE_OVERFLOW,
+	RV_ERR_NOMEM,
+	RV_ERR_THREAD,
+	RV_ERR_CANCELLED,
+	RV_ERR_UNSUPPORTED_BACKEND,
+	RV_ERR_UNKNOWN_BACKEND,
+	RV_ERR_UNKNOWN_TYPE,
+	RV_ERR_NOT_IMPLEMENTED,
+	RV_STATUS_COUNT
+} rv_status;
+
+const char *rv_strerror(rv_status status);
+
+typedef enum rv_backend
+{
+	RV_BACKEND_SCALAR = 0,
+	RV_BACKEND_AVX2 = 1,
+	RV_BACKEND_AVX512 = 2,
+	RV_BACKEND_NEON = 3,
+	RV_BACKEND_COUNT,
+	RV_BACKEND_AUTO = -1
+} rv_backend;
+
+rv_backend rv_simd_backend(void);
+const char *rv_backend_name(rv_backend backend);
+unsigned rv_supported_backends(void);
+rv_backend rv_best_backend(void);
+rv_status rv_backend_from_name(const char *name, rv_backend *out);
+rv_status rv_set_backend(rv_backend backend);
+
+typedef int (*rv_cancel_fn) (void *arg);
+
+typedef struct rv_exec
+{
+	int max_threads;
+	size_t min_work_per_thread;
+	rv_cancel_fn cancel;
+	void *cancel_arg;
+} rv_exec;
+
+size_t rv_plan_threads(size_t ntasks, size_t work_per_task, const rv_exec *ex);
+
+float rv_default_scale(size_t d);
+rv_status rv_softmax(const float *x, size_t n, float *out);
+rv_status rv_softmax_inplace(float *x, size_t n);
+rv_status rv_attention_score(const float *q, const float *k, size_t d,
+							 float scale, float *out);
+rv_status rv_attention_scores(const float *q, const float *K, size_t n,
+							  size_t d, float scale, float *w);
+rv_status rv_multi_head_scores(const float *q, const float *K, size_t n,
+							   size_t d, size_t num_heads, float *w,
+							   float *scratch);
+rv_status rv_multi_head_score(const float *q, const float *k, size_t d,
+							  size_t num_heads, float *out);
+size_t rv_scaled_dot_attention_scratch(size_t m, size_t n, size_t d,
+									   size_t dv, const rv_exec *ex);
+rv_status rv_scaled_dot_attention(const float *Q, size_t m, const float *K,
+								  const float *V, size_t n, size_t d,
+								  size_t dv, float scale, float *out,
+								  float *scratch, const rv_exec *ex);
+size_t rv_multi_head_attention_scratch(size_t m, size_t n, size_t d,
+									   size_t dv, size_t num_heads,
+									   int want_weights, const rv_exec *ex);
+rv_status rv_multi_head_attention(const float *Q, size_t m, const float *K,
+								  const float *V, size_t n, size_t d,
+								  size_t dv, size_t num_heads, float *out,
+								  float *avg_weights, float *scratch,
+								  const rv_exec *ex);
+size_t rv_flash_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								  size_t block_size, const rv_exec *ex);
+rv_status rv_flash_attention(const float *Q, size_t m, const float *K,
+							 const float *V, size_t n, size_t d, size_t dv,
+							 float scale, size_t block_size, float *out,
+							 float *scratch, const rv_exec *ex);
+
+typedef enum rv_attention_type
+{
+	RV_ATTN_SCALED_DOT = 0,
+	RV_ATTN_MULTI_HEAD,
+	RV_ATTN_FLASH_V2,
+	RV_ATTN_LINEAR,
+	RV_ATTN_GAT,
+	RV_ATTN_SPARSE,
+	RV_ATTN_MOE,
+	RV_ATTN_CROSS,
+	RV_ATTN_SLIDING,
+	RV_ATTN_POINCARE,
+	RV_ATTN_LORENTZ,
+	RV_ATTN_TYPE_COUNT
+} rv_attention_type;
+
+typedef struct rv_attention_type_info
+{
+	const char *name;
+	const char *complexity;
+	const char *best_for;
+	int implemented;
+} rv_attention_type_info;
+
+const rv_attention_type_info *rv_attention_type_get(rv_attention_type t);
+rv_status rv_attention_type_from_name(const char *name, rv_attention_type *out);
+const char *rv_attention_type_names(void);
+
+void rv_exp_f32(const float *x, size_t n, float *out);
+
+/* internal test hook (csrc/rv_threads.h): the next k thread starts fail */
+void rv__test_fail_thread_starts(int k);

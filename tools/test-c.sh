@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tools/test-c.sh: build and run the C test drivers (csrc/test/*.c) of the
+# core under every configuration we promise to support:
+#   gcc and clang, -O2, -Wall -Wextra -Werror (what ships);
+#   gcc and clang with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   the scalar backend forced through RUVECTOR_SIMD (the init path);
+#   aarch64 (NEON) cross-compiled and run under qemu-aarch64.
+# Usage: tools/test-c.sh [--quick]   (--quick: gcc only, no sanitizers/qemu)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+out=build/ctest; mkdir -p "$out"
+warn=(-std=c11 -Wall -Wextra -Werror -ffp-contract=off -Icsrc)
+core=(csrc/*.c)
+drivers=(csrc/test/*.c)
+fails=0
+
+run() {  # run NAME CMD...: print one status line per run, keep going on failure
+  local name=$1; shift
+  local log="$out/$name.log"
+  if "$@" >"$log" 2>&1; then
+    echo "ok   $name: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+  else
+    echo "FAIL $name (log: $log)"; tail -n 20 "$log"; fails=$((fails + 1))
+  fi
+}
+
+build_and_run() {  # build_and_run TAG CC [RUNNER...] -- CFLAGS...
+  local tag=$1 cc=$2; shift 2
+  local runner=(); while [ "$1" != "--" ]; do runner+=("$1"); shift; done; shift
+  for drv in "${drivers[@]}"; do
+    local name; name="$(basename "$drv" .c)-$tag"
+    if ! $cc "${warn[@]}" "$@" "$drv" "${core[@]}" -lm -lpthread -o "$out/$name" >"$out/$name.build.log" 2>&1; then
+      echo "FAIL $name: build"; cat "$out/$name.build.log"; fails=$((fails + 1)); continue
+    fi
+    run "$name" ${runner[@]+"${runner[@]}"} "$out/$name"
+  done
+}
+
+build_and_run gcc gcc -- -O2
+if [ $quick = 0 ]; then
+  build_and_run clang clang-14 -- -O2
+  san=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  build_and_run gcc-asan gcc -- "${san[@]}"
+  build_and_run clang-asan clang-14 -- "${san[@]}"
+  run test_core-env-scalar env RUVECTOR_SIMD=scalar "$out/test_core-gcc"
+  if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+    build_and_run aarch64 aarch64-linux-gnu-gcc qemu-aarch64 -L /usr/aarch64-linux-gnu -- -O2
+  else
+    echo "FAIL aarch64: aarch64-linux-gnu-gcc or qemu-aarch64 missing (tools/setup.sh installs them)"
+    fails=$((fails + 1))
+  fi
+fi
+[ $fails = 0 ] || { echo "C tests: $fails configuration(s) failed"; exit 1; }
+echo "C tests: all configurations passed"
