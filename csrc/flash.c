@@ -11,8 +11,17 @@
  * P = exp(S - m_new), l = exp(m - m_new) l + sum P, O = exp(m - m_new) O + P V.
  * The rescale factor is folded into the weighted-sum kernel's beta and is
  * exactly 1 (no rescale) when the max did not grow.  At the end O / l.
+ *
+ * One refinement keeps O finite whenever the answer is: unnormalised,
+ * |O| can reach l * max|V|, which overflows float for values near FLT_MAX
+ * even though O / l does not.  So O and l are both held scaled by 2^-E,
+ * with E raised whenever l would exceed 1.  Scaling by a power of two is
+ * exact, so this changes no bit of the result unless it prevents an
+ * overflow (or a weight below 2^-126 * 2^-E would become subnormal, which
+ * is far below the accuracy bar).
+ *
  * Scratch is one tile of logits per worker: independent of n.
- */
+  */
 #include <math.h>
 
 #include "rv_internal.h"
@@ -35,13 +44,16 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 	float	   *S = a->scratch + worker * a->block;
 	float	   *O = a->out + r * a->dv;
 	float		m = -INFINITY;
-	double		l = 0.0;
+	double		l = 0.0;		/* scaled by 2^-E, like O */
+	int			E = 0;
 	size_t		since_poll = 0;
 
 	for (size_t b = 0; b < a->n; b += a->block)
 	{
 		size_t		len = a->n - b < a->block ? a->n - b : a->block;
 		float		m_tile, m_new, alpha;
+		double		p_sum, l_new;
+		int			e;
 
 		m_tile = kern->scores(q, a->K + b * a->d, len, a->d, a->d, a->scale, S);
 		if (!kern->all_finite(S, len))
@@ -49,7 +61,26 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 		m_new = m_tile > m ? m_tile : m;
 		/* first tile: O holds garbage and must not be read (beta 0) */
 		alpha = b == 0 ? 0.0f : (m_new > m ? rv_expf_serial(m - m_new) : 1.0f);
-		l = l * alpha + rv_exp_sum_blocked(kern, S, len, m_new);
+		p_sum = rv_exp_sum_blocked(kern, S, len, m_new);
+
+		/* l_new = alpha l + 2^-E p_sum, then renormalise by 2^-e so l <= 1 */
+		l_new = alpha * l + ldexp(p_sum, -E);
+		(void) frexp(l_new, &e);
+		if (e < 0)
+			e = 0;
+		E += e;
+		l = ldexp(l_new, -e);
+		if (E != 0)
+			kern->scale(S, len, ldexpf(1.0f, -E));
+
+		/*
+		 * A later tile whose max is more than ~104 above the old one makes
+		 * alpha 0, and beta 0 means "overwrite": check first that no
+		 * NaN/Infinity from earlier values is being dropped.
+		 */
+		alpha = ldexpf(alpha, -e);
+		if (b != 0 && alpha == 0.0f && !kern->all_finite(O, a->dv))
+			return RV_ERR_NONFINITE;
 		kern->weighted_sum(S, a->V + b * a->dv, len, a->dv, a->dv, alpha, O);
 		m = m_new;
 
@@ -61,7 +92,7 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 				return RV_ERR_CANCELLED;
 		}
 	}
-	/* l >= 1 (the max logit contributes exp(0)); the guard is for safety */
+	/* l > 0 (the max logit contributes exp(0)); the guard is for safety */
 	if (!(l > 0.0))
 		return RV_ERR_NONFINITE;
 	kern->scale(O, a->dv, (float) (1.0 / l));
@@ -82,6 +113,8 @@ rv_flash_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 {
 	size_t		s;
 
+	if (block_size < 1 || block_size > RV_MAX_BLOCK_SIZE)
+		return (size_t) -1;
 	if (rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 					tile_of(n, block_size), &s))
 		return (size_t) -1;

@@ -224,7 +224,8 @@ rv_status	rv_multi_head_attention(const float *Q, size_t m, const float *K,
  * rv_scaled_dot_attention up to rounding, computed over tiles of block_size
  * keys with the online softmax (running max m, running sum l, accumulator
  * O, rescaled by exp(m_old - m_new) when the max grows).  Its scratch does
- * not grow with n: rv_flash_attention_scratch(...) floats.
+ * not grow with n: rv_flash_attention_scratch(...) floats ((size_t) -1 for
+ * an invalid block_size or an overflowing size).
  */
 size_t		rv_flash_attention_scratch(size_t m, size_t n, size_t d,
 									   size_t dv, size_t block_size,

@@ -93,7 +93,7 @@ const rv_kernels *rv_active_kernels(void);
  *   results (k down to -150) need no special case.
  * Coefficients: Cephes expf (max error about 1 ulp on [-ln2/2, ln2/2]).
  * ---------------------------------------------------------------------- */
-#define RV_EXP_HI 88.72283935546875f	/* largest x with finite exp(x) */
+#define RV_EXP_HI 88.72283935546875f	/* first float above ln(FLT_MAX) */
 #define RV_EXP_LO (-104.0f)			/* exp(x) < 2^-150 rounds to 0 */
 #define RV_LOG2E 1.44269504088896341f
 #define RV_ROUND_MAGIC 12582912.0f		/* 1.5 * 2^23 */

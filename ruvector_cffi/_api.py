@@ -10,13 +10,13 @@ lean: module-global lookups only, no scans of the data.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, Tuple, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _binding as _b
-from ._binding import DEFAULT_NUM_HEADS, FLOAT_ARRAY, SIZE_MAX, alloc_floats, ffi, lib
+from ._binding import DEFAULT_NUM_HEADS, FLOAT_ARRAY, MAX_BLOCK_SIZE, SIZE_MAX, alloc_floats, ffi, lib
 from ._errors import (
     ArgumentTypeError,
     AttentionTypeNotImplementedError,
@@ -61,7 +61,6 @@ __all__ = [
 Float32Array = NDArray[np.float32]
 
 # hot-path globals: one lookup each, no attribute access on lib/ffi/np per call
-_nd = np.ndarray
 _empty = np.empty
 _sqrt = math.sqrt
 _fb = ffi.from_buffer
@@ -83,9 +82,13 @@ _flash_scratch_c = lib.rv_flash_attention_scratch
 _NONFINITE = lib.RV_ERR_NONFINITE
 
 
-def _forward_error(status: int, Q: Any, K: Any, V: Any, scale: Optional[float], heads: int) -> RuvectorError:
+def _forward_error(
+    status: int, args: Tuple[Any, Any, Any], Q: Any, K: Any, V: Any, scale: Optional[float], heads: int
+) -> RuvectorError:
+    """The error of a failed forward call; args: the caller's (query, keys, values)."""
     if status == _NONFINITE:
-        return nonfinite_error([("query", Q), ("keys", K), ("values", V)], Q, K, scale, heads, V)
+        inputs = [("query", Q, args[0]), ("keys", K, args[1]), ("values", V, args[2])]
+        return nonfinite_error(inputs, Q, K, scale, heads, V)
     return error_for_status(status)
 
 
@@ -106,7 +109,7 @@ def softmax(x: ArrayLike) -> Float32Array:
     >>> rv.softmax([0.0, float("-inf"), 0.0])
     array([0.5, 0. , 0.5], dtype=float32)
     """
-    a = x if type(x) is _nd and x.dtype is F32 and x.flags.carray else _validate_array(x, "x")
+    a = _validate_array(x, "x")
     if a.ndim != 1:
         raise ShapeError(f"softmax input must be a 1-D array, got a {a.ndim}-D array of shape {a.shape}")
     n = a.shape[0]
@@ -114,7 +117,7 @@ def softmax(x: ArrayLike) -> Float32Array:
     if n:
         st = _softmax_c(_fb(_FA, a), n, _fb(_FA, out))
         if st:
-            raise softmax_error(st, a, "x")
+            raise softmax_error(st, a, "x", x)
     return out
 
 
@@ -129,7 +132,7 @@ def softmax_inplace(x: Float32Array) -> None:
     >>> x.round(4)
     array([0.3333, 0.3333, 0.    , 0.3333], dtype=float32)
     """
-    if type(x) is not _nd and not isinstance(x, _nd):
+    if not isinstance(x, np.ndarray):
         raise ArgumentTypeError(f"softmax_inplace needs a numpy float32 array, got {type(x).__name__}")
     if x.dtype != F32 or not x.dtype.isnative:
         raise ArgumentTypeError(f"softmax_inplace needs a native float32 array, got dtype {x.dtype}")
@@ -258,8 +261,8 @@ def attention_score(
     2.5
     """
     t = _parse_attention_type(attention_type)
-    q = query if type(query) is _nd and query.dtype is F32 and query.flags.carray else _validate_array(query, "query")
-    k = key if type(key) is _nd and key.dtype is F32 and key.flags.carray else _validate_array(key, "key")
+    q = _validate_array(query, "query")
+    k = _validate_array(key, "key")
     d = _validate_vector(q, "query")
     if k.ndim != 1:
         raise ShapeError(f"key must be a 1-D vector, got a {k.ndim}-D array of shape {k.shape}")
@@ -276,7 +279,7 @@ def attention_score(
     if st:
         if st == _NONFINITE:
             heads = DEFAULT_NUM_HEADS if t == _MULTI_HEAD else 1
-            raise nonfinite_error([("query", q), ("key", k)], q, k.reshape(1, -1), s, heads)
+            raise nonfinite_error([("query", q, query), ("key", k, key)], q, k.reshape(1, -1), s, heads)
         raise error_for_status(st)
     return float(out[0])
 
@@ -301,8 +304,8 @@ def attention_scores(
     (0,)
     """
     t = _parse_attention_type(attention_type)
-    Q = query if type(query) is _nd and query.dtype is F32 and query.flags.carray else _validate_array(query, "query")
-    K = keys if type(keys) is _nd and keys.dtype is F32 and keys.flags.carray else _validate_array(keys, "keys")
+    Q = _validate_array(query, "query")
+    K = _validate_array(keys, "keys")
     m, d = _validate_query(Q)
     n = _validate_keys(K, d)
     multi = t == _MULTI_HEAD
@@ -331,7 +334,7 @@ def attention_scores(
     if st:
         if st == _NONFINITE:
             heads = DEFAULT_NUM_HEADS if multi else 1
-            raise nonfinite_error([("query", Q), ("keys", K)], Q, K, s, heads)
+            raise nonfinite_error([("query", Q, query), ("keys", K, keys)], Q, K, s, heads)
         raise error_for_status(st)
     return out
 
@@ -364,10 +367,7 @@ def scaled_dot_attention(
     array([[7.311, 2.689],
            [2.689, 7.311]], dtype=float32)
     """
-    Q = query if type(query) is _nd and query.dtype is F32 and query.flags.carray else _validate_array(query, "query")
-    K = keys if type(keys) is _nd and keys.dtype is F32 and keys.flags.carray else _validate_array(keys, "keys")
-    V = values if type(values) is _nd and values.dtype is F32 and values.flags.carray else _validate_array(values, "values")
-    m, n, d, dv = _validate_forward(Q, K, V)
+    Q, K, V, m, n, d, dv = _validate_forward(query, keys, values)
     s = 1.0 / _sqrt(d) if scale is None else _validate_scale(scale)
     ex = _b.default_exec if threads is None else _exec_for(threads)
     if m < 0:
@@ -381,8 +381,29 @@ def scaled_dot_attention(
     scratch = _alloc(_FA, ns) if ns < _SMALL else _scratch(ns, "scaled_dot_attention")
     st = _sdpa_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, _fb(_FA, out), scratch, ex)
     if st:
-        raise _forward_error(st, Q, K, V, s, 1)
+        raise _forward_error(st, (query, keys, values), Q, K, V, s, 1)
     return out
+
+
+@overload
+def multi_head_attention(
+    query: ArrayLike, keys: ArrayLike, values: ArrayLike, num_heads: int = ...,
+    *, return_weights: Literal[False] = ..., threads: Optional[int] = ...,
+) -> Float32Array: ...
+
+
+@overload
+def multi_head_attention(
+    query: ArrayLike, keys: ArrayLike, values: ArrayLike, num_heads: int = ...,
+    *, return_weights: Literal[True], threads: Optional[int] = ...,
+) -> Tuple[Float32Array, Float32Array]: ...
+
+
+@overload
+def multi_head_attention(
+    query: ArrayLike, keys: ArrayLike, values: ArrayLike, num_heads: int = ...,
+    *, return_weights: bool, threads: Optional[int] = ...,
+) -> Union[Float32Array, Tuple[Float32Array, Float32Array]]: ...
 
 
 def multi_head_attention(
@@ -413,10 +434,7 @@ def multi_head_attention(
     >>> w.round(4)
     array([0.6698, 0.3302], dtype=float32)
     """
-    Q = query if type(query) is _nd and query.dtype is F32 and query.flags.carray else _validate_array(query, "query")
-    K = keys if type(keys) is _nd and keys.dtype is F32 and keys.flags.carray else _validate_array(keys, "keys")
-    V = values if type(values) is _nd and values.dtype is F32 and values.flags.carray else _validate_array(values, "values")
-    m, n, d, dv = _validate_forward(Q, K, V)
+    Q, K, V, m, n, d, dv = _validate_forward(query, keys, values)
     H = _validate_num_heads(num_heads, d, dv)
     if type(return_weights) is not bool:
         raise ArgumentTypeError(f"return_weights must be a bool, got {type(return_weights).__name__}")
@@ -431,7 +449,7 @@ def multi_head_attention(
             _NULL if w is None else _fb(_FA, w), scratch, ex,
         )
         if st:
-            raise _forward_error(st, Q, K, V, None, H)
+            raise _forward_error(st, (query, keys, values), Q, K, V, None, H)
     if w is not None:
         return out, w
     return out
@@ -459,11 +477,8 @@ def flash_attention(
     >>> rv.flash_attention([0.0, 3.0], K, V, block_size=2, scale=1.0).round(4)
     array([2.4636], dtype=float32)
     """
-    Q = query if type(query) is _nd and query.dtype is F32 and query.flags.carray else _validate_array(query, "query")
-    K = keys if type(keys) is _nd and keys.dtype is F32 and keys.flags.carray else _validate_array(keys, "keys")
-    V = values if type(values) is _nd and values.dtype is F32 and values.flags.carray else _validate_array(values, "values")
-    b = block_size if type(block_size) is int and 1 <= block_size <= 65536 else _validate_block_size(block_size)
-    m, n, d, dv = _validate_forward(Q, K, V)
+    b = block_size if type(block_size) is int and 1 <= block_size <= MAX_BLOCK_SIZE else _validate_block_size(block_size)
+    Q, K, V, m, n, d, dv = _validate_forward(query, keys, values)
     s = 1.0 / _sqrt(d) if scale is None else _validate_scale(scale)
     ex = _b.default_exec if threads is None else _exec_for(threads)
     if m < 0:
@@ -477,7 +492,7 @@ def flash_attention(
     scratch = _alloc(_FA, ns) if ns < _SMALL else _scratch(ns, "flash_attention")
     st = _flash_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, b, _fb(_FA, out), scratch, ex)
     if st:
-        raise _forward_error(st, Q, K, V, s, 1)
+        raise _forward_error(st, (query, keys, values), Q, K, V, s, 1)
     return out
 
 

@@ -1,10 +1,9 @@
 """Thin private binding layer over the compiled cffi module.
 
-Everything the public API needs from C is looked up once here and kept in
-module globals, so hot code pays no attribute lookups on ``lib``.  The
-execution options (``rv_exec``) are built here too: ``NULL`` for one thread,
-otherwise a read-only struct cached per thread count (the core only reads
-it, so one struct can serve many Python threads at once).
+Re-exports ``ffi`` and ``lib``, reads the core's constants once, and builds
+the execution options (``rv_exec``): ``NULL`` for one thread, otherwise a
+read-only struct cached per thread count (the core only reads it, so one
+struct can serve many Python threads at once).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The module is compiled from the same C sources as the PostgreSQL extension:
 every ``csrc/*.c`` (not ``csrc/test/`` nor ``csrc/pg/``).  The declarations
 cffi binds live in ``_ruvector_cdef.h`` next to this file; the C compiler
 checks them against ``csrc/ruvector.h``.  Run through ``setup.py``
-(``cffi_modules``) by ``pip install .``; ``python ruvector_cffi/_build.py``
-builds in place for a quick check.
+(``cffi_modules``) by ``pip install .`` or ``pip install -e .`` (an
+editable install does not rebuild by itself: run it again after a C change).
 """
 
 import glob
@@ -34,6 +34,3 @@ ffibuilder.set_source(
     extra_compile_args=["-std=c11", "-O2", "-ffp-contract=off"],
     libraries=["m", "pthread"],
 )
-
-if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)

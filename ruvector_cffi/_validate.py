@@ -26,6 +26,7 @@ from ._errors import (
 )
 
 F32 = np.dtype(np.float32)
+_nd = np.ndarray
 _NUMERIC_KINDS = "biuf"
 # the smallest double that rounds to +Infinity as a float: FLT_MAX + half an ulp
 _FLT_OVERFLOW = 2.0**128 - 2.0**103
@@ -42,10 +43,11 @@ def _validate_array(x: Any, name: str) -> Any:
     """x as a C-contiguous float32 ndarray (copied only when needed).
 
     Strings, object and complex arrays, and ragged nested lists are refused
-    with a message naming the argument.  The caller has already tried the
-    fast path (an aligned C-contiguous native float32 array).
+    with a message naming the argument.
     """
     if isinstance(x, np.ndarray):
+        if x.dtype is F32 and x.flags.carray:
+            return x
         a = x
     elif isinstance(x, (str, bytes, bytearray)):
         raise ArgumentTypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
@@ -60,11 +62,14 @@ def _validate_array(x: Any, name: str) -> Any:
         raise ArgumentTypeError(
             f"{name} must hold real numbers, got an array of dtype {a.dtype}"
         )
+    if a.ndim == 0:  # ascontiguousarray would make it 1-D; callers reject 0-D
+        return a.astype(F32)
     try:
-        # aligned too: the fast path (flags.carray) sends misaligned arrays here
-        return np.require(a, F32, ["C", "A"])
+        out = np.ascontiguousarray(a, dtype=F32)
     except (MemoryError, ValueError) as e:
         raise SizeError(f"{name} of shape {tuple(a.shape)} does not fit in memory as float32") from e
+    # a misaligned float32 view (np.frombuffer at an odd offset) comes back as is
+    return out if out.flags.aligned else out.copy()
 
 
 def _validate_vector(a: Any, name: str) -> int:
@@ -118,18 +123,31 @@ def _validate_values(V: Any, n: int) -> int:
     return dv
 
 
-def _validate_forward(Q: Any, K: Any, V: Any) -> Tuple[int, int, int, int]:
-    """(m, n, d, dv) of a forward call; m = -1 for a 1-D query."""
-    qs, ks, vs = Q.shape, K.shape, V.shape
-    if len(qs) == 1 and len(ks) == 2 and len(vs) == 2:  # the common case, checked inline
-        d, n = qs[0], ks[0]
-        if d and n and ks[1] == d and vs[0] == n and vs[1]:
-            return -1, n, d, vs[1]
+def _validate_forward(query: Any, keys: Any, values: Any) -> Tuple[Any, Any, Any, int, int, int, int]:
+    """(Q, K, V, m, n, d, dv) of a forward call: the arrays as C-contiguous
+    float32, m = -1 for a 1-D query.
+
+    The common case (three aligned C-contiguous float32 arrays: a vector, two
+    matrices of agreeing sizes) is recognised by one test; anything else is
+    converted and checked piece by piece, so that errors name the sizes.
+    """
+    if (type(query) is _nd and type(keys) is _nd and type(values) is _nd
+            and query.dtype is F32 and keys.dtype is F32 and values.dtype is F32
+            and query.ndim == 1 and keys.ndim == 2 and values.ndim == 2
+            and query.flags.carray and keys.flags.carray and values.flags.carray):
+        d = query.shape[0]
+        n, kd = keys.shape
+        vn, dv = values.shape
+        if d and n and dv and kd == d and vn == n:
+            return query, keys, values, -1, n, d, dv
+    Q = _validate_array(query, "query")
+    K = _validate_array(keys, "keys")
+    V = _validate_array(values, "values")
     m, d = _validate_query(Q)
     n = _validate_keys(K, d)
     if n == 0:
         raise error_for_status(lib.RV_ERR_NO_KEYS, "keys have 0 rows")
-    return m, n, d, _validate_values(V, n)
+    return Q, K, V, m, n, d, _validate_values(V, n)
 
 
 # ---------------------------------------------------------------- parameters
@@ -239,20 +257,26 @@ def _value_name(v: float) -> str:
     return "NaN" if math.isnan(v) else ("+Infinity" if v > 0 else "-Infinity")
 
 
-def _locate(name: str, a: Any, bad: Any) -> Optional[str]:
-    """Where the first True of `bad` (same shape as a) is, in words."""
+def _locate(name: str, a: Any, bad: Any, original: Any = None) -> Optional[str]:
+    """Where the first True of `bad` (same shape as a) is, in words.  When
+    the float32 value is infinite but the caller's `original` (before the
+    conversion to float32) was finite there, say it is out of range."""
     if not bad.any():
         return None
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     v = _value_name(float(a[idx]))
+    if math.isinf(float(a[idx])) and original is not None:
+        o = np.asarray(original)
+        if o.shape == a.shape and np.isfinite(o[idx]):
+            v = f"{float(o[idx])!r}, beyond the float32 range (largest magnitude {_FLT_MAX:.7g}),"
     if a.ndim == 1:
-        return f"{name}[{idx[0]}] is {v}"
+        return f"{name}[{idx[0]}] is {v}".rstrip(",")
     return f"{name} row {idx[0]} holds {v} at column {idx[1]}"
 
 
-def _nonfinite_inputs(inputs: Sequence[Tuple[str, Any]]) -> Optional[str]:
-    for name, a in inputs:
-        where = _locate(name, a, ~np.isfinite(a))
+def _nonfinite_inputs(inputs: Sequence[Tuple[str, Any, Any]]) -> Optional[str]:
+    for name, a, original in inputs:
+        where = _locate(name, a, ~np.isfinite(a), original)
         if where:
             return where
     return None
@@ -277,7 +301,7 @@ def _logit_extremes(Q: Any, K: Any, scale: Optional[float], heads: int) -> Tuple
 
 
 def nonfinite_error(
-    inputs: Sequence[Tuple[str, Any]],
+    inputs: Sequence[Tuple[str, Any, Any]],
     Q: Any,
     K: Any,
     scale: Optional[float],
@@ -286,7 +310,8 @@ def nonfinite_error(
 ) -> RuvectorError:
     """The error for RV_ERR_NONFINITE: which input and row holds NaN or
     infinity, found by scanning only now; or, when every input is finite,
-    that a logit or an output overflowed float32."""
+    that a logit or an output overflowed float32.  inputs: (name, float32
+    array, the caller's argument) triples."""
     where = _nonfinite_inputs(inputs)
     if where is None:
         big, bound = _logit_extremes(Q, K, scale, heads)
@@ -303,10 +328,10 @@ def nonfinite_error(
     return error_for_status(lib.RV_ERR_NONFINITE, where)
 
 
-def softmax_error(status: int, x: Any, name: str) -> RuvectorError:
-    """The error for a failed rv_softmax on x."""
+def softmax_error(status: int, x: Any, name: str, original: Any = None) -> RuvectorError:
+    """The error for a failed rv_softmax on x (the caller passed `original`)."""
     if status == lib.RV_ERR_NONFINITE:
-        where = _locate(name, x, ~(x < np.inf))  # NaN or +Infinity
+        where = _locate(name, x, ~(x < np.inf), original)  # NaN or +Infinity
         return error_for_status(status, where or "")
     if status == lib.RV_ERR_ALL_MASKED:
         return error_for_status(status, f"all {x.shape[0]} entries of {name} are -Infinity")

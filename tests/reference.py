@@ -12,6 +12,9 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+#: lengths that exercise every SIMD tail (DESIGN.md section 2)
+TAILS = (1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 1000, 4099)
+
 RTOL = 1e-5  # relative part of the accuracy bar (DESIGN.md section 2)
 ATOL = 1e-6  # absolute part, times the scale of the inputs
 # float32 cannot hold results below its normal range: they may round to 0
@@ -20,10 +23,16 @@ FLOOR = float(np.finfo(np.float32).tiny)
 
 def assert_close(got: object, ref: object, scale: float = 1.0, what: str = "") -> None:
     """The accuracy bar, elementwise: |got - ref| <= 1e-5 |ref| + 1e-6 scale,
-    where `scale` is the magnitude of the inputs the result is built from
-    (1 for weights, max |V| for attention outputs, sum |scale q_i k_i| for a
-    logit), plus the float32 underflow floor (1.2e-38).  Shapes must agree
-    and got must be finite."""
+    plus the float32 underflow floor (1.2e-38); shapes must agree and got
+    must be finite.
+
+    `scale` is the magnitude of the inputs the result is built from, the
+    size its float32 rounding errors are proportional to: sum_i |s q_i k_i|
+    for a logit (logit_magnitude); max |V| for attention outputs whose
+    logits are exact (value_scale); for computed logits a float32 rounding
+    error of eps L in a logit of magnitude up to L moves a weight by about
+    eps L relatively, so weights get max(1, L) and outputs max|V| max(1, L)
+    (weights_scale, attention_scale)."""
     g = np.asarray(got, dtype=np.float64)
     r = np.asarray(ref, dtype=np.float64)
     assert g.shape == r.shape, f"{what}: shape {g.shape} != reference {r.shape}"
@@ -118,6 +127,30 @@ def multi_head_attention(Q: object, K: object, V: object, heads: int) -> Tuple[n
     out = np.concatenate(outs, axis=1)
     avg = np.mean(ws, axis=0)
     return out.reshape(q.shape[:-1] + (dv,)), avg.reshape(q.shape[:-1] + (k.shape[0],))
+
+
+def logit_bound(Q: object, K: object, scale: Optional[float] = None, heads: int = 1) -> float:
+    """L = max over query rows, keys and heads of sum_j |s_h q_j k_ij|: a bound
+    on every logit and on its float32 partial sums.  s_h is `scale`, or
+    1/sqrt(d/heads) by default."""
+    q, k = f64(Q), f64(K)
+    q2 = q.reshape(-1, q.shape[-1])
+    dh = q2.shape[1] // heads
+    s = 1.0 / math.sqrt(dh) if scale is None else abs(scale)
+    best = 0.0
+    for h in range(heads):
+        sl = slice(h * dh, (h + 1) * dh)
+        if k.size and q2.size:
+            best = max(best, float(np.max(np.abs(q2[:, sl]) @ np.abs(k[:, sl]).T)) * s)
+    return best
+
+
+def weights_scale(Q: object, K: object, scale: Optional[float] = None, heads: int = 1) -> float:
+    return max(1.0, logit_bound(Q, K, scale, heads))
+
+
+def attention_scale(Q: object, K: object, V: object, scale: Optional[float] = None, heads: int = 1) -> float:
+    return value_scale(V) * weights_scale(Q, K, scale, heads)
 
 
 def value_scale(V: object) -> float:

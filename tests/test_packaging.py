@@ -15,12 +15,16 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
 META = ROOT / "META.json"

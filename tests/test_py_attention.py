@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 import ruvector_cffi as rv
 import reference as ref
-from reference import assert_close, value_scale
+from reference import TAILS, assert_close, attention_scale, value_scale, weights_scale
 
-TAILS = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 1000, 4099]
 BASE_N, BASE_D, BASE_DV = 33, 24, 20
 
 
@@ -23,21 +22,22 @@ def _inputs(rng, n, d, dv, m=None):
 
 def _check_sdpa_and_flash(q, K, V, what, block_sizes=(64,)):
     expected = ref.scaled_dot_attention(q, K, V)
+    scale = attention_scale(q, K, V)
     got = rv.scaled_dot_attention(q, K, V)
     assert got.dtype == np.float32 and got.shape == expected.shape
-    assert_close(got, expected, value_scale(V), f"scaled_dot {what}")
+    assert_close(got, expected, scale, f"scaled_dot {what}")
     for b in block_sizes:
-        assert_close(rv.flash_attention(q, K, V, b), expected, value_scale(V), f"flash b={b} {what}")
+        assert_close(rv.flash_attention(q, K, V, b), expected, scale, f"flash b={b} {what}")
 
 
 def _check_mha(q, K, V, heads, what):
     out_ref, w_ref = ref.multi_head_attention(q, K, V, heads)
     out = rv.multi_head_attention(q, K, V, heads)
-    assert_close(out, out_ref, value_scale(V), f"mha {what}")
+    assert_close(out, out_ref, attention_scale(q, K, V, heads=heads), f"mha {what}")
     out2, w = rv.multi_head_attention(q, K, V, heads, return_weights=True)
     assert out2.tobytes() == out.tobytes()
     assert w.dtype == np.float32 and w.shape == w_ref.shape
-    assert_close(w, w_ref, 1.0, f"mha weights {what}")
+    assert_close(w, w_ref, weights_scale(q, K, heads=heads), f"mha weights {what}")
 
 
 # ---------------------------------------------------------------- tail lengths
@@ -178,14 +178,16 @@ def test_huge_and_tiny_values(backend, rng, magnitude):
     q, K, V = _inputs(rng, 50, 8, 4)
     V = (V * np.float32(magnitude)).astype(np.float32)
     expected = ref.scaled_dot_attention(q, K, V)
-    assert_close(rv.scaled_dot_attention(q, K, V), expected, value_scale(V))
-    assert_close(rv.flash_attention(q, K, V, 16), expected, value_scale(V))
-    assert_close(rv.multi_head_attention(q, K, V, 4), ref.multi_head_attention(q, K, V, 4)[0], value_scale(V))
+    assert_close(rv.scaled_dot_attention(q, K, V), expected, attention_scale(q, K, V))
+    assert_close(rv.flash_attention(q, K, V, 16), expected, attention_scale(q, K, V))
+    assert_close(rv.multi_head_attention(q, K, V, 4), ref.multi_head_attention(q, K, V, 4)[0],
+                 attention_scale(q, K, V, heads=4))
 
 
 @pytest.mark.parametrize("magnitude", [1e-30, 1e-10, 1e9])
 def test_huge_and_tiny_queries_and_keys(backend, rng, magnitude):
-    # 1e-30: products underflow, uniform weights; 1e9: logits of about 1e18
+    # 1e-30: products underflow, uniform weights; 1e9: logits of about 1e18, one
+    # key takes all the weight.  Either way the weights are exact: max|V| is the scale.
     q, K, V = _inputs(rng, 20, 8, 4)
     q = (q * np.float32(magnitude)).astype(np.float32)
     K = (K * np.float32(magnitude)).astype(np.float32)
@@ -204,8 +206,8 @@ def test_flash_equals_scaled_dot_for_every_block_size(backend, rng, n):
     expected = rv.scaled_dot_attention(q, K, V)
     for b in (1, 3, 64, n, n + 1, 65536):
         got = rv.flash_attention(q, K, V, block_size=b)
-        assert_close(got, expected, value_scale(V), f"flash n={n} b={b}")
-        assert_close(got, ref.scaled_dot_attention(q, K, V), value_scale(V), f"flash n={n} b={b} vs ref")
+        assert_close(got, expected, attention_scale(q, K, V), f"flash n={n} b={b}")
+        assert_close(got, ref.scaled_dot_attention(q, K, V), attention_scale(q, K, V), f"flash n={n} b={b} vs ref")
 
 
 def test_increasing_logits_rescale_every_tile(backend):
@@ -222,13 +224,14 @@ def test_explicit_scale(backend, rng):
     q, K, V = _inputs(rng, 30, 6, 5)
     for s in (0.0, 0.5, -1.25, 3):
         expected = ref.scaled_dot_attention(q, K, V, scale=float(s))
-        assert_close(rv.scaled_dot_attention(q, K, V, scale=s), expected, value_scale(V))
-        assert_close(rv.flash_attention(q, K, V, 4, scale=s), expected, value_scale(V))
+        bar = attention_scale(q, K, V, scale=float(s))
+        assert_close(rv.scaled_dot_attention(q, K, V, scale=s), expected, bar)
+        assert_close(rv.flash_attention(q, K, V, 4, scale=s), expected, bar)
 
 
 def test_multi_head_with_one_head_is_scaled_dot(backend, rng):
     q, K, V = _inputs(rng, 21, 10, 6)
-    assert_close(rv.multi_head_attention(q, K, V, 1), rv.scaled_dot_attention(q, K, V), value_scale(V))
+    assert_close(rv.multi_head_attention(q, K, V, 1), rv.scaled_dot_attention(q, K, V), attention_scale(q, K, V))
 
 
 # ---------------------------------------------------------------- scratch sizes
@@ -250,3 +253,73 @@ def test_scratch_grows_with_the_threads_a_batch_uses():
     assert rv.scaled_dot_attention_scratch_bytes(1_000_000, 64, 64, threads=4, queries=8) == 4 * 1_000_000 * 4
     assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=4, queries=8) == 4 * 64 * 4
     assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=1, queries=8) == 64 * 4
+
+
+# ---------------------------------------------------------------- values near the float32 limit
+
+
+def test_scaled_dot_handles_values_near_the_float32_limit(backend):
+    q = np.zeros(4, np.float32)
+    K = np.zeros((8, 4), np.float32)
+    V = np.full((8, 2), 3e38, np.float32)
+    assert_close(rv.scaled_dot_attention(q, K, V), [3e38, 3e38], value_scale(V))
+    assert_close(rv.multi_head_attention(q, K, V, 2), [3e38, 3e38], value_scale(V))
+
+
+def test_flash_handles_values_near_the_float32_limit(backend):
+    q = np.zeros(4, np.float32)
+    K = np.zeros((8, 4), np.float32)
+    V = np.full((8, 2), 3e38, np.float32)
+    assert_close(rv.flash_attention(q, K, V), [3e38, 3e38], value_scale(V))
+
+
+# ---------------------------------------------------------------- array layouts
+
+
+def _misaligned(a):
+    """A copy of float32 array a whose data starts one byte past an aligned address."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    view = raw[1:].view(np.float32).reshape(a.shape)
+    view[...] = a
+    assert not view.flags.aligned
+    return view
+
+
+def _read_only(a):
+    b = a.copy()
+    b.flags.writeable = False
+    return b
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [np.asfortranarray, _misaligned, _read_only, lambda a: a.astype(">f4"), lambda a: a.astype(np.float64),
+     lambda a: a.astype(np.float16).astype(np.float32), lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
+     lambda a: a.tolist()],
+    ids=["fortran", "misaligned", "read-only", "big-endian", "float64", "float16-values", "strided", "list"],
+)
+def test_any_layout_gives_the_same_result(rng, layout):
+    Q, K, V = _inputs(rng, 9, 8, 6, m=3)
+    Q, K, V = (a.astype(np.float16).astype(np.float32) for a in (Q, K, V))  # exact in every dtype used
+    expected = [rv.scaled_dot_attention(Q, K, V), rv.flash_attention(Q, K, V, 4),
+                rv.multi_head_attention(Q, K, V, 2), rv.attention_scores(Q, K)]
+    q2, K2, V2 = layout(Q), layout(K), layout(V)
+    got = [rv.scaled_dot_attention(q2, K2, V2), rv.flash_attention(q2, K2, V2, 4),
+           rv.multi_head_attention(q2, K2, V2, 2), rv.attention_scores(q2, K2)]
+    for e, g in zip(expected, got):
+        assert g.dtype == np.float32 and g.flags.c_contiguous
+        assert g.tobytes() == e.tobytes()
+    assert rv.softmax(layout(K[0])).tobytes() == rv.softmax(K[0]).tobytes()
+    assert rv.attention_score(layout(Q[0]), layout(K[1])) == rv.attention_score(Q[0], K[1])
+
+
+def test_inputs_are_never_modified(rng):
+    Q, K, V = _inputs(rng, 9, 8, 6, m=3)
+    before = [a.copy() for a in (Q, K, V)]
+    rv.scaled_dot_attention(Q, K, V)
+    rv.flash_attention(Q, K, V, 2)
+    rv.multi_head_attention(Q, K, V, 2, return_weights=True)
+    rv.attention_scores(Q, K, "multi_head")
+    rv.softmax(K[0])
+    for a, b in zip((Q, K, V), before):
+        assert a.tobytes() == b.tobytes()

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ruvector_cffi as rv
+from reference import TAILS
 from ruvector_cffi import _binding, _errors
 
 NAN, INF = float("nan"), float("inf")
@@ -50,8 +51,8 @@ def raises(cls, fragment):
 )
 def test_nonfinite_input_names_the_input_and_row(backend, fn, where, bad, fragment):
     q, K, V = _qkv()
-    {"query": lambda: q.__setitem__(2, bad), "keys": lambda: K.__setitem__((1, 2), bad),
-     "values": lambda: V.__setitem__((1, 1), bad)}[where]()
+    arrays = {"query": q, "keys": K, "values": V}
+    arrays[where][{"query": 2, "keys": (1, 2), "values": (1, 1)}[where]] = bad
     with raises(rv.NonFiniteError, "input contains NaN or infinity, or a result overflowed: " + fragment) as e:
         fn(q, K, V)
     assert isinstance(e.value, ValueError) and e.value.status == _binding.lib.RV_ERR_NONFINITE
@@ -435,6 +436,7 @@ _arrays = st.builds(
 _anything = st.one_of(_garbage, _arrays)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 @given(_anything, _anything, _anything, st.one_of(st.integers(-3, 70000), _garbage_leaf))
 def test_garbage_never_crashes(q, K, V, param):
     calls = [
@@ -452,3 +454,66 @@ def test_garbage_never_crashes(q, K, V, param):
             assert str(e) and (isinstance(e, (ValueError, TypeError, MemoryError)))
         else:
             assert isinstance(out, (float, np.ndarray, tuple))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: rv.softmax([1.0, 1e300]),
+         "x[1] is 1e+300, beyond the float32 range (largest magnitude 3.402823e+38)"),
+        (lambda: rv.scaled_dot_attention(np.ones(2), np.array([[1.0, 1.0], [1.0, -1e39]]), np.ones((2, 2))),
+         "keys row 1 holds -1e+39, beyond the float32 range (largest magnitude 3.402823e+38), at column 1"),
+        (lambda: rv.attention_score(np.array([np.longdouble(1e300), 0.0]), [1.0, 1.0]),
+         "query[0] is 1e+300, beyond the float32 range"),
+        (lambda: rv.multi_head_attention([[1.0, 2.0]], [[1.0, 2.0]], [[0.0, 1e40]], 2),
+         "values row 0 holds 1e+40, beyond the float32 range (largest magnitude 3.402823e+38), at column 1"),
+    ],
+)
+def test_finite_values_beyond_float32_are_named(call, fragment):
+    with raises(rv.NonFiniteError, fragment):
+        call()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_a_huge_negative_softmax_input_is_a_mask():
+    # -1e300 becomes -Infinity in float32: weight 0, as a mask
+    assert rv.softmax([0.0, -1e300]).tolist() == [1.0, 0.0]
+
+
+# ---------------------------------------------------------------- NaN / infinity at every tail position
+
+
+@pytest.mark.parametrize("n", TAILS)
+def test_nonfinite_found_at_every_position_class(backend, n):
+    # first, middle and last element: the SIMD body and the tail of every check kernel
+    for pos in sorted({0, n // 2, n - 1}):
+        for bad in (NAN, INF):
+            x = np.zeros(n, np.float32)
+            x[pos] = bad
+            with raises(rv.NonFiniteError, f"x[{pos}] is {'NaN' if bad != bad else '+Infinity'}"):
+                rv.softmax(x)
+            K = np.ones((n, 3), np.float32)
+            K[pos, 2] = bad
+            with raises(rv.NonFiniteError, f"keys row {pos} holds"):
+                rv.attention_scores(np.ones(3, np.float32), K)
+            V = np.ones((4, n), np.float32)
+            V[1, pos] = -bad
+            for call in (rv.scaled_dot_attention, rv.flash_attention):
+                with raises(rv.NonFiniteError, "values row 1 holds"):
+                    call(np.ones(3, np.float32), np.ones((4, 3), np.float32), V)
+            q = np.ones(n, np.float32)
+            q[pos] = bad
+            with raises(rv.NonFiniteError, f"query[{pos}] is"):
+                rv.attention_score(q, np.ones(n, np.float32))
+
+
+@pytest.mark.parametrize("bad", [NAN, INF])
+def test_flash_reports_nonfinite_values_of_a_vanishing_tile(backend, bad):
+    q = np.array([1.0], np.float32)
+    K = np.array([[0.0], [200.0]], np.float32)   # tile 2's logit is 200 above tile 1's
+    V = np.array([[bad], [1.0]], np.float32)
+    with raises(rv.NonFiniteError, "values row 0 holds"):
+        rv.scaled_dot_attention(q, K, V, scale=1.0)  # passes
+    with raises(rv.NonFiniteError, "values row 0 holds"):
+        rv.flash_attention(q, K, V, block_size=1, scale=1.0)

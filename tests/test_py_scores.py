@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 import ruvector_cffi as rv
 import reference as ref
-from reference import assert_close
+from reference import TAILS, assert_close
 
-TAILS = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 1000, 4099]
 SCALED_DOT_NAMES = ["scaled_dot", "SCALED_DOT", "Scaled_Dot", "scaleddot", "flash_v2", "flashv2", "flash", "FLASH"]
 MULTI_HEAD_NAMES = ["multi_head", "MultiHead", "multihead"]
 
@@ -83,7 +82,7 @@ def test_scores_over_n(backend, rng, n):
     K = rng.standard_normal((n, 16)).astype(np.float32)
     got = rv.attention_scores(q, K)
     assert got.shape == (n,) and got.dtype == np.float32
-    assert_close(got, ref.scores(q, K), 1.0, f"scores n={n}")
+    assert_close(got, ref.scores(q, K), ref.weights_scale(q, K), f"scores n={n}")
     assert abs(float(got.astype(np.float64).sum()) - 1.0) < 1e-5
 
 
@@ -91,7 +90,7 @@ def test_scores_over_n(backend, rng, n):
 def test_scores_over_d(backend, rng, d):
     q = rng.standard_normal(d).astype(np.float32)
     K = rng.standard_normal((9, d)).astype(np.float32)
-    assert_close(rv.attention_scores(q, K), ref.scores(q, K), 1.0, f"scores d={d}")
+    assert_close(rv.attention_scores(q, K), ref.scores(q, K), ref.weights_scale(q, K), f"scores d={d}")
 
 
 @pytest.mark.parametrize("n", TAILS)
@@ -99,14 +98,14 @@ def test_multi_head_scores_over_n(backend, rng, n):
     q = rng.standard_normal(12).astype(np.float32)
     K = rng.standard_normal((n, 12)).astype(np.float32)
     got = rv.attention_scores(q, K, "multi_head")
-    assert_close(got, ref.multi_head_scores(q, K, 4), 1.0, f"multi_head scores n={n}")
+    assert_close(got, ref.multi_head_scores(q, K, 4), ref.weights_scale(q, K, heads=4), f"multi_head scores n={n}")
 
 
 @pytest.mark.parametrize("dh", TAILS)
 def test_multi_head_scores_over_d(backend, rng, dh):
     q = rng.standard_normal(4 * dh).astype(np.float32)
     K = rng.standard_normal((5, 4 * dh)).astype(np.float32)
-    assert_close(rv.attention_scores(q, K, "MultiHead"), ref.multi_head_scores(q, K, 4), 1.0)
+    assert_close(rv.attention_scores(q, K, "MultiHead"), ref.multi_head_scores(q, K, 4), ref.weights_scale(q, K, heads=4))
 
 
 @pytest.mark.parametrize("name", SCALED_DOT_NAMES + MULTI_HEAD_NAMES)
@@ -117,8 +116,9 @@ def test_batched_scores_are_the_rows(backend, rng, name):
     assert got.shape == (5, 11)
     for r in range(5):
         assert got[r].tobytes() == rv.attention_scores(Q[r], K, name).tobytes()
-    expected = ref.multi_head_scores(Q, K, 4) if name in MULTI_HEAD_NAMES else ref.scores(Q, K)
-    assert_close(got, expected, 1.0)
+    heads = 4 if name in MULTI_HEAD_NAMES else 1
+    expected = ref.multi_head_scores(Q, K, 4) if heads == 4 else ref.scores(Q, K)
+    assert_close(got, expected, ref.weights_scale(Q, K, heads=heads))
 
 
 def test_scores_explicit_scale(backend):
@@ -151,7 +151,7 @@ def test_scores_huge_and_tiny_magnitudes(backend):
     q = np.array([1e18, 1e-30], np.float32)
     K = np.array([[2e-18, 1e-30], [1e-18, 1e-30], [0.0, 1e-30]], np.float32)
     got = rv.attention_scores(q, K, scale=1.0)
-    assert_close(got, ref.scores(q, K, 1.0), 1.0)
+    assert_close(got, ref.scores(q, K, 1.0), ref.weights_scale(q, K, 1.0))
 
 
 @given(
@@ -166,8 +166,9 @@ def test_scores_random_shapes(backend, n, d, batch, name, seed):
     Q = (rng.standard_normal(shape) * 3).astype(np.float32)
     K = (rng.standard_normal((n, d)) * 3).astype(np.float32)
     got = rv.attention_scores(Q, K, name)
-    expected = ref.multi_head_scores(Q, K, 4) if name == "multi_head" else ref.scores(Q, K)
-    assert_close(got, expected, 1.0)
+    heads = 4 if name == "multi_head" else 1
+    expected = ref.multi_head_scores(Q, K, 4) if heads == 4 else ref.scores(Q, K)
+    assert_close(got, expected, ref.weights_scale(Q, K, heads=heads))
 
 
 @pytest.mark.parametrize("keys", [[], np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 0))])

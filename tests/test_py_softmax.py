@@ -1,5 +1,7 @@
 """softmax / softmax_inplace against the float64 reference, on every backend."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,10 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ruvector_cffi as rv
-from reference import assert_close
+from reference import TAILS, assert_close
 from reference import softmax as ref_softmax
 
-TAILS = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 1000, 4099]
 INF = np.float32(np.inf)
 
 
@@ -120,7 +121,7 @@ def test_returns_a_new_array_and_leaves_input_alone():
     ],
 )
 def test_nan_or_plus_infinity_is_an_error(backend, x, fragment):
-    with pytest.raises(rv.NonFiniteError, match=r"NaN or infinity.*" + fragment.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")) as e:
+    with pytest.raises(rv.NonFiniteError, match="NaN or infinity.*" + re.escape(fragment)) as e:
         rv.softmax(x)
     assert isinstance(e.value, ValueError) and e.value.status is not None
     y = np.array(x, np.float32)

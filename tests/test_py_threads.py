@@ -10,7 +10,7 @@ import pytest
 
 import ruvector_cffi as rv
 import reference as ref
-from reference import assert_close, value_scale
+from reference import assert_close, attention_scale
 from ruvector_cffi import _binding, _validate
 
 
@@ -53,8 +53,8 @@ def test_bit_identical_for_any_thread_count(backend, rng, forced_threads, m, n):
         one = call(1).tobytes()
         for t in (2, 8, None):
             assert call(t).tobytes() == one, f"{name} with threads={t} differs from threads=1"
-    assert_close(calls["scaled_dot"](8), ref.scaled_dot_attention(Q, K, V), value_scale(V))
-    assert_close(calls["multi_head"](8), ref.multi_head_attention(Q, K, V, 4)[0], value_scale(V))
+    assert_close(calls["scaled_dot"](8), ref.scaled_dot_attention(Q, K, V), attention_scale(Q, K, V))
+    assert_close(calls["multi_head"](8), ref.multi_head_attention(Q, K, V, 4)[0], attention_scale(Q, K, V, heads=4))
 
 
 def test_bit_identical_with_the_default_threshold(backend, rng):
@@ -90,6 +90,7 @@ def test_many_python_threads_at_once(backend, rng, forced_threads):
 def test_switching_backends_while_other_threads_compute(rng):
     Q, K, V = _inputs(rng, 8, 500, 32, 16)
     expected = ref.scaled_dot_attention(Q, K, V)
+    bar = attention_scale(Q, K, V)
     stop = threading.Event()
     flips = []
 
@@ -103,8 +104,8 @@ def test_switching_backends_while_other_threads_compute(rng):
 
     def worker(_):
         for _ in range(40):
-            assert_close(rv.scaled_dot_attention(Q, K, V, threads=2), expected, value_scale(V))
-            assert_close(rv.flash_attention(Q, K, V, 32), expected, value_scale(V))
+            assert_close(rv.scaled_dot_attention(Q, K, V, threads=2), expected, bar)
+            assert_close(rv.flash_attention(Q, K, V, 32), expected, bar)
         return True
 
     before = rv.simd_backend()

@@ -111,7 +111,7 @@ PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
 # `pip install -e . --no-build-isolation` works offline and fast.
 BUILD_REQS=()
 if [ -f pyproject.toml ]; then
-  mapfile -t BUILD_REQS < <("$VENV/bin/python" - <<'EOF'
+  mapfile -t BUILD_REQS < <("$VENV/bin/python" - 2>/dev/null <<'EOF'
 import tomllib
 with open("pyproject.toml", "rb") as f:
     data = tomllib.load(f)
@@ -139,7 +139,7 @@ if [ -f pyproject.toml ]; then
   # it is always compiled from the current sources.
   find ruvector_cffi -maxdepth 1 \( -name '_ruvector*.so' -o -name '_ruvector*.pyd' \) -delete 2>/dev/null || true
   EXTRA=
-  if "$VENV/bin/python" - <<'EOF'
+  if "$VENV/bin/python" - 2>/dev/null <<'EOF'
 import sys, tomllib
 with open("pyproject.toml", "rb") as f:
     data = tomllib.load(f)

@@ -59,6 +59,7 @@ as_server() { ( cd / && ${RUNAS[@]+"${RUNAS[@]}"} "$@" ); }
 child=
 cleanup() {
   local rc=$?
+  set +e   # a failing step (e.g. stderr is a closed pipe) must not skip the removal below
   as_server "$BINDIR/pg_ctl" -D "$TMPD/data" -m immediate -w stop >/dev/null 2>&1 || true
   if [ "$rc" -ne 0 ] && [ -f "$TMPD/log" ]; then
     echo "--- with-temp-pg: server log (last 30 lines) ---" >&2

@@ -415,6 +415,28 @@ test_hard_inputs(void)
 		V[i] = (i % 2) ? 1e30f : 1e-30f;
 	CHECK_STATUS(rv_flash_attention(q, 1, K, V, n, d, dv, 0.5f, 2, out, scratch, NULL), RV_OK);
 	CHECK(isfinite(out[0]) && out[0] > 0, "huge values: %g", out[0]);
+
+	/* values near FLT_MAX: the unnormalised running sum must not overflow */
+	for (size_t i = 0; i < n * dv; i++)
+		V[i] = 3e38f;
+	for (size_t blk = 1; blk <= n; blk += 4)
+	{
+		CHECK_STATUS(rv_flash_attention(q, 1, K, V, n, d, dv, 0.5f, blk, out, scratch, NULL), RV_OK);
+		CHECK(close_to(out[0], 3e38, 3e38) && close_to(out[2], 3e38, 3e38),
+			  "flash near FLT_MAX, block %zu: %g", blk, out[0]);
+	}
+
+	/* a NaN in values of a tile whose weight later underflows to 0 */
+	{
+		float		q1[1] = {1.0f},
+					K2[2] = {0.0f, 200.0f},
+					V2[2] = {NAN, 1.0f};
+
+		CHECK_STATUS(rv_scaled_dot_attention(q1, 1, K2, V2, 2, 1, 1, 1.0f, out, scratch, NULL), RV_ERR_NONFINITE);
+		CHECK_STATUS(rv_flash_attention(q1, 1, K2, V2, 2, 1, 1, 1.0f, 1, out, scratch, NULL), RV_ERR_NONFINITE);
+		V2[0] = INFINITY;
+		CHECK_STATUS(rv_flash_attention(q1, 1, K2, V2, 2, 1, 1, 1.0f, 1, out, scratch, NULL), RV_ERR_NONFINITE);
+	}
 }
 
 static void
@@ -610,6 +632,7 @@ test_flash_scratch(void)
 	size_t		s = rv_scaled_dot_attention_scratch(1, 1000000, 64, 64, NULL);
 
 	CHECK(a == b && a == 64, "flash scratch grows with n: %zu vs %zu", a, b);
+	CHECK(rv_flash_attention_scratch(1, 10, 4, 4, 0, NULL) == (size_t) -1, "block_size 0 scratch");
 	CHECK(s == 1000000, "scaled_dot scratch %zu", s);
 }
 
