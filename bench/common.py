@@ -1,0 +1,559 @@
+"""Shared machinery of the ruvector benchmarks (bench/bench_*.py).
+
+Timing: every competitor of a comparison is a :class:`Case`.  :func:`measure`
+calibrates each case to run about ``min_time`` per trial, then runs the trials
+interleaved (trial t of every case before trial t+1 of any, in a rotating
+order), so that a slow phase of a shared machine hits all competitors alike.
+A trial is ``reps`` calls timed with ``time.perf_counter_ns``; its value is the
+time per call.  Results are the median and the min-max of the trials.  A
+single-threaded trial during which the thread got less than 85% of the CPU
+(``time.thread_time_ns`` against the wall clock: it was descheduled) is run
+again, up to twice.
+
+Anchors: :class:`ReadProbe` measures how fast this machine reads an array of a
+given size (cache-resident or from DRAM) with a small C loop (bench/readbw.c)
+built at run time, next to numpy's and torch's reductions; the fastest is the
+machine's read rate, and decode results are reported as a share of it.
+
+Environment: :func:`threads` pins numpy's BLAS (threadpoolctl) and torch's
+intra-op pool to a thread count; ruvector gets ``threads=`` explicitly.
+
+Each script writes ``<out>/<family>.json`` (default bench/results/, or
+bench/results/quick/ with --quick); bench/report.py turns them into
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import datetime as _dt
+import gc
+import hashlib
+import itertools
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+F32 = np.float32
+
+try:  # optional: only the smoke mode may run without it
+    import threadpoolctl
+except ImportError:  # pragma: no cover - depends on the environment
+    threadpoolctl = None
+
+
+def optional_torch() -> Any:
+    """torch, or None (with a printed note) when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        note("torch is not installed: its columns are skipped (pip install torch==2.13.0)")
+        return None
+    return torch
+
+
+def note(msg: str) -> None:
+    print(f"  note: {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- command line
+
+
+@dataclass
+class Config:
+    quick: bool
+    out: Path
+    trials: int
+    min_time: float  # seconds per trial
+    argv: List[str] = field(default_factory=list)
+
+
+def parse_args(description: str, trials: int = 7, min_time: float = 0.02,
+               extra: Optional[Callable[[argparse.ArgumentParser], None]] = None,
+               argv: Optional[Sequence[str]] = None) -> tuple[Config, argparse.Namespace]:
+    """The options every benchmark takes; ``extra`` adds its own."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke mode: tiny sizes, few repetitions (a few seconds); "
+                        "results go to bench/results/quick/")
+    p.add_argument("--out", type=Path, default=None, help="directory of the JSON results")
+    p.add_argument("--trials", type=int, default=None, help=f"trials per case (default {trials}, quick 3)")
+    p.add_argument("--min-time", type=float, default=None,
+                   help=f"seconds per trial (default {min_time}, quick 0.002)")
+    if extra:
+        extra(p)
+    a = p.parse_args(argv)
+    cfg = Config(
+        quick=a.quick,
+        out=a.out or (RESULTS / "quick" if a.quick else RESULTS),
+        trials=a.trials or (3 if a.quick else trials),
+        min_time=a.min_time or (0.002 if a.quick else min_time),
+        argv=[Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
+    )
+    return cfg, a
+
+
+# ---------------------------------------------------------------- machine
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _size(text: str) -> int:
+    """'32768K' -> bytes."""
+    text = text.strip()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    digits = text.rstrip("KkMmGg")
+    return int(digits) * mult if digits.isdigit() else 0
+
+
+def caches() -> Dict[str, int]:
+    """Cache sizes of cpu0 from sysfs: {'L1d': bytes, 'L2': ..., 'L3': ...}."""
+    out: Dict[str, int] = {}
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for idx in sorted(base.glob("index*")):
+        level, kind = _read(str(idx / "level")), _read(str(idx / "type"))
+        if kind == "Instruction":
+            continue
+        name = f"L{level}" + ("d" if kind == "Data" else "")
+        out[name] = _size(_read(str(idx / "size")))
+    return out
+
+
+def l2_bytes() -> int:
+    return caches().get("L2", 1 << 20)
+
+
+def l3_bytes() -> int:
+    """L3 size (32 MiB on the EPYC Zen4 machines); 32 MiB when sysfs says nothing."""
+    return caches().get("L3", 32 << 20) or (32 << 20)
+
+
+def cpu_model() -> Dict[str, Any]:
+    info: Dict[str, Any] = {"model_name": platform.processor() or platform.machine()}
+    fields = {}
+    for line in _read("/proc/cpuinfo").splitlines():
+        if ":" not in line:
+            if fields:
+                break
+            continue
+        k, v = (s.strip() for s in line.split(":", 1))
+        fields.setdefault(k, v)
+    if fields:
+        info["model_name"] = fields.get("model name", info["model_name"])
+        info["vendor"] = fields.get("vendor_id", "")
+        info["family"] = fields.get("cpu family", "")
+        info["model"] = fields.get("model", "")
+        flags = set(fields.get("flags", fields.get("Features", "")).split())
+        info["simd_flags"] = sorted(flags & {"avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+                                             "avx512_bf16", "avx512_vnni", "asimd", "sve"})
+    info["logical_cpus"] = os.cpu_count()
+    info["caches"] = caches()
+    return info
+
+
+def blas_info() -> List[Dict[str, Any]]:
+    """threadpoolctl's view of the native thread pools (numpy's BLAS, torch's OpenMP)."""
+    if threadpoolctl is None:
+        return [{"note": "threadpoolctl not installed"}]
+    out = []
+    for lib in threadpoolctl.threadpool_info():
+        out.append({k: (Path(v).name if k == "filepath" else v) for k, v in lib.items()})
+    return out
+
+
+def numpy_blas() -> str:
+    """One line: which BLAS numpy runs and which kernel set it picked."""
+    for lib in blas_info():
+        if lib.get("user_api") == "blas":
+            return (f"{lib.get('internal_api')} {lib.get('version')} "
+                    f"(kernel {lib.get('architecture')}, {lib.get('filepath')})")
+    return "unknown (threadpoolctl not installed)" if threadpoolctl is None else "no BLAS found"
+
+
+def machine_info() -> Dict[str, Any]:
+    import ruvector_cffi as rv
+
+    info: Dict[str, Any] = {
+        "cpu": cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numpy_blas": numpy_blas(),
+        "threadpools": blas_info(),
+        "ruvector": rv.__version__,
+        "ruvector_backend": rv.simd_backend(),
+        "ruvector_backends": rv.supported_backends(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def loadavg() -> List[float]:
+    try:
+        return [float(x) for x in _read("/proc/loadavg").split()[:3]]
+    except ValueError:
+        return []
+
+
+# ---------------------------------------------------------------- threads
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """numpy's BLAS and torch's intra-op pool limited to n threads inside."""
+    torch = sys.modules.get("torch")
+    old = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+    ctx = threadpoolctl.threadpool_limits(limits=n) if threadpoolctl else contextlib.nullcontext()
+    try:
+        with ctx:
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(old)
+
+
+# ---------------------------------------------------------------- timing
+
+
+@dataclass
+class Case:
+    """One competitor: ``calls`` are cycled through (one callable = hot; a
+    pool of callables over distinct arrays = cold); each call does ``units``
+    units of work and times are reported per unit.  ``threads`` > 1 turns off
+    the descheduling check (thread_time sees only the calling thread)."""
+
+    name: str
+    calls: Sequence[Callable[[], Any]]
+    units: int = 1
+    threads: int = 1
+
+
+@dataclass
+class Stats:
+    median: float  # seconds per unit
+    min: float
+    max: float
+    samples: List[float]
+    reps: int
+    retried: int
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"median": self.median, "min": self.min, "max": self.max,
+                "samples": self.samples, "reps": self.reps, "retried": self.retried}
+
+
+def _runner(calls: Sequence[Callable[[], Any]]) -> Callable[[int], None]:
+    if len(calls) == 1:
+        f = calls[0]
+
+        def run(reps: int) -> None:
+            for _ in itertools.repeat(None, reps):
+                f()
+    else:
+        it = itertools.cycle(calls)  # continues across trials: a pool is never restarted
+
+        def run(reps: int) -> None:
+            for f in itertools.islice(it, reps):
+                f()
+    return run
+
+
+def measure(cases: Sequence[Case], cfg: Config, max_reps: int = 1_000_000) -> Dict[str, Stats]:
+    """Median and min-max seconds per unit of every case, trials interleaved."""
+    target = cfg.min_time * 1e9
+    runs, reps = {}, {}
+    gc_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for c in cases:
+            run = runs[c.name] = _runner(c.calls)
+            run(1)  # warm-up (and first touch of lazily built things)
+            r = 1
+            while True:
+                t0 = time.perf_counter_ns()
+                run(r)
+                dt = time.perf_counter_ns() - t0
+                if dt >= target * 0.5 or r >= max_reps:
+                    break
+                r = min(max_reps, max(2 * r, int(r * target / max(dt, 1))))
+            reps[c.name] = max(1, min(max_reps, round(r * target / max(dt, 1))))
+        samples: Dict[str, List[float]] = {c.name: [] for c in cases}
+        retried = {c.name: 0 for c in cases}
+        for t in range(cfg.trials):
+            order = list(cases[t % len(cases):]) + list(cases[:t % len(cases)])
+            for c in order:
+                r, run = reps[c.name], runs[c.name]
+                for attempt in range(3):
+                    c0 = time.thread_time_ns()
+                    t0 = time.perf_counter_ns()
+                    run(r)
+                    dt = time.perf_counter_ns() - t0
+                    busy = (time.thread_time_ns() - c0) / max(dt, 1)
+                    if c.threads > 1 or busy >= 0.85 or attempt == 2:
+                        break
+                    retried[c.name] += 1
+                samples[c.name].append(dt / 1e9 / (r * c.units))
+    finally:
+        if gc_enabled:
+            gc.enable()
+    out = {}
+    for c in cases:
+        s = samples[c.name]
+        out[c.name] = Stats(float(np.median(s)), float(min(s)), float(max(s)), s, reps[c.name], retried[c.name])
+    return out
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def gbps(nbytes: float, seconds: float) -> float:
+    return nbytes / seconds / 1e9
+
+
+# ---------------------------------------------------------------- correctness
+
+
+def check_close(what: str, got: Any, ref: np.ndarray, rtol: float = 1e-4, atol: float = 1e-6) -> None:
+    """Every competitor must compute the same thing before it is timed."""
+    g = np.asarray(got, dtype=np.float64).reshape(ref.shape)
+    if not np.allclose(g, ref, rtol=rtol, atol=atol):
+        err = np.max(np.abs(g - ref) / (np.abs(ref) + atol))
+        raise AssertionError(f"{what}: result differs from the float64 reference (max rel err {err:.3g})")
+
+
+def reference_attention(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: float) -> np.ndarray:
+    """float64 scaled dot-product attention of one query."""
+    s = K.astype(np.float64) @ q.astype(np.float64) * scale
+    w = np.exp(s - s.max())
+    return (w / w.sum()) @ V.astype(np.float64)
+
+
+def numpy_attention(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: np.float32) -> np.ndarray:
+    """The fastest plain-numpy decode: two BLAS matvecs (sgemv) and a stable
+    softmax done in place on the n logits; the scale is folded into q and the
+    normalisation into the dv outputs.  All float32 (scale must be a float32:
+    a float64 scalar would promote q and make K @ q a float64 product)."""
+    s = K @ (q * scale)
+    s -= s.max()
+    np.exp(s, out=s)
+    o = s @ V
+    o /= s.sum()
+    return o
+
+
+def make_kv(n: int, d: int, dv: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return (rng.standard_normal((n, d), dtype=F32), rng.standard_normal((n, dv), dtype=F32))
+
+
+def kv_pool(K: np.ndarray, V: np.ndarray, min_total: int, min_count: int = 2) -> List[tuple[np.ndarray, np.ndarray]]:
+    """Distinct copies of (K, V) whose total size exceeds min_total bytes, for
+    cold runs: cycling through them, every call reads its K and V from DRAM."""
+    per = K.nbytes + V.nbytes
+    count = max(min_count, -(-min_total // per) + 1)
+    return [(K.copy(), V.copy()) for _ in range(count)]
+
+
+def cold_bytes(quick: bool) -> int:
+    """Total pool size of a cold run: twice the L3 (the L3 of Zen4 is a victim
+    cache: lines evicted from L2 go there, so a pool of 2x L3 is long gone
+    when the cycle comes back).  The smoke mode only exercises the path."""
+    return 4 << 20 if quick else 2 * l3_bytes()
+
+
+# ---------------------------------------------------------------- read-bandwidth probe
+
+
+class ReadProbe:
+    """How fast this machine reads memory, for the anchors.
+
+    ``c`` is bench/readbw.c compiled with the system C compiler (GCC gives it
+    AVX-512/AVX2/baseline clones); if that fails the probe still works with
+    numpy's and torch's reductions only, and says so in ``kernels``."""
+
+    def __init__(self) -> None:
+        self.lib: Any = None
+        self.error = ""
+        try:
+            self.lib = self._load()
+        except Exception as e:  # no compiler, odd platform: numpy probes only
+            self.error = f"{type(e).__name__}: {e}"
+            note(f"C read probe unavailable ({self.error}); using numpy/torch reductions only")
+
+    @staticmethod
+    def _load() -> Any:
+        src = BENCH / "readbw.c"
+        cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+        if shutil.which(cc) is None:
+            cc = "cc"
+        flags = ["-O2", "-std=gnu11", "-shared", "-fPIC", "-pthread"]
+        tag = hashlib.sha1(src.read_bytes() + " ".join([cc, *flags]).encode()).hexdigest()[:12]
+        so = RESULTS / ".build" / f"readbw-{tag}.so"
+        if not so.exists():
+            so.parent.mkdir(parents=True, exist_ok=True)
+            tmp = so.with_suffix(f".{os.getpid()}.tmp")
+            subprocess.run([cc, *flags, str(src), "-o", str(tmp)], check=True, capture_output=True, text=True)
+            os.replace(tmp, so)
+        lib = ctypes.CDLL(str(so))
+        lib.rb_read.restype = ctypes.c_float
+        lib.rb_read.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+        lib.rb_read_mt.restype = ctypes.c_float
+        lib.rb_read_mt.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int]
+        return lib
+
+    @property
+    def kernel_name(self) -> str:
+        return "C loop (bench/readbw.c)" if self.lib else "numpy sdot"
+
+    def _call(self, a: np.ndarray, reps: int, nthreads: int) -> Callable[[], Any]:
+        if self.lib is None:
+            return lambda: [np.dot(a, a) for _ in range(reps)]
+        ptr, n = a.ctypes.data, a.size
+        if nthreads == 1:
+            return lambda: self.lib.rb_read(ptr, n, reps)
+        return lambda: self.lib.rb_read_mt(ptr, n, reps, nthreads)
+
+    def hot_case(self, name: str, buf: np.ndarray, nthreads: int = 1, per_call: float = 50e-6) -> Case:
+        """Read rate of the cache-resident float32 array ``buf`` (repeated in C,
+        so that the ctypes call costs nothing); per unit = one pass."""
+        reps = max(1, int(per_call * 100e9 / max(buf.nbytes, 1)))
+        if nthreads > 1:
+            reps = max(reps, int(1e-3 * 100e9 / max(buf.nbytes, 1)))  # amortise the thread starts
+        return Case(name, [self._call(buf, reps, nthreads)], units=reps, threads=nthreads)
+
+    def cold_case(self, name: str, pool: Sequence[np.ndarray], nthreads: int = 1) -> Case:
+        """Read rate from DRAM: one pass over each array of a pool > 2x L3, in turn."""
+        return Case(name, [self._call(a, 1, nthreads) for a in pool], threads=nthreads)
+
+    def survey(self, sizes: Sequence[int], cfg: Config, nthreads: Sequence[int] = (1,),
+               dram: Optional[int] = None) -> Dict[str, Any]:
+        """Read rates (GB/s, medians) of several kernels for arrays of the
+        given sizes, hot, and of one large array (> 8x L3) from DRAM: the
+        C loop, numpy sdot (np.dot(a, a)), numpy sgemv (ones @ A) and
+        numpy sum, torch.sum.  The best kernel is the machine's read rate."""
+        torch = sys.modules.get("torch")
+        rows = []
+        dram = dram or (max(256 << 20, 8 * l3_bytes()) if not cfg.quick else 16 << 20)
+        for nbytes, label in [*((s, "hot") for s in sizes), (dram, "dram")]:
+            a = np.random.default_rng(0).random(nbytes // 4, dtype=F32)
+            A = a[: a.size - a.size % 256].reshape(-1, 256)
+            ones = np.ones(A.shape[0], F32)
+            ta = torch.from_numpy(a) if torch is not None else None
+            for nt in nthreads:
+                with threads(nt):
+                    cases = []
+                    if self.lib is not None:
+                        cases.append(self.hot_case("C loop", a, nt) if label == "hot"
+                                     else Case("C loop", [self._call(a, 1, nt)], threads=nt))
+                    cases += [Case("numpy sdot", [lambda: np.dot(a, a)], threads=nt),
+                              Case("numpy sgemv", [lambda: ones @ A], threads=nt),
+                              Case("numpy sum", [lambda: np.add.reduce(a)], threads=nt)]
+                    if ta is not None:
+                        cases.append(Case("torch.sum", [lambda: ta.sum()], threads=nt))
+                    st = measure(cases, cfg)
+                rates = {k: gbps(nbytes, v.median) for k, v in st.items()}
+                best = max(rates, key=rates.__getitem__)
+                rows.append({"bytes": nbytes, "kind": label, "threads": nt, "gbps": rates,
+                             "best": best, "best_gbps": rates[best],
+                             "stats": {k: v.as_dict() for k, v in st.items()}})
+            del a, A, ta
+        return {"kernel": self.kernel_name, "error": self.error, "rows": rows}
+
+
+# ---------------------------------------------------------------- results
+
+
+def command_line(cfg: Config) -> str:
+    return " ".join(shlex.quote(x) for x in [f"bench/{cfg.argv[0]}", *cfg.argv[1:]])
+
+
+class Results:
+    """Collects one family's results and writes <out>/<family>.json."""
+
+    def __init__(self, family: str, cfg: Config):
+        self.family, self.cfg = family, cfg
+        self.t0 = time.time()
+        self.data: Dict[str, Any] = {
+            "family": family,
+            "meta": {
+                "command": command_line(cfg),
+                "quick": cfg.quick,
+                "trials": cfg.trials,
+                "min_time_s": cfg.min_time,
+                "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "loadavg_start": loadavg(),
+                "machine": machine_info(),
+            },
+            "notes": [],
+        }
+        print(f"== {family} ({'quick' if cfg.quick else 'full'}; "
+              f"{cfg.trials} trials x {cfg.min_time * 1e3:g} ms)", flush=True)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def note(self, msg: str) -> None:
+        note(msg)
+        self.data["notes"].append(msg)
+
+    def write(self) -> Path:
+        meta = self.data["meta"]
+        meta["duration_s"] = round(time.time() - self.t0, 1)
+        meta["loadavg_end"] = loadavg()
+        self.cfg.out.mkdir(parents=True, exist_ok=True)
+        path = self.cfg.out / f"{self.family}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=_json_default))
+        os.replace(tmp, path)
+        print(f"   wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
+              f"({meta['duration_s']} s)", flush=True)
+        return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, Stats):
+        return o.as_dict()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
