@@ -457,9 +457,13 @@ class ReadProbe:
             reps = max(reps, int(1e-3 * 100e9 / max(buf.nbytes, 1)))  # amortise the thread starts
         return Case(name, [self._call(buf, reps, nthreads)], units=reps, threads=nthreads)
 
-    def cold_case(self, name: str, pool: Sequence[np.ndarray], nthreads: int = 1) -> Case:
-        """Read rate from DRAM: one pass over each array of a pool > 2x L3, in turn."""
-        return Case(name, [self._call(a, 1, nthreads) for a in pool], threads=nthreads)
+    def cold_case(self, name: str, pool: Sequence[Sequence[np.ndarray]], nthreads: int = 1) -> Case:
+        """Read rate from DRAM: one pass over each group of arrays (a K, V pair)
+        of a pool > 2x L3, in turn; per unit = one group."""
+        def group(arrays: Sequence[np.ndarray]) -> Callable[[], Any]:
+            fs = [self._call(a, 1, nthreads) for a in arrays]
+            return lambda: [f() for f in fs]
+        return Case(name, [group(g) for g in pool], threads=nthreads)
 
     def survey(self, sizes: Sequence[int], cfg: Config, nthreads: Sequence[int] = (1,),
                dram: Optional[int] = None) -> Dict[str, Any]:

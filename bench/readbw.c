@@ -28,11 +28,21 @@ typedef float v16f __attribute__((vector_size(64)));
 #define RB_CLONES
 #endif
 
+static inline v16f
+load16(const float *p)
+{
+	v16f		x;
+
+	memcpy(&x, p, sizeof x);
+	return x;
+}
+
 /* Sum of a[0..n) read `reps` times; n is rounded down to 128 floats. */
 RB_CLONES float
 rb_read(const float *a, size_t n, size_t reps)
 {
-	v16f		acc[8] = {{0}};
+	v16f		s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0},
+				s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
 	float		total = 0.0f;
 
 	n -= n % 128;
@@ -40,19 +50,19 @@ rb_read(const float *a, size_t n, size_t reps)
 	{
 		for (size_t i = 0; i < n; i += 128)
 		{
-			for (int j = 0; j < 8; j++)
-			{
-				v16f		x;
-
-				memcpy(&x, a + i + 16 * j, sizeof x);
-				acc[j] += x;
-			}
+			s0 += load16(a + i);
+			s1 += load16(a + i + 16);
+			s2 += load16(a + i + 32);
+			s3 += load16(a + i + 48);
+			s4 += load16(a + i + 64);
+			s5 += load16(a + i + 80);
+			s6 += load16(a + i + 96);
+			s7 += load16(a + i + 112);
 		}
 	}
-	for (int j = 1; j < 8; j++)
-		acc[0] += acc[j];
+	s0 = (s0 + s1) + (s2 + s3) + ((s4 + s5) + (s6 + s7));
 	for (int l = 0; l < 16; l++)
-		total += acc[0][l];
+		total += s0[l];
 	return total;
 }
 

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _binding as _b
-from ._binding import DEFAULT_NUM_HEADS, FLOAT_ARRAY, MAX_BLOCK_SIZE, SIZE_MAX, alloc_floats, ffi, lib
+from ._binding import DEFAULT_NUM_HEADS, FLOAT_ARRAY, MAX_BLOCK_SIZE, SIZE_MAX, ffi, lib
 from ._errors import (
     ArgumentTypeError,
     AttentionTypeNotImplementedError,
@@ -66,18 +66,15 @@ _sqrt = math.sqrt
 _fb = ffi.from_buffer
 _FA = FLOAT_ARRAY
 _NULL = ffi.NULL
-_alloc = alloc_floats
-_SMALL = 1 << 24  # scratch floats allocated inline; larger sizes go through _scratch()
 _softmax_c = lib.rv_softmax
 _score_c = lib.rv_attention_score
 _mh_score_c = lib.rv_multi_head_score
 _scores_c = lib.rv_attention_scores
 _mh_scores_c = lib.rv_multi_head_scores
-_sdpa_c = lib.rv_scaled_dot_attention
+_sdpa_c = lib.rvpy_scaled_dot_attention
 _sdpa_scratch_c = lib.rv_scaled_dot_attention_scratch
-_mha_c = lib.rv_multi_head_attention
-_mha_scratch_c = lib.rv_multi_head_attention_scratch
-_flash_c = lib.rv_flash_attention
+_mha_c = lib.rvpy_multi_head_attention
+_flash_c = lib.rvpy_flash_attention
 _flash_scratch_c = lib.rv_flash_attention_scratch
 _NONFINITE = lib.RV_ERR_NONFINITE
 
@@ -377,9 +374,7 @@ def scaled_dot_attention(
         out = _output((m, dv), "output")
         if m == 0:
             return out
-    ns = _sdpa_scratch_c(m, n, d, dv, ex)
-    scratch = _alloc(_FA, ns) if ns < _SMALL else _scratch(ns, "scaled_dot_attention")
-    st = _sdpa_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, _fb(_FA, out), scratch, ex)
+    st = _sdpa_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, _fb(_FA, out), ex)
     if st:
         raise _forward_error(st, (query, keys, values), Q, K, V, s, 1)
     return out
@@ -443,10 +438,9 @@ def multi_head_attention(
     out = _output((dv,) if m < 0 else (m, dv), "output")
     w = _output((n,) if m < 0 else (m, n), "weights") if return_weights else None
     if rows:
-        scratch = _scratch(_mha_scratch_c(rows, n, d, dv, H, return_weights, ex), "multi_head_attention")
         st = _mha_c(
             _fb(_FA, Q), rows, _fb(_FA, K), _fb(_FA, V), n, d, dv, H, _fb(_FA, out),
-            _NULL if w is None else _fb(_FA, w), scratch, ex,
+            _NULL if w is None else _fb(_FA, w), ex,
         )
         if st:
             raise _forward_error(st, (query, keys, values), Q, K, V, None, H)
@@ -488,9 +482,7 @@ def flash_attention(
         out = _output((m, dv), "output")
         if m == 0:
             return out
-    ns = _flash_scratch_c(m, n, d, dv, b, ex)
-    scratch = _alloc(_FA, ns) if ns < _SMALL else _scratch(ns, "flash_attention")
-    st = _flash_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, b, _fb(_FA, out), scratch, ex)
+    st = _flash_c(_fb(_FA, Q), m, _fb(_FA, K), _fb(_FA, V), n, d, dv, s, b, _fb(_FA, out), ex)
     if st:
         raise _forward_error(st, (query, keys, values), Q, K, V, s, 1)
     return out

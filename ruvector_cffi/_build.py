@@ -26,11 +26,12 @@ ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "ruvector_cffi._ruvector",
-    # rv_threads.h only for the rv__test_fail_thread_starts test hook
-    '#include "ruvector.h"\n#include "rv_threads.h"\n',
+    # rv_threads.h only for the rv__test_fail_thread_starts test hook;
+    # _glue.h: the forward calls with their scratch allocated in C
+    '#include "ruvector.h"\n#include "rv_threads.h"\n#include "_glue.h"\n',
     sources=SOURCES,
-    include_dirs=[CSRC],
-    depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))),
+    include_dirs=[CSRC, os.path.relpath(HERE)],
+    depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))) + [os.path.join(os.path.relpath(HERE), "_glue.h")],
     extra_compile_args=["-std=c11", "-O2", "-ffp-contract=off"],
     libraries=["m", "pthread"],
 )

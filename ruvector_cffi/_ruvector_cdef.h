@@ -132,3 +132,16 @@ void rv_exp_f32(const float *x, size_t n, float *out);
 
 /* internal test hook (csrc/rv_threads.h): the next k thread starts fail */
 void rv__test_fail_thread_starts(int k);
+
+/* binding helpers (_glue.h): the forward functions with their scratch
+ * allocated in C (stack when small, else malloc) */
+rv_status rvpy_scaled_dot_attention(const float *Q, size_t m, const float *K,
+                                    const float *V, size_t n, size_t d, size_t dv,
+                                    float scale, float *out, const rv_exec *ex);
+rv_status rvpy_flash_attention(const float *Q, size_t m, const float *K, const float *V,
+                               size_t n, size_t d, size_t dv, float scale,
+                               size_t block_size, float *out, const rv_exec *ex);
+rv_status rvpy_multi_head_attention(const float *Q, size_t m, const float *K,
+                                    const float *V, size_t n, size_t d, size_t dv,
+                                    size_t num_heads, float *out, float *avg_weights,
+                                    const rv_exec *ex);

@@ -111,7 +111,7 @@ def test_sdist_contains_the_c_sources(tmp_path):
     for c in os.listdir(os.path.join(ROOT, "csrc")):
         if c.endswith((".c", ".h")):
             assert f"csrc/{c}" in names
-    for f in ("setup.py", "pyproject.toml", "ruvector_cffi/_build.py", "ruvector_cffi/_ruvector_cdef.h",
+    for f in ("setup.py", "pyproject.toml", "ruvector_cffi/_build.py", "ruvector_cffi/_ruvector_cdef.h", "ruvector_cffi/_glue.h",
               "ruvector_cffi/py.typed", "ruvector_cffi/__init__.py", "ruvector_cffi/_ruvector.pyi"):
         assert f in names, f
     assert not any(n.endswith(".so") for n in names)

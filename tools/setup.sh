@@ -93,7 +93,7 @@ if command -v "$PG_CONFIG" >/dev/null; then
 fi
 
 # --- 2. Python virtual environment -----------------------------------------------------------
-PY_TOOLS=('setuptools>=70.1' wheel cffi numpy pytest hypothesis 'psycopg[binary]>=3.2' jsonschema)
+PY_TOOLS=('setuptools>=70.1' wheel cffi numpy pytest hypothesis 'psycopg[binary]>=3.2' jsonschema mypy)
 VENV=$ROOT/.venv
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
   say "venv: $VENV exists ($("$VENV/bin/python" -V 2>&1))"
