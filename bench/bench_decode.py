@@ -24,6 +24,7 @@ import math
 import sys
 from functools import partial
 from pathlib import Path
+from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,13 +56,13 @@ DS, NS = [64, 128, 384, 768], [128, 512, 2048, 8192, 32768]
 DS_QUICK, NS_QUICK = [64, 128], [128, 1024]
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     def extra(p):
         p.add_argument("--d", type=int, nargs="+", help=f"head dimensions (default {DS})")
         p.add_argument("--n", type=int, nargs="+", help=f"numbers of keys (default {NS})")
         p.add_argument("--modes", nargs="+", default=["hot", "cold"], choices=["hot", "cold"])
 
-    cfg, args = parse_args(__doc__.splitlines()[0], trials=7, min_time=0.02, extra=extra)
+    cfg, args = parse_args(__file__, __doc__.splitlines()[0], trials=9, min_time=0.02, extra=extra, argv=argv)
     torch = optional_torch()
     res = Results("decode", cfg)
     ds = args.d or (DS_QUICK if cfg.quick else DS)

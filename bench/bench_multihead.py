@@ -17,6 +17,7 @@ import math
 import sys
 from functools import partial
 from pathlib import Path
+from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -78,12 +79,12 @@ def reference_mha(q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
         for h in range(H)])
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     def extra(p):
         p.add_argument("--n", type=int, nargs="+", help=f"numbers of keys (default {NS})")
         p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
 
-    cfg, args = parse_args(__doc__.splitlines()[0], trials=9, min_time=0.02, extra=extra)
+    cfg, args = parse_args(__file__, __doc__.splitlines()[0], trials=9, min_time=0.02, extra=extra, argv=argv)
     torch = optional_torch()
     res = Results("multihead", cfg)
     probe = ReadProbe()

@@ -16,7 +16,7 @@ import math
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -73,8 +73,8 @@ def private_cases(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: float) -> 
     return cases, notes
 
 
-def main() -> None:
-    cfg, _ = parse_args(__doc__.splitlines()[0], trials=9, min_time=0.02)
+def main(argv: Optional[List[str]] = None) -> None:
+    cfg, _ = parse_args(__file__, __doc__.splitlines()[0], trials=9, min_time=0.02, argv=argv)
     torch = optional_torch()
     res = Results("overhead", cfg)
     rng = np.random.default_rng(5)

@@ -8,12 +8,18 @@ A trial is ``reps`` calls timed with ``time.perf_counter_ns``; its value is the
 time per call.  Results are the median and the min-max of the trials.  A
 single-threaded trial during which the thread got less than 85% of the CPU
 (``time.thread_time_ns`` against the wall clock: it was descheduled) is run
-again, up to twice.
+again, up to twice; so is a multi-threaded trial during which some runnable
+task waited for a CPU more than 10% of the time (Linux PSI,
+/proc/pressure/cpu): on two cores, one busy neighbour stalls every join.
 
 Anchors: :class:`ReadProbe` measures how fast this machine reads an array of a
 given size (cache-resident or from DRAM) with a small C loop (bench/readbw.c)
 built at run time, next to numpy's and torch's reductions; the fastest is the
 machine's read rate, and decode results are reported as a share of it.
+
+A noisy neighbour: before each comparison :class:`Quiet` waits (within a
+budget) until the other processes leave the CPUs alone, and the results say
+how many comparisons still started on a busy machine.
 
 Environment: :func:`threads` pins numpy's BLAS (threadpoolctl) and torch's
 intra-op pool to a thread count; ruvector gets ``threads=`` explicitly.
@@ -84,11 +90,12 @@ class Config:
     argv: List[str] = field(default_factory=list)
 
 
-def parse_args(description: str, trials: int = 7, min_time: float = 0.02,
+def parse_args(script: str, description: str, trials: int = 7, min_time: float = 0.02,
                extra: Optional[Callable[[argparse.ArgumentParser], None]] = None,
                argv: Optional[Sequence[str]] = None) -> tuple[Config, argparse.Namespace]:
-    """The options every benchmark takes; ``extra`` adds its own."""
-    p = argparse.ArgumentParser(description=description)
+    """The options every benchmark takes; ``extra`` adds its own.  ``script``
+    (the caller's __file__) names the command recorded with the results."""
+    p = argparse.ArgumentParser(prog=Path(script).name, description=description)
     p.add_argument("--quick", action="store_true",
                    help="smoke mode: tiny sizes, few repetitions (a few seconds); "
                         "results go to bench/results/quick/")
@@ -96,15 +103,21 @@ def parse_args(description: str, trials: int = 7, min_time: float = 0.02,
     p.add_argument("--trials", type=int, default=None, help=f"trials per case (default {trials}, quick 3)")
     p.add_argument("--min-time", type=float, default=None,
                    help=f"seconds per trial (default {min_time}, quick 0.002)")
+    p.add_argument("--wait-quiet", type=float, default=None,
+                   help="seconds this run may wait in total for other processes to go quiet before a "
+                        "comparison (default 60, quick 0)")
     if extra:
         extra(p)
     a = p.parse_args(argv)
+    Quiet.budget = a.wait_quiet if a.wait_quiet is not None else (0.0 if a.quick else 60.0)
+    Quiet.waited = 0.0
+    Quiet.started_busy = Quiet.comparisons = 0
     cfg = Config(
         quick=a.quick,
         out=a.out or (RESULTS / "quick" if a.quick else RESULTS),
         trials=a.trials or (3 if a.quick else trials),
         min_time=a.min_time or (0.002 if a.quick else min_time),
-        argv=[Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
+        argv=[Path(script).name, *(sys.argv[1:] if argv is None else argv)],
     )
     return cfg, a
 
@@ -215,6 +228,68 @@ def machine_info() -> Dict[str, Any]:
     return info
 
 
+def cpu_pressure_us() -> Optional[int]:
+    """Total microseconds during which some runnable task waited for a CPU
+    (Linux PSI, /proc/pressure/cpu), or None where PSI is not available."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _stat_ticks() -> Optional[tuple[int, int]]:
+    """(busy, total) clock ticks of all CPUs from /proc/stat; steal counts as busy."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    total = sum(v[:8])
+    return total - idle, total
+
+
+def others_busy(window: float = 0.1) -> Optional[float]:
+    """How many CPUs everything but this process kept busy during `window`
+    seconds (this process sleeps meanwhile), or None without /proc/stat."""
+    a, p0 = _stat_ticks(), time.process_time()
+    time.sleep(window)
+    b, p1 = _stat_ticks(), time.process_time()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    cpus = (b[0] - a[0]) / (b[1] - a[1]) * (os.cpu_count() or 1)
+    return max(0.0, cpus - (p1 - p0) / window)
+
+
+class Quiet:
+    """Waiting for a quiet machine before each comparison: up to
+    ``per_wait`` seconds until the other processes use less than a quarter
+    of a CPU, within a total ``budget`` per run (0 = never wait).  Counts how
+    many comparisons still started on a busy machine."""
+
+    budget = 0.0
+    per_wait = 10.0
+    waited = 0.0
+    started_busy = 0
+    comparisons = 0
+
+    @classmethod
+    def wait(cls) -> None:
+        cls.comparisons += 1
+        if cls.budget <= cls.waited:
+            return
+        t0 = time.time()
+        while True:
+            busy = others_busy()
+            if busy is None or busy < 0.25:
+                break
+            if time.time() - t0 >= min(cls.per_wait, cls.budget - cls.waited):
+                cls.started_busy += 1
+                break
+        cls.waited += time.time() - t0
+
+
 def loadavg() -> List[float]:
     try:
         return [float(x) for x in _read("/proc/loadavg").split()[:3]]
@@ -307,6 +382,7 @@ def measure(cases: Sequence[Case], cfg: Config, max_reps: int = 1_000_000) -> Di
                     break
                 r = min(max_reps, max(2 * r, int(r * target / max(dt, 1))))
             reps[c.name] = max(1, min(max_reps, round(r * target / max(dt, 1))))
+        Quiet.wait()
         samples: Dict[str, List[float]] = {c.name: [] for c in cases}
         retried = {c.name: 0 for c in cases}
         for t in range(cfg.trials):
@@ -314,12 +390,17 @@ def measure(cases: Sequence[Case], cfg: Config, max_reps: int = 1_000_000) -> Di
             for c in order:
                 r, run = reps[c.name], runs[c.name]
                 for attempt in range(3):
+                    p0 = cpu_pressure_us() if c.threads > 1 else None
                     c0 = time.thread_time_ns()
                     t0 = time.perf_counter_ns()
                     run(r)
                     dt = time.perf_counter_ns() - t0
-                    busy = (time.thread_time_ns() - c0) / max(dt, 1)
-                    if c.threads > 1 or busy >= 0.85 or attempt == 2:
+                    if c.threads > 1:
+                        p1 = cpu_pressure_us()
+                        ok = p0 is None or p1 is None or (p1 - p0) * 1e3 <= 0.1 * dt
+                    else:
+                        ok = time.thread_time_ns() - c0 >= 0.85 * dt
+                    if ok or attempt == 2:
                         break
                     retried[c.name] += 1
                 samples[c.name].append(dt / 1e9 / (r * c.units))
@@ -522,6 +603,7 @@ class Results:
                 "min_time_s": cfg.min_time,
                 "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "loadavg_start": loadavg(),
+                "cpu_pressure_start_us": cpu_pressure_us(),
                 "machine": machine_info(),
             },
             "notes": [],
@@ -543,6 +625,12 @@ class Results:
         meta = self.data["meta"]
         meta["duration_s"] = round(time.time() - self.t0, 1)
         meta["loadavg_end"] = loadavg()
+        meta["quiet"] = {"budget_s": Quiet.budget, "waited_s": round(Quiet.waited, 1),
+                         "comparisons": Quiet.comparisons, "started_busy": Quiet.started_busy}
+        p0, p1 = meta.get("cpu_pressure_start_us"), cpu_pressure_us()
+        if p0 is not None and p1 is not None and meta["duration_s"] > 0:
+            # share of the run during which some task waited for a CPU: how busy the neighbours were
+            meta["cpu_pressure_share"] = round((p1 - p0) / 1e6 / meta["duration_s"], 3)
         self.cfg.out.mkdir(parents=True, exist_ok=True)
         path = self.cfg.out / f"{self.family}.json"
         tmp = path.with_suffix(".json.tmp")
@@ -561,3 +649,45 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def pg_connect(dsn: Optional[str] = None) -> Any:
+    """A psycopg connection (autocommit) to the server of the PG* environment
+    or ``dsn``, or None with a printed note when there is none to reach."""
+    if dsn is None and not (os.environ.get("PGHOST") or os.environ.get("PGDATABASE")):
+        note("no PostgreSQL server (PGHOST is not set; run through tools/with-temp-pg.sh): SQL parts skipped")
+        return None
+    try:
+        import psycopg
+    except ImportError:
+        note("psycopg is not installed: SQL parts skipped")
+        return None
+    try:
+        return psycopg.connect(dsn or "", autocommit=True)
+    except Exception as e:
+        note(f"cannot connect to PostgreSQL ({type(e).__name__}: {e}): SQL parts skipped")
+        return None
+
+
+def pg_ensure_ruvector(conn: Any) -> str:
+    """Make sure the extension (or its alias) is installed; returns its name."""
+    row = conn.execute("SELECT extname FROM pg_extension WHERE extname IN ('ruvector', 'ruvector_postgres')").fetchone()
+    if row:
+        return str(row[0])
+    conn.execute("CREATE EXTENSION ruvector")
+    return "ruvector"
+
+
+def pg_server_info(conn: Any) -> Dict[str, Any]:
+    info = {"version": conn.execute("SHOW server_version").fetchone()[0]}
+    try:
+        row = conn.execute("SELECT active, best FROM ruvector_simd_info()").fetchone()
+        info["ruvector_simd"] = {"active": row[0], "best": row[1]}
+    except Exception as e:  # older builds: not essential
+        info["ruvector_simd"] = f"unknown ({type(e).__name__})"
+    for guc in ("shared_buffers", "work_mem", "jit"):
+        info[guc] = conn.execute(f"SHOW {guc}").fetchone()[0]
+    return info

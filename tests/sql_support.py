@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import pytest
@@ -30,22 +30,36 @@ FLOAT4_ARRAY_OID = 1021
 _ELEMENT = np.dtype([("len", ">i4"), ("val", ">f4")])
 
 
-def require_pg() -> None:
-    """Skip the calling test module when no server is configured (PGHOST
-    unset), unless RUVECTOR_REQUIRE_PG=1 (CI inside the temp cluster): then
-    fail, so that the SQL tests can never be skipped silently there."""
-    required = os.environ.get("RUVECTOR_REQUIRE_PG") == "1"
-    why = None
+def pg_required() -> bool:
+    """RUVECTOR_REQUIRE_PG=1 (CI inside the temp cluster): a missing server is
+    a failure, so that the SQL tests can never be skipped silently there."""
+    return os.environ.get("RUVECTOR_REQUIRE_PG") == "1"
+
+
+def pg_problem() -> Optional[str]:
+    """Why the SQL tests cannot run (None when they can): no psycopg, or no
+    server configured (PGHOST unset)."""
     if psycopg is None:
-        why = "psycopg is not installed (pip install 'psycopg[binary]')"
-    elif not os.environ.get("PGHOST"):
-        why = ("PGHOST is not set: run the SQL tests inside a throw-away cluster, "
-               "e.g. tools/with-temp-pg.sh .venv/bin/python -m pytest tests/test_sql.py")
+        return "psycopg is not installed (pip install 'psycopg[binary]')"
+    if not os.environ.get("PGHOST"):
+        return ("PGHOST is not set: run the SQL tests against a throw-away cluster, e.g. "
+                "tools/with-temp-pg.sh .venv/bin/python -m pytest tests/test_sql.py tests/test_demo.py")
+    return None
+
+
+def skip_or_fail_without_pg(at_import: bool = False) -> None:
+    """Skip when pg_problem() says the SQL tests cannot run, or fail instead
+    when pg_required().  at_import=True (module level) only ever skips: a
+    failure while importing a test module would abort the whole pytest run,
+    so there the fixtures that need the server fail each test instead."""
+    why = pg_problem()
     if why is None:
         return
-    if required:
-        pytest.fail(f"RUVECTOR_REQUIRE_PG=1 but {why}", pytrace=False)
-    pytest.skip(why)
+    if pg_required():
+        if not at_import:
+            pytest.fail(f"RUVECTOR_REQUIRE_PG=1 but {why}", pytrace=False)
+        return
+    pytest.skip(why, allow_module_level=at_import)
 
 
 if psycopg is not None:

@@ -97,6 +97,7 @@ if [ -n "$INNER" ]; then
   echo "(temp cluster: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER)"
   stage "pg_regress: make installcheck" run_installcheck
   stage "pgTAP: pg_prove test/pgtap/*.sql" run_pgtap
+  export RUVECTOR_REQUIRE_PG=1   # pytest: the SQL tests (test_sql.py, test_demo.py) must not skip in here
   stage "pytest: tests/" run_pytest
   exit 0
 fi

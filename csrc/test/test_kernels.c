@@ -391,7 +391,7 @@ test_weighted_sum_case(const test_table *t, size_t n, size_t dv, size_t ldv,
 static void
 test_weighted_sum(const test_table *t)
 {
-	static const size_t few_dv[] = {1, 16, 100, 128};
+	static const size_t few_dv[] = {1, 16, 100, 128, 300};
 	static const size_t few_n[] = {1, 2, 9, 33};
 	static const float betas[] = {0.0f, 1.0f, 0.5f};
 
