@@ -45,9 +45,11 @@ tail_mask_avx512(size_t rem)
  * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
  * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
  * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
- * which rounds to exactly 0.  The only fix-up left is x > RV_EXP_HI or NaN
- * (maxps turns NaN into RV_EXP_LO), where x + Infinity gives +Infinity or
- * keeps the NaN, as rv_expf_serial does.
+ * which rounds to exactly 0.  Above RV_EXP_HI the clamped value already
+ * gives +Infinity (exp(RV_EXP_HI) itself is just above FLT_MAX and the
+ * last product overflows), so the fix-up at the end matters for NaN
+ * (maxps turns NaN into RV_EXP_LO); x + Infinity keeps the NaN, or
+ * gives +Infinity, as rv_expf_serial does.
  */
 RV_AVX512_INLINE __m512
 exp_f32x16_avx512(__m512 x_f32x16)
@@ -351,8 +353,11 @@ exp_f32_avx512(const float *x, size_t n, float *out)
  * inlining) of out kept in registers across the whole row loop, the last
  * one masked when `masked`.  Narrow tiles process several rows per step
  * into separate accumulator sets (added at the end) so that there are
- * always about 8 independent FMA chains.  beta == 0 starts from zero
- * without reading out, which may hold garbage.
+ * always about 8 independent FMA chains.
+ * Each accumulator set u takes its rows from its own contiguous stretch of
+ * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
+ * as the row slots of scores do), so that every set streams sequentially.
+ * beta == 0 starts from zero without reading out, which may hold garbage.
  */
 RV_AVX512_INLINE void
 weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
@@ -362,8 +367,12 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
 	__m512		acc_f32x16[8][8];
 	__m512		beta_f32x16 = _mm512_set1_ps(beta);
-	size_t		i = 0;
+	size_t		per_set = n / rows;
+	size_t		skew[8];
 
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		skew[u] = per_set > 0 ? (size_t) u % per_set : 0;
 	RV_UNROLL
 	for (int u = 0; u < rows; u++)
 		RV_UNROLL
@@ -382,13 +391,15 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (; i + rows <= n; i += rows)
+	for (size_t b = 0; b < per_set; b++)
 	{
 		RV_UNROLL
 		for (int u = 0; u < rows; u++)
 		{
-			__m512		w_f32x16 = _mm512_set1_ps(w[i + u]);
-			const float *v = V + (i + u) * ldv;
+			size_t		in_set = b + skew[u];
+			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+			__m512		w_f32x16 = _mm512_set1_ps(w[row]);
+			const float *v = V + row * ldv;
 
 			RV_UNROLL
 			for (int t = 0; t < regs; t++)
@@ -401,7 +412,7 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 			}
 		}
 	}
-	for (; i < n; i++)
+	for (size_t i = per_set * rows; i < n; i++)
 	{
 		__m512		w_f32x16 = _mm512_set1_ps(w[i]);
 		const float *v = V + i * ldv;
@@ -515,7 +526,7 @@ weighted_pass_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 
 /*
  * out = beta * out + sum_i w[i] * V_i over dv columns.  When dv takes more
- * than one column tile, the rows go in passes of about 32 KiB of V, each
+ * than one column tile, the rows go in passes of about 16 KiB of V, each
  * pass running every tile over the same rows: the rows the first tile
  * reads (from DRAM, when streaming) are still in cache for the others, so
  * V is read from memory once.  out carries the sum from pass to pass; beta
@@ -525,7 +536,7 @@ RV_AVX512 static void
 weighted_sum_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 						 size_t ldv, float beta, float *out)
 {
-	size_t		pass_rows = dv <= 128 ? n : 8192 / dv + 16;
+	size_t		pass_rows = dv <= 128 ? n : 4096 / dv + 16;
 	size_t		i = 0;
 
 	do

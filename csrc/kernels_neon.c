@@ -74,9 +74,12 @@ lane_mask_u32x4(size_t rem)
  * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
  * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
  * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
- * which rounds to exactly 0.  The only fix-up left is x > RV_EXP_HI or NaN
- * (NaN goes through the clamp and the arithmetic; fcvtzs makes k 0), where
- * x + Infinity gives +Infinity or keeps the NaN, as rv_expf_serial does.
+ * which rounds to exactly 0.  Above RV_EXP_HI the clamped value already
+ * gives +Infinity (exp(RV_EXP_HI) itself is just above FLT_MAX and the
+ * last product overflows), and NaN goes through fmax/fmin and the
+ * arithmetic (fcvtzs makes its k 0), so the fix-up at the end only states
+ * the rule of rv_expf_serial explicitly, as the x86 files must: x +
+ * Infinity for NaN or x > RV_EXP_HI.
  */
 RV_NEON_INLINE float32x4_t
 exp_f32x4_neon(float32x4_t x_f32x4)
@@ -341,6 +344,9 @@ exp_f32_neon(const float *x, size_t n, float *out)
  * the end), for 7 to 16 independent FMA chains.  Full tiles do one row per
  * step: two rows of 8 registers (16 accumulators plus 16 loads in flight)
  * made gcc spill an accumulator, which costs more than the extra chains.
+ * Each accumulator set u takes its rows from its own contiguous stretch of
+ * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
+ * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
  */
 RV_NEON_INLINE void
@@ -350,8 +356,12 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 {
 	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
 	float32x4_t acc_f32x4[8][8];
-	size_t		i = 0;
+	size_t		per_set = n / rows;
+	size_t		skew[8];
 
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		skew[u] = per_set > 0 ? (size_t) u % per_set : 0;
 	RV_UNROLL
 	for (int u = 0; u < rows; u++)
 		RV_UNROLL
@@ -370,13 +380,15 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (; i + rows <= n; i += rows)
+	for (size_t b = 0; b < per_set; b++)
 	{
 		RV_UNROLL
 		for (int u = 0; u < rows; u++)
 		{
-			float		wi = w[i + u];
-			const float *v = V + (i + u) * ldv;
+			size_t		in_set = b + skew[u];
+			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+			float		wi = w[row];
+			const float *v = V + row * ldv;
 
 			RV_UNROLL
 			for (int t = 0; t < regs; t++)
@@ -389,7 +401,7 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 			}
 		}
 	}
-	for (; i < n; i++)
+	for (size_t i = per_set * rows; i < n; i++)
 	{
 		float		wi = w[i];
 		const float *v = V + i * ldv;
@@ -503,7 +515,7 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 
 /*
  * out = beta * out + sum_i w[i] * V_i over dv columns.  When dv takes more
- * than one column tile, the rows go in passes of about 32 KiB of V, each
+ * than one column tile, the rows go in passes of about 16 KiB of V, each
  * pass running every tile over the same rows: the rows the first tile
  * reads (from DRAM, when streaming) are still in cache for the others, so
  * V is read from memory once.  out carries the sum from pass to pass; beta
@@ -513,7 +525,7 @@ static void
 weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
-	size_t		pass_rows = dv <= 32 ? n : 8192 / dv + 16;
+	size_t		pass_rows = dv <= 32 ? n : 4096 / dv + 16;
 	size_t		i = 0;
 
 	do

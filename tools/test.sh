@@ -2,13 +2,13 @@
 # tools/test.sh [--quick] — set up and run every ruvector test; the command CI runs.
 #
 #   1. tools/setup.sh              apt packages, .venv, cffi module, extension build + install
-#   2. tools/test-kernels.sh       SIMD kernels vs scalar/float64 (gcc, clang, sanitizers, qemu)
-#   3. tools/test-c.sh             the C core's API test driver
-#   4. in ONE throw-away cluster (tools/with-temp-pg.sh):
+#   2. tools/test-c.sh             the C test drivers (csrc/test: every SIMD kernel vs scalar and
+#                                  float64, the core's API) under gcc, clang, ASan+UBSan, NEON/qemu
+#   3. in ONE throw-away cluster (tools/with-temp-pg.sh):
 #        make installcheck         pg_regress (test/sql, test/expected)
 #        pg_prove test/pgtap/*.sql pgTAP
 #        pytest tests/             Python API, SQL through psycopg, packaging
-#   5. tools/validate_meta.py      META.json against the PGXN Meta Spec
+#   4. tools/validate_meta.py      META.json against the PGXN Meta Spec
 #
 # Every stage runs even when an earlier one failed (except setup, which everything needs);
 # the script ends with a summary and exits 1 if any stage failed.
@@ -125,13 +125,7 @@ if grep -q '^FAIL' "$RESULTS"; then
   exit 1
 fi
 
-for script in tools/test-kernels.sh tools/test-c.sh; do
-  if [ -f "$script" ]; then
-    stage "C: $script" run_c_script "$script"
-  else
-    skip "C: $script" "$script does not exist"
-  fi
-done
+stage "C: tools/test-c.sh" run_c_script tools/test-c.sh
 
 # Not root: the extension was installed into ./tmp_install, which the server must be told of.
 if [ "$(id -u)" != 0 ] && [ -f tmp_install/pgtemp.env ]; then
