@@ -11,8 +11,10 @@ for d in {64, 128, 384, 768} and n in {128, ..., 32768}, in two cases:
         so that every call reads K and V from DRAM.
 
 Next to them, interleaved in the same trials, the read probe reads an array
-of the size of K and V (hot: one buffer, repeatedly; cold: the same pool), so
-that every row carries its own read-rate anchor.  Effective bandwidth is the
+of the size of K and V (hot: one buffer, repeatedly; cold: the same pool), and
+in cold rows also one large array (256 MiB, > 8x L3) from DRAM, so that every
+row carries its own read-rate anchors.  ruvector is called as a user would
+(no threads=): a single query runs on one thread.  Effective bandwidth is the
 bytes of K and V over the time of a call.
 
     .venv/bin/python bench/bench_decode.py [--quick] [--d 128 --n 2048 ...]
@@ -20,6 +22,7 @@ bytes of K and V over the time of a call.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from functools import partial
@@ -44,7 +47,7 @@ from common import (  # noqa: E402
     l2_bytes,
     l3_bytes,
     make_kv,
-    measure,
+    measure_with,
     numpy_attention,
     optional_torch,
     parse_args,
@@ -57,7 +60,7 @@ DS_QUICK, NS_QUICK = [64, 128], [128, 1024]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    def extra(p):
+    def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--d", type=int, nargs="+", help=f"head dimensions (default {DS})")
         p.add_argument("--n", type=int, nargs="+", help=f"numbers of keys (default {NS})")
         p.add_argument("--modes", nargs="+", default=["hot", "cold"], choices=["hot", "cold"])
@@ -78,6 +81,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         sdpa = torch.nn.functional.scaled_dot_product_attention
         res["torch_threads"] = 1
 
+    # the DRAM anchor of the cold rows: one large array read in the same interleaved trials
+    dram_buf = np.ones((16 << 20 if cfg.quick else max(256 << 20, 8 * l3_bytes())) // 4, F32)
     rows = []
     rng = np.random.default_rng(42)
     for d in ds:
@@ -112,15 +117,12 @@ def main(argv: Optional[List[str]] = None) -> None:
                     cases.append(probe.hot_case("read", buf))
                 else:
                     cases.append(probe.cold_case("read", pool))
-                with threads(1):
-                    if torch is not None:
-                        with torch.inference_mode():
-                            st = measure(cases, cfg)
-                    else:
-                        st = measure(cases, cfg)
-                rate = {k: gbps(kv_bytes, v.median) for k, v in st.items()}
+                    cases.append(probe.cold_case("read DRAM", [[dram_buf]]))
+                st = measure_with(cases, cfg)
+                rate = {k: gbps(dram_buf.nbytes if k == "read DRAM" else kv_bytes, v.median) for k, v in st.items()}
                 rows.append({
                     "d": d, "n": n, "mode": mode, "kv_bytes": kv_bytes, "pool": len(pool),
+                    "dram_bytes": dram_buf.nbytes if mode == "cold" else None,
                     "stats": {k: v.as_dict() for k, v in st.items()}, "gbps": rate,
                 })
                 print(f"   d={d:4d} n={n:6d} {mode:4s} "

@@ -26,7 +26,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,14 +40,12 @@ D = 64
 PY_FUNCS = ["ruvector flash", "ruvector sdpa", "numpy", "torch sdpa"]
 
 
-def status_kib(pid: Any, field: str) -> Optional[int]:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+def status_kib(pid: Any, field: str) -> int:
+    """A field of /proc/<pid>/status in KiB; OSError if it cannot be read."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/{pid}/status")
 
 
 def child(func: str, n: int, d: int) -> None:
@@ -56,37 +54,40 @@ def child(func: str, n: int, d: int) -> None:
     V = np.ones((n, d), F32)
     q = np.full(d, 0.5, F32)
     s = F32(1.0 / np.sqrt(d))
+    fn: Callable[[int], Any]
     if func == "torch sdpa":
         import torch
 
         torch.set_num_threads(1)
         sdpa = torch.nn.functional.scaled_dot_product_attention
-        tq, tK, tV = torch.from_numpy(q).view(1, 1, 1, d), torch.from_numpy(K).view(1, 1, n, d), torch.from_numpy(V).view(1, 1, n, d)
+        tq, tK, tV = (torch.from_numpy(a).view(1, 1, -1, d) for a in (q, K, V))
 
-        def call() -> Any:
+        def fn(rows: int) -> Any:
             with torch.inference_mode():
-                return sdpa(tq, tK, tV)
-        small = lambda: sdpa(tq, tK[:, :, :8], tV[:, :, :8])  # noqa: E731
+                return sdpa(tq, tK[:, :, :rows], tV[:, :, :rows])
     else:
-        fn = {"ruvector flash": lambda k, v: rv.flash_attention(q, k, v, threads=1),
-              "ruvector sdpa": lambda k, v: rv.scaled_dot_attention(q, k, v, threads=1),
-              "numpy": lambda k, v: numpy_attention(q, k, v, s)}[func]
-        call = lambda: fn(K, V)  # noqa: E731
-        small = lambda: fn(K[:8], V[:8])  # noqa: E731
-    small()  # lazy initialisation is not the call's memory
+        call: Callable[[np.ndarray, np.ndarray], Any] = {
+            "ruvector flash": lambda k, v: rv.flash_attention(q, k, v, threads=1),
+            "ruvector sdpa": lambda k, v: rv.scaled_dot_attention(q, k, v, threads=1),
+            "numpy": lambda k, v: numpy_attention(q, k, v, s),
+        }[func]
+
+        def fn(rows: int) -> Any:
+            return call(K[:rows], V[:rows])
+    fn(8)  # lazy initialisation is not the call's memory
     try:
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
     except OSError as e:
         print(json.dumps({"error": f"cannot reset VmHWM: {e}"}))
         return
     rss = status_kib("self", "VmRSS")
-    call()
+    fn(n)
     hwm = status_kib("self", "VmHWM")
     print(json.dumps({"peak_growth_bytes": (hwm - rss) * 1024, "rss_before_bytes": rss * 1024}))
 
 
 def python_peaks(n: int, d: int, res: Results) -> Dict[str, Any]:
-    out = {}
+    out: Dict[str, Any] = {}
     for func in PY_FUNCS:
         p = subprocess.run([sys.executable, __file__, "--child", func, str(n), str(d)],
                            capture_output=True, text=True)
@@ -124,15 +125,16 @@ def backend_peaks(n: int, d: int, res: Results) -> Optional[Dict[str, Any]]:
     out: Dict[str, Any] = {"inputs_bytes": 2 * n * d * 4, "queries": {}}
     for name, sql in queries.items():
         with psycopg.connect(dsn, autocommit=True) as c:
-            pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+            pid = c.execute("SELECT pg_backend_pid()").fetchall()[0][0]
             # load ruvector.so first: the library's own pages are not the call's memory
-            c.execute("SELECT ruvector_flash_attention('{1}', '{{1}}', '{{1}}')").fetchone()
-            rss = status_kib(pid, "VmRSS")
-            if rss is None:
-                res.note(f"cannot read /proc/{pid}/status: backend peak memory skipped")
+            c.execute("SELECT ruvector_flash_attention('{1}', '{{1}}', '{{1}}')").fetchall()
+            try:
+                rss = status_kib(pid, "VmRSS")
+                c.execute(sql).fetchall()
+                hwm = status_kib(pid, "VmHWM")
+            except OSError as e:
+                res.note(f"backend peak memory skipped: {e}")
                 return None
-            c.execute(sql).fetchone()
-            hwm = status_kib(pid, "VmHWM")
         out["queries"][name] = {"rss_before_bytes": rss * 1024, "peak_bytes": hwm * 1024,
                                 "peak_growth_bytes": (hwm - rss) * 1024}
     base = out["queries"]["baseline (inputs only)"]["peak_growth_bytes"]

@@ -13,6 +13,7 @@ The anchor is the read probe with t threads over an array the size of K + V.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from functools import partial
@@ -33,11 +34,10 @@ from common import (  # noqa: E402
     fmt_time,
     gbps,
     make_kv,
-    measure,
+    measure_with,
     optional_torch,
     parse_args,
     reference_attention,
-    threads,
 )
 
 H, DH = 8, 64
@@ -54,7 +54,8 @@ def numpy_mha_batched(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: np.flo
     np.exp(S, out=S)
     O = np.matmul(S[:, None, :], V.reshape(n, H, DH).transpose(1, 0, 2))[:, 0, :]
     O /= S.sum(axis=1)[:, None]
-    return O.reshape(-1)
+    out: np.ndarray = O.reshape(-1)
+    return out
 
 
 def numpy_mha_loop(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: np.float32) -> np.ndarray:
@@ -80,7 +81,7 @@ def reference_mha(q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    def extra(p):
+    def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--n", type=int, nargs="+", help=f"numbers of keys (default {NS})")
         p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
 
@@ -100,7 +101,6 @@ def main(argv: Optional[List[str]] = None) -> None:
         check_close(f"ruvector n={n}", rv.multi_head_attention(q, K, V, H, threads=1), ref)
         check_close(f"numpy batched n={n}", numpy_mha_batched(q, K, V, scale), ref)
         check_close(f"numpy loop n={n}", numpy_mha_loop(q, K, V, scale), ref)
-        cases_t = []
         if torch is not None:
             sdpa = torch.nn.functional.scaled_dot_product_attention
             tq = torch.from_numpy(q).view(1, 1, H, DH).transpose(1, 2)
@@ -118,12 +118,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             if torch is not None:
                 cases.append(Case("torch sdpa", [partial(sdpa, tq, tK, tV)], threads=t))
             cases.append(probe.hot_case("read", buf, t))
-            with threads(t):
-                if torch is not None:
-                    with torch.inference_mode():
-                        st = measure(cases, cfg)
-                else:
-                    st = measure(cases, cfg)
+            st = measure_with(cases, cfg, t)
             kv = K.nbytes + V.nbytes
             rate = {k: gbps(kv, v.median) for k, v in st.items()}
             rows.append({"n": n, "d": d, "threads": t, "kv_bytes": kv,

@@ -29,12 +29,11 @@ from common import (  # noqa: E402
     Results,
     check_close,
     fmt_time,
-    measure,
+    measure_with,
     numpy_attention,
     optional_torch,
     parse_args,
     reference_attention,
-    threads,
 )
 
 N, D = 1, 4
@@ -114,12 +113,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     rows = []
     for group, cases in groups:
-        with threads(1):
-            if torch is not None:
-                with torch.inference_mode():
-                    st = measure(cases, cfg)
-            else:
-                st = measure(cases, cfg)
+        st = measure_with(cases, cfg)
         for name, s in st.items():
             rows.append({"group": group, "name": name, "stats": s.as_dict()})
             print(f"   {name:45s} {fmt_time(s.median):>10s}  [{fmt_time(s.min)} - {fmt_time(s.max)}]", flush=True)

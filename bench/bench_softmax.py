@@ -11,6 +11,7 @@ one read and one write of n floats.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from functools import partial
 from pathlib import Path
@@ -28,10 +29,9 @@ from common import (  # noqa: E402
     check_close,
     fmt_time,
     gbps,
-    measure,
+    measure_with,
     optional_torch,
     parse_args,
-    threads,
 )
 
 NS, NS_QUICK = [1 << 10, 1 << 16, 1 << 20], [1 << 10, 1 << 14]
@@ -41,11 +41,12 @@ def numpy_softmax(x: np.ndarray) -> np.ndarray:
     e = x - x.max()
     np.exp(e, out=e)
     e /= e.sum()
-    return e
+    out: np.ndarray = e
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    def extra(p):
+    def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--n", type=int, nargs="+", help=f"lengths (default {NS})")
 
     cfg, args = parse_args(__file__, __doc__.splitlines()[0], trials=9, min_time=0.02, extra=extra, argv=argv)
@@ -67,12 +68,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             tx = torch.from_numpy(x)
             check_close(f"torch n={n}", torch.softmax(tx, 0).numpy(), ref, rtol=1e-3)
             cases.append(Case("torch", [partial(torch.softmax, tx, 0)]))
-        with threads(1):
-            if torch is not None:
-                with torch.inference_mode():
-                    st = measure(cases, cfg)
-            else:
-                st = measure(cases, cfg)
+        st = measure_with(cases, cfg)
         rate = {k: gbps(8 * n, v.median) for k, v in st.items()}
         rows.append({"n": n, "stats": {k: v.as_dict() for k, v in st.items()}, "gbps": rate})
         print(f"   n={n:8d} " + "  ".join(f"{k} {fmt_time(v.median)} ({rate[k]:.0f} GB/s)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """SQL: attention over 1,000 keys of d = 384 stored in a table, end to end
-through psycopg (binary results, prepared statements).
+through psycopg (prepared statements; q is sent and results are read in
+binary: psycopg's text dump of a list of 384 floats alone costs ~0.5 ms).
 
   ruvector   SELECT ruvector_attention_scores(q, (SELECT array_agg(e ORDER BY id) FROM t))
              SELECT ruvector_flash_attention(q, <array_agg of e>, <array_agg of v>)
@@ -28,6 +29,7 @@ without PGHOST it writes a result that says it was skipped.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -45,12 +47,12 @@ from common import (  # noqa: E402
     check_close,
     fmt_time,
     measure,
+    measure_with,
     parse_args,
     pg_connect,
     pg_ensure_ruvector,
     pg_server_info,
     reference_attention,
-    threads,
 )
 
 SCHEMA = "ruvector_bench"
@@ -68,27 +70,27 @@ AGG_V = f"(SELECT array_agg(v ORDER BY id) FROM {SCHEMA}.{{t}})"
 # logits in float8 (sum of float4 products would accumulate in float4)
 PLAIN_LOGITS = f"""
   s AS (SELECT t.id,
-               (SELECT sum(qe::float8 * ke) FROM unnest(%(q)s::real[], t.e) AS u(qe, ke))
-                 / sqrt(cardinality(%(q)s::real[])) AS logit
+               (SELECT sum(qe::float8 * ke) FROM unnest(%(q)b::real[], t.e) AS u(qe, ke))
+                 / sqrt(cardinality(%(q)b::real[])) AS logit
           FROM {SCHEMA}.{{t}} AS t),
   e AS (SELECT id, exp(logit - max(logit) OVER ()) AS w FROM s)"""
 
 QUERIES = {
     "scores": {
-        "ruvector": f"SELECT ruvector_attention_scores(%(q)s::real[], {AGG_E})",
+        "ruvector": f"SELECT ruvector_attention_scores(%(q)b::real[], {AGG_E})",
         "plain SQL": f"""WITH {PLAIN_LOGITS}
 SELECT array_agg((w / sum_w)::real ORDER BY id) FROM (SELECT id, w, sum(w) OVER () AS sum_w FROM e) z""",
-        "PL/Python + numpy": f"SELECT {SCHEMA}.py_attention_scores(%(q)s::real[], {AGG_E})",
+        "PL/Python + numpy": f"SELECT {SCHEMA}.py_attention_scores(%(q)b::real[], {AGG_E})",
     },
     "flash": {
-        "ruvector": f"SELECT ruvector_flash_attention(%(q)s::real[], {AGG_E}, {AGG_V})",
+        "ruvector": f"SELECT ruvector_flash_attention(%(q)b::real[], {AGG_E}, {AGG_V})",
         "plain SQL": f"""WITH {PLAIN_LOGITS},
   o AS (SELECT u.j, sum(e.w * u.vj) AS acc
           FROM e JOIN {SCHEMA}.{{t}} AS t USING (id)
                CROSS JOIN LATERAL unnest(t.v) WITH ORDINALITY AS u(vj, j)
          GROUP BY u.j)
 SELECT array_agg((acc / (SELECT sum(w) FROM e))::real ORDER BY j) FROM o""",
-        "PL/Python + numpy": f"SELECT {SCHEMA}.py_flash_attention(%(q)s::real[], {AGG_E}, {AGG_V})",
+        "PL/Python + numpy": f"SELECT {SCHEMA}.py_flash_attention(%(q)b::real[], {AGG_E}, {AGG_V})",
     },
 }
 
@@ -96,11 +98,13 @@ SELECT array_agg((acc / (SELECT sum(w) FROM e))::real ORDER BY j) FROM o""",
 BREAKDOWN = {
     "round trip (SELECT 1)": "SELECT 1",
     "input: array_agg of the keys": f"SELECT cardinality({AGG_E})",
+    "input: array_agg of the keys without ORDER BY (no sort)":
+        f"SELECT cardinality((SELECT array_agg(e) FROM {SCHEMA}.{{t}}))",
     "end to end: ruvector_attention_scores": QUERIES["scores"]["ruvector"],
 }
 PREAGG = {
     "pre-aggregated keys (one TOASTed array): detoast only": f"SELECT cardinality(k) FROM {SCHEMA}.kpre",
-    "pre-aggregated keys: ruvector_attention_scores": f"SELECT ruvector_attention_scores(%(q)s::real[], k) FROM {SCHEMA}.kpre",
+    "pre-aggregated keys: ruvector_attention_scores": f"SELECT ruvector_attention_scores(%(q)b::real[], k) FROM {SCHEMA}.kpre",
 }
 
 
@@ -225,8 +229,8 @@ def server_time(conn: Any, sql: str, params: Dict[str, Any], func: str, calls: i
 def layout_breakdown(conn: Any, cfg: Any, table: str, params: Dict[str, Any], K: np.ndarray, q: np.ndarray,
                      scale: float, res: Results) -> Dict[str, Any]:
     """Where the time of one ruvector_attention_scores call on `table` goes."""
-    bcases = [Case(name, [runner(conn, on(sql, table), params)]) for name, sql in BREAKDOWN.items()]
-    bcases += [Case(name, [runner(conn, sql, params)]) for name, sql in PREAGG.items()]
+    bcases = [Case(name, [runner(conn, on(sql, table), params)], remote=True) for name, sql in BREAKDOWN.items()]
+    bcases += [Case(name, [runner(conn, sql, params)], remote=True) for name, sql in PREAGG.items()]
     Kc = K.copy()
     dst = np.empty_like(K)
     bcases.append(Case("rv.attention_scores in Python (same arrays)", [lambda: rv.attention_scores(q, Kc)]))
@@ -236,8 +240,7 @@ def layout_breakdown(conn: Any, cfg: Any, table: str, params: Dict[str, Any], K:
     elif "raw C call" not in " ".join(res["notes"]):
         res.note("raw C call of rv_attention_scores unavailable: the core time includes the Python wrapper")
     bcases.append(Case("memcpy of the keys (np.copyto)", [lambda: np.copyto(dst, Kc)]))
-    with threads(1):
-        bst = measure(bcases, cfg)
+    bst = measure_with(bcases, cfg)
     for name, s in bst.items():
         print(f"   {table:9s} breakdown {name:55s} {fmt_time(s.median):>10s}", flush=True)
     calls = 20 if cfg.quick else 200
@@ -258,7 +261,7 @@ def layout_breakdown(conn: Any, cfg: Any, table: str, params: Dict[str, Any], K:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    def extra(p):
+    def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dsn", default=None, help="libpq connection string (default: the PG* environment)")
         p.add_argument("--keys", type=int, default=None, help="rows in the table (default 1000)")
         p.add_argument("--dim", type=int, default=None, help="dimension d (default 384)")
@@ -297,9 +300,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                         continue
                     sql = on(sql, table)
                     check_close(f"{layout}, {kind}: {name}", runner(conn, sql, params)(), refs[kind])
-                    cases.append(Case(name, [runner(conn, sql, params)]))
+                    cases.append(Case(name, [runner(conn, sql, params)], remote=True))
                     if name == "plain SQL":
-                        cases.append(Case("plain SQL (jit=off)", [runner(conn_nojit, sql, params)]))
+                        cases.append(Case("plain SQL (jit=off)", [runner(conn_nojit, sql, params)], remote=True))
                 st = measure(cases, cfg)
                 for name, s in st.items():
                     rows.append({"layout": layout, "kind": kind, "name": name, "stats": s.as_dict()})

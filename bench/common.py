@@ -164,7 +164,7 @@ def l3_bytes() -> int:
 
 def cpu_model() -> Dict[str, Any]:
     info: Dict[str, Any] = {"model_name": platform.processor() or platform.machine()}
-    fields = {}
+    fields: Dict[str, str] = {}
     for line in _read("/proc/cpuinfo").splitlines():
         if ":" not in line:
             if fields:
@@ -323,13 +323,17 @@ def threads(n: int) -> Iterator[None]:
 class Case:
     """One competitor: ``calls`` are cycled through (one callable = hot; a
     pool of callables over distinct arrays = cold); each call does ``units``
-    units of work and times are reported per unit.  ``threads`` > 1 turns off
-    the descheduling check (thread_time sees only the calling thread)."""
+    units of work and times are reported per unit.  A trial is checked for a
+    busy machine through the calling thread's CPU time when the work runs on
+    that thread alone (``threads`` == 1 and not ``remote``), otherwise through
+    the CPU pressure: set ``remote`` when the work runs in another process
+    (a PostgreSQL backend), where the client thread only waits."""
 
     name: str
     calls: Sequence[Callable[[], Any]]
     units: int = 1
     threads: int = 1
+    remote: bool = False
 
 
 @dataclass
@@ -389,13 +393,14 @@ def measure(cases: Sequence[Case], cfg: Config, max_reps: int = 1_000_000) -> Di
             order = list(cases[t % len(cases):]) + list(cases[:t % len(cases)])
             for c in order:
                 r, run = reps[c.name], runs[c.name]
+                by_pressure = c.threads > 1 or c.remote
                 for attempt in range(3):
-                    p0 = cpu_pressure_us() if c.threads > 1 else None
+                    p0 = cpu_pressure_us() if by_pressure else None
                     c0 = time.thread_time_ns()
                     t0 = time.perf_counter_ns()
                     run(r)
                     dt = time.perf_counter_ns() - t0
-                    if c.threads > 1:
+                    if by_pressure:
                         p1 = cpu_pressure_us()
                         ok = p0 is None or p1 is None or (p1 - p0) * 1e3 <= 0.1 * dt
                     else:
@@ -412,6 +417,14 @@ def measure(cases: Sequence[Case], cfg: Config, max_reps: int = 1_000_000) -> Di
         s = samples[c.name]
         out[c.name] = Stats(float(np.median(s)), float(min(s)), float(max(s)), s, reps[c.name], retried[c.name])
     return out
+
+
+def measure_with(cases: Sequence[Case], cfg: Config, nthreads: int = 1) -> Dict[str, Stats]:
+    """:func:`measure` with numpy's BLAS and torch limited to nthreads, and
+    torch (when loaded) in inference mode."""
+    torch = sys.modules.get("torch")
+    with threads(nthreads), (torch.inference_mode() if torch is not None else contextlib.nullcontext()):
+        return measure(cases, cfg)
 
 
 def fmt_time(seconds: float) -> str:
@@ -443,7 +456,8 @@ def reference_attention(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: floa
     """float64 scaled dot-product attention of one query."""
     s = K.astype(np.float64) @ q.astype(np.float64) * scale
     w = np.exp(s - s.max())
-    return (w / w.sum()) @ V.astype(np.float64)
+    out: np.ndarray = (w / w.sum()) @ V.astype(np.float64)
+    return out
 
 
 def numpy_attention(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: np.float32) -> np.ndarray:
@@ -454,7 +468,7 @@ def numpy_attention(q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: np.float
     s = K @ (q * scale)
     s -= s.max()
     np.exp(s, out=s)
-    o = s @ V
+    o: np.ndarray = s @ V
     o /= s.sum()
     return o
 
@@ -500,7 +514,7 @@ class ReadProbe:
     @staticmethod
     def _load() -> Any:
         src = BENCH / "readbw.c"
-        cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+        cc = os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc").split()[0]
         if shutil.which(cc) is None:
             cc = "cc"
         flags = ["-O2", "-std=gnu11", "-shared", "-fPIC", "-pthread"]
@@ -523,12 +537,18 @@ class ReadProbe:
         return "C loop (bench/readbw.c)" if self.lib else "numpy sdot"
 
     def _call(self, a: np.ndarray, reps: int, nthreads: int) -> Callable[[], Any]:
+        """One read of the float32 array `a` (repeated `reps` times); the
+        callable holds a reference to `a`, whose memory C reads."""
         if self.lib is None:
             return lambda: [np.dot(a, a) for _ in range(reps)]
-        ptr, n = a.ctypes.data, a.size
-        if nthreads == 1:
-            return lambda: self.lib.rb_read(ptr, n, reps)
-        return lambda: self.lib.rb_read_mt(ptr, n, reps, nthreads)
+        assert a.dtype == F32 and a.flags.c_contiguous
+        ptr, n, lib = a.ctypes.data, a.size, self.lib
+
+        def read(keep: np.ndarray = a) -> Any:
+            if nthreads == 1:
+                return lib.rb_read(ptr, n, reps)
+            return lib.rb_read_mt(ptr, n, reps, nthreads)
+        return read
 
     def hot_case(self, name: str, buf: np.ndarray, nthreads: int = 1, per_call: float = 50e-6) -> Case:
         """Read rate of the cache-resident float32 array ``buf`` (repeated in C,
@@ -577,7 +597,6 @@ class ReadProbe:
                 rows.append({"bytes": nbytes, "kind": label, "threads": nt, "gbps": rates,
                              "best": best, "best_gbps": rates[best],
                              "stats": {k: v.as_dict() for k, v in st.items()}})
-            del a, A, ta
         return {"kernel": self.kernel_name, "error": self.error, "rows": rows}
 
 

@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/run.py [--quick] [FAMILY ...]
 
-FAMILY: decode, multihead, softmax, overhead, sql, memory (default: all).
+FAMILY: decode, multihead, softmax, overhead, sql, memory (default: all);
+every other argument (--quick, --out DIR, --trials N, ...) goes to each family.
 Each family runs as its own script would (bench/bench_<family>.py, with the
 same options) and writes bench/results[/quick]/<family>.json; a family that
 fails is reported and the others still run; the exit code is 1 if any failed.
@@ -24,12 +25,11 @@ FAMILIES = ["decode", "multihead", "softmax", "overhead", "sql", "memory"]
 
 def main() -> int:
     args = sys.argv[1:]
-    flags = [a for a in args if a.startswith("-")]
-    fams = [a for a in args if not a.startswith("-")] or FAMILIES
-    unknown = [f for f in fams if f not in FAMILIES]
-    if unknown or "-h" in flags or "--help" in flags:
+    if "-h" in args or "--help" in args:
         print(__doc__.strip())
-        return 2 if unknown else 0
+        return 0
+    fams = [a for a in args if a in FAMILIES] or FAMILIES
+    flags = [a for a in args if a not in FAMILIES]  # options (and their values) go to every family
     failed = []
     t0 = time.time()
     for fam in fams:

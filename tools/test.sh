@@ -8,6 +8,7 @@
 #        make installcheck         pg_regress (test/sql, test/expected)
 #        pg_prove test/pgtap/*.sql pgTAP
 #        pytest tests/             Python API, SQL through psycopg, packaging
+#        tools/bench.sh --quick    the benchmarks' smoke mode (seconds; numbers meaningless)
 #   4. tools/validate_meta.py      META.json against the PGXN Meta Spec
 #
 # Every stage runs even when an earlier one failed (except setup, which everything needs);
@@ -99,6 +100,8 @@ if [ -n "$INNER" ]; then
   stage "pgTAP: pg_prove test/pgtap/*.sql" run_pgtap
   export RUVECTOR_REQUIRE_PG=1   # pytest: the SQL tests (test_sql.py, test_demo.py) must not skip in here
   stage "pytest: tests/" run_pytest
+  # benchmarks are not tests, but their smoke mode runs here so that they cannot rot
+  stage "bench smoke: tools/bench.sh --quick" bash tools/bench.sh --quick --no-setup
   exit 0
 fi
 
