@@ -45,34 +45,18 @@ tail_mask_avx2(size_t rem)
 }
 
 /*
- * exp of 8 lanes with the algorithm of rv_kernels.h.  x is clamped to
- * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
- * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
- * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
- * which rounds to exactly 0.  Above RV_EXP_HI the clamped value already
- * gives +Infinity (exp(RV_EXP_HI) itself is just above FLT_MAX and the
- * last product overflows), so the fix-up at the end matters for NaN
- * (maxps turns NaN into RV_EXP_LO); x + Infinity keeps the NaN, or
- * gives +Infinity, as rv_expf_serial does.
+ * The part of the exp algorithm of rv_kernels.h before 2^k, for xc in
+ * [RV_EXP_LO, RV_EXP_HI]: returns p = exp(r) and sets *k_out_f32x8 to k.
  */
 RV_AVX2_INLINE __m256
-exp_f32x8_avx2(__m256 x_f32x8)
+exp_poly_f32x8_avx2(__m256 xc_f32x8, __m256 *k_out_f32x8)
 {
-	__m256		xc_f32x8,
-				t_f32x8,
+	__m256		t_f32x8,
 				k_f32x8,
 				r_f32x8,
 				r2_f32x8,
-				p_f32x8,
-				result_f32x8,
-				over_f32x8;
-	__m256i		k_i32x8,
-				k1_i32x8,
-				k2_i32x8,
-				bias_i32x8 = _mm256_set1_epi32(127);
+				p_f32x8;
 
-	xc_f32x8 = _mm256_min_ps(_mm256_max_ps(x_f32x8, _mm256_set1_ps(RV_EXP_LO)),
-							 _mm256_set1_ps(RV_EXP_HI));
 	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
 	t_f32x8 = _mm256_fmadd_ps(xc_f32x8, _mm256_set1_ps(RV_LOG2E),
 							  _mm256_set1_ps(RV_ROUND_MAGIC));
@@ -88,7 +72,37 @@ exp_f32x8_avx2(__m256 x_f32x8)
 	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r_f32x8, _mm256_set1_ps(RV_EXP_P0));
 	r2_f32x8 = _mm256_mul_ps(r_f32x8, r_f32x8);
 	p_f32x8 = _mm256_fmadd_ps(p_f32x8, r2_f32x8, r_f32x8);
-	p_f32x8 = _mm256_add_ps(p_f32x8, _mm256_set1_ps(1.0f));
+	*k_out_f32x8 = k_f32x8;
+	return _mm256_add_ps(p_f32x8, _mm256_set1_ps(1.0f));
+}
+
+/*
+ * exp of 8 lanes with the algorithm of rv_kernels.h.  x is clamped to
+ * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
+ * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
+ * for free, because at x = RV_EXP_LO the result is about 0.97 * 2^-150,
+ * which rounds to exactly 0.  Above RV_EXP_HI the clamped value already
+ * gives +Infinity (exp(RV_EXP_HI) itself is just above FLT_MAX and the
+ * last product overflows), so the fix-up at the end matters for NaN
+ * (maxps turns NaN into RV_EXP_LO); x + Infinity keeps the NaN, or
+ * gives +Infinity, as rv_expf_serial does.
+ */
+RV_AVX2_INLINE __m256
+exp_f32x8_avx2(__m256 x_f32x8)
+{
+	__m256		xc_f32x8,
+				k_f32x8,
+				p_f32x8,
+				result_f32x8,
+				over_f32x8;
+	__m256i		k_i32x8,
+				k1_i32x8,
+				k2_i32x8,
+				bias_i32x8 = _mm256_set1_epi32(127);
+
+	xc_f32x8 = _mm256_min_ps(_mm256_max_ps(x_f32x8, _mm256_set1_ps(RV_EXP_LO)),
+							 _mm256_set1_ps(RV_EXP_HI));
+	p_f32x8 = exp_poly_f32x8_avx2(xc_f32x8, &k_f32x8);
 
 	/* 2^k as 2^(k>>1) * 2^(k-(k>>1)): both factors normal for k in [-150, 128] */
 	k_i32x8 = _mm256_cvtps_epi32(k_f32x8);
@@ -103,6 +117,27 @@ exp_f32x8_avx2(__m256 x_f32x8)
 	return _mm256_blendv_ps(result_f32x8,
 							_mm256_add_ps(x_f32x8, _mm256_set1_ps(INFINITY)),
 							over_f32x8);
+}
+
+/*
+ * exp of 8 lanes that are <= 0 or -Infinity (never NaN): softmax after the
+ * max is subtracted.  Nothing overflows, so neither the upper clamp nor the
+ * fix-up is needed, and for k in [-150, 0] one split of 2^k does:
+ * p * 2^(k+25) is a normal float, so exact, and * 2^-25 then rounds the
+ * exact p * 2^k once, as the two-factor product does (subnormal results
+ * included): the same results as exp_f32x8_avx2 in 8 fewer instructions.
+ */
+RV_AVX2_INLINE __m256
+exp_nonpos_f32x8_avx2(__m256 x_f32x8)
+{
+	__m256		k_f32x8;
+	__m256		p_f32x8 = exp_poly_f32x8_avx2(_mm256_max_ps(x_f32x8, _mm256_set1_ps(RV_EXP_LO)),
+											  &k_f32x8);
+	__m256i		e_i32x8 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k_f32x8),
+															 _mm256_set1_epi32(127 + 25)), 23);
+
+	return _mm256_mul_ps(_mm256_mul_ps(p_f32x8, _mm256_castsi256_ps(e_i32x8)),
+						 _mm256_set1_ps(0x1p-25f));
 }
 
 /*
@@ -353,6 +388,109 @@ exp_f32_avx2(const float *x, size_t n, float *out)
 }
 
 /*
+ * out[i] = exp(x[i] - m), returning the sum: exp_sum out of place, with
+ * the cheaper exp that x[i] - m <= 0 allows.  Each chunk is loaded before
+ * it is stored, so out == x works.
+ */
+RV_AVX2 static float
+exp_sum_to_f32_avx2(const float *x, size_t n, float m, float *out)
+{
+	__m256		m_f32x8 = _mm256_set1_ps(m);
+	__m256		sum0_f32x8 = _mm256_setzero_ps(),
+				sum1_f32x8 = _mm256_setzero_ps(),
+				sum2_f32x8 = _mm256_setzero_ps(),
+				sum3_f32x8 = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256		e0_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m_f32x8));
+		__m256		e1_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m_f32x8));
+		__m256		e2_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 16), m_f32x8));
+		__m256		e3_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), m_f32x8));
+
+		_mm256_storeu_ps(out + i, e0_f32x8);
+		_mm256_storeu_ps(out + i + 8, e1_f32x8);
+		_mm256_storeu_ps(out + i + 16, e2_f32x8);
+		_mm256_storeu_ps(out + i + 24, e3_f32x8);
+		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e0_f32x8);
+		sum1_f32x8 = _mm256_add_ps(sum1_f32x8, e1_f32x8);
+		sum2_f32x8 = _mm256_add_ps(sum2_f32x8, e2_f32x8);
+		sum3_f32x8 = _mm256_add_ps(sum3_f32x8, e3_f32x8);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		e_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m_f32x8));
+
+		_mm256_storeu_ps(out + i, e_f32x8);
+		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e_f32x8);
+	}
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+		__m256		e_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask),
+																  m_f32x8));
+
+		_mm256_maskstore_ps(out + i, mask, e_f32x8);
+		sum1_f32x8 = _mm256_add_ps(sum1_f32x8,
+								   _mm256_and_ps(e_f32x8, _mm256_castsi256_ps(mask)));
+	}
+	sum0_f32x8 = _mm256_add_ps(_mm256_add_ps(sum0_f32x8, sum1_f32x8),
+							   _mm256_add_ps(sum2_f32x8, sum3_f32x8));
+	return hsum_f32x8_avx2(sum0_f32x8);
+}
+
+/*
+ * max and no_nan_or_posinf in one pass: two max accumulators, and the OR
+ * of the lanes where !(x < +Infinity), which is exactly NaN or +Infinity.
+ * Tail lanes past n are replaced by -Infinity, which changes neither.
+ * Each loaded register is pinned by an empty asm: otherwise gcc folds the
+ * load into both the max and the compare, doubling the loads.
+ */
+RV_AVX2 static float
+max_checked_f32_avx2(const float *x, size_t n, int *bad)
+{
+	__m256		neg_inf_f32x8 = _mm256_set1_ps(-INFINITY),
+				inf_f32x8 = _mm256_set1_ps(INFINITY);
+	__m256		max0_f32x8 = neg_inf_f32x8,
+				max1_f32x8 = neg_inf_f32x8,
+				bad_f32x8 = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		x0_f32x8 = _mm256_loadu_ps(x + i);
+		__m256		x1_f32x8 = _mm256_loadu_ps(x + i + 8);
+
+		__asm__("" : "+x"(x0_f32x8), "+x"(x1_f32x8));
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, x0_f32x8);
+		max1_f32x8 = _mm256_max_ps(max1_f32x8, x1_f32x8);
+		bad_f32x8 = _mm256_or_ps(bad_f32x8,
+								 _mm256_or_ps(_mm256_cmp_ps(x0_f32x8, inf_f32x8, _CMP_NLT_UQ),
+											  _mm256_cmp_ps(x1_f32x8, inf_f32x8, _CMP_NLT_UQ)));
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		x_f32x8 = _mm256_loadu_ps(x + i);
+
+		__asm__("" : "+x"(x_f32x8));
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, x_f32x8);
+		bad_f32x8 = _mm256_or_ps(bad_f32x8, _mm256_cmp_ps(x_f32x8, inf_f32x8, _CMP_NLT_UQ));
+	}
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+		__m256		x_f32x8 = _mm256_blendv_ps(neg_inf_f32x8, _mm256_maskload_ps(x + i, mask),
+											   _mm256_castsi256_ps(mask));
+
+		max1_f32x8 = _mm256_max_ps(max1_f32x8, x_f32x8);
+		bad_f32x8 = _mm256_or_ps(bad_f32x8, _mm256_cmp_ps(x_f32x8, inf_f32x8, _CMP_NLT_UQ));
+	}
+	*bad = _mm256_movemask_ps(bad_f32x8) != 0;
+	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
+}
+
+/*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
  * one masked when `masked`.  Narrow tiles process several rows per step
@@ -530,27 +668,105 @@ weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 }
 
 /*
- * out = beta * out + sum_i w[i] * V_i over dv columns.  When dv takes more
- * than one column tile, the rows go in passes of about 16 KiB of V, each
- * pass running every tile over the same rows: the rows the first tile
- * reads (from DRAM, when streaming) are still in cache for the others, so
- * V is read from memory once.  out carries the sum from pass to pass; beta
- * applies in the first pass only (and n == 0 still makes that one pass).
+ * out[j] += sum_r w_r v_r[j] for `rows` rows (a constant 1 or 4 after
+ * inlining) and j < full + rem (rem < 8 lanes under the mask tail): each
+ * chunk of out is loaded and stored once per step, rows added in order.
+ */
+RV_AVX2_INLINE void
+add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
+				  const int rows, size_t full, size_t rem, __m256i tail,
+				  float *out)
+{
+	size_t		j = 0;
+
+	for (; j < full; j += 8)
+	{
+		__m256		acc_f32x8 = _mm256_loadu_ps(out + j);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_loadu_ps(v[r] + j), acc_f32x8);
+		_mm256_storeu_ps(out + j, acc_f32x8);
+	}
+	if (rem)
+	{
+		__m256		acc_f32x8 = _mm256_maskload_ps(out + j, tail);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_maskload_ps(v[r] + j, tail),
+										acc_f32x8);
+		_mm256_maskstore_ps(out + j, tail, acc_f32x8);
+	}
+}
+
+/*
+ * weighted_sum for rows wider than one tile (dv > 64), as
+ * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
+ * taken from 4 contiguous stretches of V, so that V is read as 4 long
+ * sequential streams (column tiles over a block of rows read it in short
+ * strided pieces, which the hardware prefetchers do not follow).
+ */
+RV_AVX2 static void
+weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
+					   size_t ldv, float beta, float *out)
+{
+	size_t		rem = dv % 8;
+	__m256i		tail = tail_mask_avx2(rem);
+	size_t		full = dv - rem;
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4];
+	__m256		w_f32x8[4];
+
+	if (beta != 1.0f)
+	{
+		__m256		beta_f32x8 = _mm256_set1_ps(beta);
+		size_t		j = 0;
+
+		for (; j < full; j += 8)
+			_mm256_storeu_ps(out + j, beta == 0.0f ? _mm256_setzero_ps()
+							 : _mm256_mul_ps(beta_f32x8, _mm256_loadu_ps(out + j)));
+		if (rem)
+			_mm256_maskstore_ps(out + j, tail, beta == 0.0f ? _mm256_setzero_ps()
+								: _mm256_mul_ps(beta_f32x8, _mm256_maskload_ps(out + j, tail)));
+	}
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+			v[u] = V + row * ldv;
+			w_f32x8[u] = _mm256_set1_ps(w[row]);
+		}
+		add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f32x8[0] = _mm256_set1_ps(w[i]);
+		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out);
+	}
+}
+
+/*
+ * out = beta * out + sum_i w[i] * V_i over dv columns: one column tile
+ * kept in registers over all rows when dv fits in it, else the wide
+ * version, both streaming V sequentially.
  */
 RV_AVX2 static void
 weighted_sum_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
-	size_t		pass_rows = dv <= 64 ? n : 4096 / dv + 16;
-	size_t		i = 0;
-
-	do
-	{
-		size_t		rows = n - i < pass_rows ? n - i : pass_rows;
-
-		weighted_pass_f32_avx2(w + i, V + i * ldv, rows, dv, ldv, i == 0 ? beta : 1.0f, out);
-		i += rows;
-	} while (i < n);
+	if (dv <= 64)
+		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out);
+	else
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out);
 }
 
 /* x[i] *= a */
@@ -660,6 +876,8 @@ const rv_kernels rv_kernels_avx2 = {
 	.all_finite = all_finite_f32_avx2,
 	.no_nan_or_posinf = no_nan_or_posinf_f32_avx2,
 	.exp = exp_f32_avx2,
+	.max_checked = max_checked_f32_avx2,
+	.exp_sum_to = exp_sum_to_f32_avx2,
 };
 
 #endif							/* __x86_64__ */

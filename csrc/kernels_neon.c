@@ -70,6 +70,36 @@ lane_mask_u32x4(size_t rem)
 }
 
 /*
+ * The part of the exp algorithm of rv_kernels.h before 2^k, for xc in
+ * [RV_EXP_LO, RV_EXP_HI]: returns p = exp(r) and sets *k_out_f32x4 to k.
+ */
+RV_NEON_INLINE float32x4_t
+exp_poly_f32x4_neon(float32x4_t xc_f32x4, float32x4_t *k_out_f32x4)
+{
+	float32x4_t t_f32x4,
+				k_f32x4,
+				r_f32x4,
+				r2_f32x4,
+				p_f32x4;
+
+	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
+	t_f32x4 = vfmaq_f32(vdupq_n_f32(RV_ROUND_MAGIC), xc_f32x4, vdupq_n_f32(RV_LOG2E));
+	k_f32x4 = vsubq_f32(t_f32x4, vdupq_n_f32(RV_ROUND_MAGIC));
+	r_f32x4 = vfmsq_f32(xc_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_HI));
+	r_f32x4 = vfmsq_f32(r_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_LO));
+
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P4), vdupq_n_f32(RV_EXP_P5), r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P3), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P2), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P1), p_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P0), p_f32x4, r_f32x4);
+	r2_f32x4 = vmulq_f32(r_f32x4, r_f32x4);
+	p_f32x4 = vfmaq_f32(r_f32x4, p_f32x4, r2_f32x4);
+	*k_out_f32x4 = k_f32x4;
+	return vaddq_f32(p_f32x4, vdupq_n_f32(1.0f));
+}
+
+/*
  * exp of 4 lanes with the algorithm of rv_kernels.h.  x is clamped to
  * [RV_EXP_LO, RV_EXP_HI] so that k stays in [-150, 128] and both 2^k
  * factors are normal floats; the clamp also gives the x < RV_EXP_LO case
@@ -85,10 +115,7 @@ RV_NEON_INLINE float32x4_t
 exp_f32x4_neon(float32x4_t x_f32x4)
 {
 	float32x4_t xc_f32x4,
-				t_f32x4,
 				k_f32x4,
-				r_f32x4,
-				r2_f32x4,
 				p_f32x4,
 				result_f32x4;
 	int32x4_t	k_i32x4,
@@ -99,20 +126,7 @@ exp_f32x4_neon(float32x4_t x_f32x4)
 
 	xc_f32x4 = vminq_f32(vmaxq_f32(x_f32x4, vdupq_n_f32(RV_EXP_LO)),
 						 vdupq_n_f32(RV_EXP_HI));
-	/* k = round(x * log2(e)) by the 1.5 * 2^23 trick, as the scalar code */
-	t_f32x4 = vfmaq_f32(vdupq_n_f32(RV_ROUND_MAGIC), xc_f32x4, vdupq_n_f32(RV_LOG2E));
-	k_f32x4 = vsubq_f32(t_f32x4, vdupq_n_f32(RV_ROUND_MAGIC));
-	r_f32x4 = vfmsq_f32(xc_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_HI));
-	r_f32x4 = vfmsq_f32(r_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_LO));
-
-	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P4), vdupq_n_f32(RV_EXP_P5), r_f32x4);
-	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P3), p_f32x4, r_f32x4);
-	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P2), p_f32x4, r_f32x4);
-	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P1), p_f32x4, r_f32x4);
-	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_EXP_P0), p_f32x4, r_f32x4);
-	r2_f32x4 = vmulq_f32(r_f32x4, r_f32x4);
-	p_f32x4 = vfmaq_f32(r_f32x4, p_f32x4, r2_f32x4);
-	p_f32x4 = vaddq_f32(p_f32x4, vdupq_n_f32(1.0f));
+	p_f32x4 = exp_poly_f32x4_neon(xc_f32x4, &k_f32x4);
 
 	/* 2^k as 2^(k>>1) * 2^(k-(k>>1)): both factors normal for k in [-150, 128] */
 	k_i32x4 = vcvtq_s32_f32(k_f32x4);
@@ -125,6 +139,26 @@ exp_f32x4_neon(float32x4_t x_f32x4)
 
 	over_u32x4 = vmvnq_u32(vcleq_f32(x_f32x4, vdupq_n_f32(RV_EXP_HI)));
 	return vbslq_f32(over_u32x4, vaddq_f32(x_f32x4, vdupq_n_f32(INFINITY)), result_f32x4);
+}
+
+/*
+ * exp of 4 lanes that are <= 0 or -Infinity (never NaN): softmax after the
+ * max is subtracted.  Nothing overflows, so neither the upper clamp nor the
+ * fix-up is needed, and for k in [-150, 0] one split of 2^k does:
+ * p * 2^(k+25) is a normal float, so exact, and * 2^-25 then rounds the
+ * exact p * 2^k once, as the two-factor product does (subnormal results
+ * included): the same results as exp_f32x4_neon in 9 fewer instructions.
+ */
+RV_NEON_INLINE float32x4_t
+exp_nonpos_f32x4_neon(float32x4_t x_f32x4)
+{
+	float32x4_t k_f32x4;
+	float32x4_t p_f32x4 = exp_poly_f32x4_neon(vmaxq_f32(x_f32x4, vdupq_n_f32(RV_EXP_LO)),
+											  &k_f32x4);
+	int32x4_t	e_i32x4 = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k_f32x4),
+											vdupq_n_s32(127 + 25)), 23);
+
+	return vmulq_n_f32(vmulq_f32(p_f32x4, vreinterpretq_f32_s32(e_i32x4)), 0x1p-25f);
 }
 
 /*
@@ -337,6 +371,99 @@ exp_f32_neon(const float *x, size_t n, float *out)
 }
 
 /*
+ * out[i] = exp(x[i] - m), returning the sum: exp_sum out of place, with
+ * the cheaper exp that x[i] - m <= 0 allows.  Each chunk is loaded before
+ * it is stored, so out == x works; tail lanes past n read as -Infinity,
+ * whose exp 0 leaves the sum alone.
+ */
+static float
+exp_sum_to_f32_neon(const float *x, size_t n, float m, float *out)
+{
+	float32x4_t m_f32x4 = vdupq_n_f32(m);
+	float32x4_t sum0_f32x4 = vdupq_n_f32(0.0f),
+				sum1_f32x4 = vdupq_n_f32(0.0f),
+				sum2_f32x4 = vdupq_n_f32(0.0f),
+				sum3_f32x4 = vdupq_n_f32(0.0f);
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		float32x4_t e0_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(x + i), m_f32x4));
+		float32x4_t e1_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(x + i + 4), m_f32x4));
+		float32x4_t e2_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(x + i + 8), m_f32x4));
+		float32x4_t e3_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(x + i + 12), m_f32x4));
+
+		vst1q_f32(out + i, e0_f32x4);
+		vst1q_f32(out + i + 4, e1_f32x4);
+		vst1q_f32(out + i + 8, e2_f32x4);
+		vst1q_f32(out + i + 12, e3_f32x4);
+		sum0_f32x4 = vaddq_f32(sum0_f32x4, e0_f32x4);
+		sum1_f32x4 = vaddq_f32(sum1_f32x4, e1_f32x4);
+		sum2_f32x4 = vaddq_f32(sum2_f32x4, e2_f32x4);
+		sum3_f32x4 = vaddq_f32(sum3_f32x4, e3_f32x4);
+	}
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t e_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(x + i), m_f32x4));
+
+		vst1q_f32(out + i, e_f32x4);
+		sum0_f32x4 = vaddq_f32(sum0_f32x4, e_f32x4);
+	}
+	if (i < n)
+	{
+		float32x4_t e_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(load_partial_f32x4(x + i, n - i, -INFINITY),
+															  m_f32x4));
+
+		store_partial_f32x4(out + i, e_f32x4, n - i);
+		sum1_f32x4 = vaddq_f32(sum1_f32x4, e_f32x4);
+	}
+	sum0_f32x4 = vaddq_f32(vaddq_f32(sum0_f32x4, sum1_f32x4), vaddq_f32(sum2_f32x4, sum3_f32x4));
+	return vaddvq_f32(sum0_f32x4);
+}
+
+/*
+ * max and no_nan_or_posinf in one pass: two max accumulators, and the AND
+ * of the lanes where x < +Infinity, which is false for exactly NaN and
+ * +Infinity.  Tail lanes past n read as -Infinity, which changes neither.
+ */
+static float
+max_checked_f32_neon(const float *x, size_t n, int *bad)
+{
+	float32x4_t inf_f32x4 = vdupq_n_f32(INFINITY);
+	float32x4_t max0_f32x4 = vdupq_n_f32(-INFINITY),
+				max1_f32x4 = vdupq_n_f32(-INFINITY);
+	uint32x4_t	ok_u32x4 = vdupq_n_u32(0xFFFFFFFFu);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		float32x4_t x0_f32x4 = vld1q_f32(x + i);
+		float32x4_t x1_f32x4 = vld1q_f32(x + i + 4);
+
+		max0_f32x4 = vmaxq_f32(max0_f32x4, x0_f32x4);
+		max1_f32x4 = vmaxq_f32(max1_f32x4, x1_f32x4);
+		ok_u32x4 = vandq_u32(ok_u32x4, vandq_u32(vcltq_f32(x0_f32x4, inf_f32x4),
+												 vcltq_f32(x1_f32x4, inf_f32x4)));
+	}
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t x_f32x4 = vld1q_f32(x + i);
+
+		max0_f32x4 = vmaxq_f32(max0_f32x4, x_f32x4);
+		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(x_f32x4, inf_f32x4));
+	}
+	if (i < n)
+	{
+		float32x4_t x_f32x4 = load_partial_f32x4(x + i, n - i, -INFINITY);
+
+		max1_f32x4 = vmaxq_f32(max1_f32x4, x_f32x4);
+		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(x_f32x4, inf_f32x4));
+	}
+	*bad = vminvq_u32(ok_u32x4) == 0;
+	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
+}
+
+/*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
  * one holding only `tail` (1..3) floats when `masked`.  Narrower tiles
@@ -514,27 +641,101 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 }
 
 /*
- * out = beta * out + sum_i w[i] * V_i over dv columns.  When dv takes more
- * than one column tile, the rows go in passes of about 16 KiB of V, each
- * pass running every tile over the same rows: the rows the first tile
- * reads (from DRAM, when streaming) are still in cache for the others, so
- * V is read from memory once.  out carries the sum from pass to pass; beta
- * applies in the first pass only (and n == 0 still makes that one pass).
+ * out[j] += sum_r w[r] v_r[j] for `rows` rows (a constant 1 or 4 after
+ * inlining) and j < full + rem (rem < 4): each chunk of out is loaded and
+ * stored once per step, rows added in order.
+ */
+RV_NEON_INLINE void
+add_rows_f32_neon(const float *const *v, const float *w, const int rows,
+				  size_t full, size_t rem, float *out)
+{
+	size_t		j = 0;
+
+	for (; j < full; j += 4)
+	{
+		float32x4_t acc_f32x4 = vld1q_f32(out + j);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc_f32x4 = vfmaq_n_f32(acc_f32x4, vld1q_f32(v[r] + j), w[r]);
+		vst1q_f32(out + j, acc_f32x4);
+	}
+	if (rem)
+	{
+		float32x4_t acc_f32x4 = load_partial_f32x4(out + j, rem, 0.0f);
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			acc_f32x4 = vfmaq_n_f32(acc_f32x4, load_partial_f32x4(v[r] + j, rem, 0.0f), w[r]);
+		store_partial_f32x4(out + j, acc_f32x4, rem);
+	}
+}
+
+/*
+ * weighted_sum for rows wider than one tile (dv > 32), as
+ * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
+ * taken from 4 contiguous stretches of V, so that V is read as 4 long
+ * sequential streams (column tiles over a block of rows read it in short
+ * strided pieces, which the hardware prefetchers do not follow).
+ */
+static void
+weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
+					   size_t ldv, float beta, float *out)
+{
+	size_t		rem = dv % 4;
+	size_t		full = dv - rem;
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4];
+	float		w4[4];
+
+	if (beta != 1.0f)
+	{
+		size_t		j = 0;
+
+		for (; j < full; j += 4)
+			vst1q_f32(out + j, beta == 0.0f ? vdupq_n_f32(0.0f)
+					  : vmulq_n_f32(vld1q_f32(out + j), beta));
+		if (rem)
+			store_partial_f32x4(out + j, beta == 0.0f ? vdupq_n_f32(0.0f)
+								: vmulq_n_f32(load_partial_f32x4(out + j, rem, 0.0f), beta),
+								rem);
+	}
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+			v[u] = V + row * ldv;
+			w4[u] = w[row];
+		}
+		add_rows_f32_neon(v, w4, 4, full, rem, out);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		add_rows_f32_neon(v, w + i, 1, full, rem, out);
+	}
+}
+
+/*
+ * out = beta * out + sum_i w[i] * V_i over dv columns: one column tile
+ * kept in registers over all rows when dv fits in it, else the wide
+ * version, both streaming V sequentially.
  */
 static void
 weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
-	size_t		pass_rows = dv <= 32 ? n : 4096 / dv + 16;
-	size_t		i = 0;
-
-	do
-	{
-		size_t		rows = n - i < pass_rows ? n - i : pass_rows;
-
-		weighted_pass_f32_neon(w + i, V + i * ldv, rows, dv, ldv, i == 0 ? beta : 1.0f, out);
-		i += rows;
-	} while (i < n);
+	if (dv <= 32)
+		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out);
+	else
+		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out);
 }
 
 /* x[i] *= a */
@@ -631,6 +832,8 @@ const rv_kernels rv_kernels_neon = {
 	.all_finite = all_finite_f32_neon,
 	.no_nan_or_posinf = no_nan_or_posinf_f32_neon,
 	.exp = exp_f32_neon,
+	.max_checked = max_checked_f32_neon,
+	.exp_sum_to = exp_sum_to_f32_neon,
 };
 
 #endif							/* __aarch64__ */

@@ -151,6 +151,36 @@ exp_serial(const float *x, size_t n, float *out)
 		out[i] = rv_expf_serial(x[i]);
 }
 
+/* the max, and *bad = 1 on NaN or +Infinity: !(x < +Infinity) is exactly those */
+static float
+max_checked_serial(const float *x, size_t n, int *bad)
+{
+	float		m = -INFINITY;
+	int			b = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		b |= !(x[i] < INFINITY);
+		if (x[i] > m)
+			m = x[i];
+	}
+	*bad = b;
+	return m;
+}
+
+static float
+exp_sum_to_serial(const float *x, size_t n, float m, float *out)
+{
+	float		sum = 0.0f;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		out[i] = rv_expf_serial(x[i] - m);
+		sum += out[i];
+	}
+	return sum;
+}
+
 const rv_kernels rv_kernels_scalar = {
 	.backend = RV_BACKEND_SCALAR,
 	.scores = scores_serial,
@@ -161,4 +191,6 @@ const rv_kernels rv_kernels_scalar = {
 	.all_finite = all_finite_serial,
 	.no_nan_or_posinf = no_nan_or_posinf_serial,
 	.exp = exp_serial,
+	.max_checked = max_checked_serial,
+	.exp_sum_to = exp_sum_to_serial,
 };

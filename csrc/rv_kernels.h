@@ -62,6 +62,22 @@ typedef struct rv_kernels
 
 	/* out[i] = exp(x[i]), same accuracy as exp_sum; out may equal x */
 	void		(*exp) (const float *x, size_t n, float *out);
+
+	/*
+	 * max_i x[i] (-INFINITY for n == 0) in the same pass as the check of
+	 * no_nan_or_posinf: *bad = 1 when some x[i] is NaN or +Infinity (the
+	 * returned max is then unspecified), else 0.  -Infinity is allowed.
+	 */
+	float		(*max_checked) (const float *x, size_t n, int *bad);
+
+	/*
+	 * Out of place: out[i] = exp(x[i] - m); returns the float sum of the
+	 * out[i].  For softmax: m is finite and m >= every x[i], which has no
+	 * NaN (so no exp overflows and no NaN fix-up is needed); -Infinity
+	 * gives 0.  Same accuracy as exp, same n <= RV_CANCEL_BLOCK rule as
+	 * exp_sum; out may equal x.
+	 */
+	float		(*exp_sum_to) (const float *x, size_t n, float m, float *out);
 } rv_kernels;
 
 /*

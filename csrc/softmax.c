@@ -6,7 +6,6 @@
  * entries become exp(-Infinity) = 0, which is how callers mask keys.
  */
 #include <math.h>
-#include <string.h>
 
 #include "rv_internal.h"
 
@@ -31,24 +30,37 @@ normalise(const rv_kernels *kern, float *w, size_t n, double sum)
 	kern->scale(w, n, (float) (1.0 / sum));
 }
 
+/*
+ * Three passes over the data: the max together with the NaN/+Infinity
+ * check (reads x), exp(x - max) from x to out in blocks whose float sums
+ * are added in double (reads x, writes out), and the scale by 1/sum.  The
+ * exp pass reads each x[i] before it writes out[i], so out == x works.
+ * On error out is untouched.
+ */
 rv_status
 rv_softmax(const float *x, size_t n, float *out)
 {
 	const rv_kernels *kern = rv_active_kernels();
+	double		sum = 0.0;
 	float		m;
+	int			bad;
 
 	if (n == 0)
 		return RV_OK;
 	if (x == NULL || out == NULL)
 		return RV_ERR_NULL_ARG;
-	if (!kern->no_nan_or_posinf(x, n))
+	m = kern->max_checked(x, n, &bad);
+	if (bad)
 		return RV_ERR_NONFINITE;
-	m = kern->max(x, n);
 	if (m == -INFINITY)
 		return RV_ERR_ALL_MASKED;
-	if (out != x)
-		memmove(out, x, n * sizeof(float));
-	normalise(kern, out, n, rv_exp_sum_blocked(kern, out, n, m));
+	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
+	{
+		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
+
+		sum += kern->exp_sum_to(x + b, len, m, out + b);
+	}
+	normalise(kern, out, n, sum);
 	return RV_OK;
 }
 

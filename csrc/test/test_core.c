@@ -193,6 +193,41 @@ test_softmax(void)
 			  "uniform softmax over 1e6: sum %.9g, x %.9g", sum, x[n - 1]);
 		free(x);
 	}
+	{
+		/*
+		 * NaN or +Infinity anywhere (the max and the check share one pass),
+		 * also next to -Infinity: RV_ERR_NONFINITE, out and x untouched.
+		 */
+		const float bads[] = {NAN, INFINITY};
+		size_t		n = 2 * RV_CANCEL_BLOCK + 5;
+		float	   *x = rand_array(n, 3.0f);
+		float	   *out = malloc(n * sizeof(float));
+		const size_t positions[] = {0, 1, 15, 16, 17, RV_CANCEL_BLOCK, n - 2, n - 1};
+
+		for (size_t b = 0; b < 2; b++)
+			for (size_t p = 0; p < sizeof positions / sizeof positions[0]; p++)
+			{
+				size_t		pos = positions[p];
+				float		saved = x[pos];
+				int			untouched = 1;
+
+				x[pos] = bads[b];
+				x[n - 1 - pos] = pos == n - 1 - pos ? x[pos] : -INFINITY;
+				for (size_t i = 0; i < n; i++)
+					out[i] = 42.0f;
+				CHECK_STATUS(rv_softmax(x, n, out), RV_ERR_NONFINITE);
+				for (size_t i = 0; i < n; i++)
+					untouched &= out[i] == 42.0f;
+				memcpy(out, x, n * sizeof(float));
+				CHECK_STATUS(rv_softmax_inplace(x, n), RV_ERR_NONFINITE);
+				CHECK(untouched && memcmp(out, x, n * sizeof(float)) == 0,
+					  "softmax error at [%zu] wrote to out or x", pos);
+				x[pos] = saved;
+				x[n - 1 - pos] = nrand();
+			}
+		free(x);
+		free(out);
+	}
 }
 
 static void

@@ -416,6 +416,9 @@ test_weighted_sum(const test_table *t)
 				}
 				for (size_t dv = 1; dv <= 160; dv++)
 					test_weighted_sum_case(t, 5, dv, dv + pad, beta, layout);
+				/* the wide path's row slots, with n a multiple of 4 and not */
+				test_weighted_sum_case(t, 4096, 384, 384 + pad, beta, layout);
+				test_weighted_sum_case(t, 2051, 770, 770 + pad, beta, layout);
 			}
 }
 
@@ -481,6 +484,69 @@ test_exp_sum_case(const test_table *t, size_t n, int masked, int shifted, int la
 	free(ref);
 }
 
+/*
+ * exp_sum_to as softmax calls it: m the max of x (6.5 when all of x is
+ * -Infinity), out a separate buffer or x itself; masked as in exp_sum.
+ */
+static void
+test_exp_sum_to_case(const test_table *t, size_t n, int masked, int in_place, int layout)
+{
+	char		what[160];
+	test_buf	x = buf_new(n, layout);
+	test_buf	out = buf_new(n, layout);
+	float	   *dst = in_place ? x.p : out.p;
+	float	   *x0 = xmalloc(n * sizeof(float));
+	float	   *out_scalar = xmalloc(n * sizeof(float));
+	double	   *ref = xmalloc(n * sizeof(double));
+	float		m = -INFINITY,
+				sum,
+				sum_scalar;
+	double		ref_sum = 0.0;
+	size_t		bad = n;
+
+	snprintf(what, sizeof what, "%s exp_sum_to n=%zu masked=%d in_place=%d layout=%d",
+			 t->name, n, masked, in_place, layout);
+	for (size_t i = 0; i < n; i++)
+	{
+		x0[i] = rand_range(-20.0f, 5.0f);
+		if (masked && (i == 0 || i + 1 == n || i % 3 == 0))
+			x0[i] = -INFINITY;
+		if (x0[i] > m)
+			m = x0[i];
+	}
+	if (!(m > -INFINITY))
+		m = 6.5f;
+	for (size_t i = 0; i < n; i++)
+	{
+		ref[i] = exp((double) x0[i] - (double) m);
+		ref_sum += ref[i];
+	}
+
+	memcpy(x.p, x0, n * sizeof(float));
+	sum = t->k->exp_sum_to(x.p, n, m, dst);
+	sum_scalar = rv_kernels_scalar.exp_sum_to(x0, n, m, out_scalar);
+
+	check_array(what, dst, out_scalar, ref, ref, n);
+	for (size_t i = 0; i < n && bad == n; i++)
+		if (x0[i] == -INFINITY && !(dst[i] == 0.0f))
+			bad = i;
+	check(bad == n, "%s: exp(-Infinity) at [%zu] gave %.9g", what, bad,
+		  bad < n ? dst[bad] : 0.0);
+	check(in_place || memcmp(x.p, x0, n * sizeof(float)) == 0, "%s: changed x", what);
+	check(fabs(sum - ref_sum) <= tolerance(ref_sum, ref_sum),
+		  "%s: sum %.9g, float64 reference %.9g", what, sum, ref_sum);
+	check(fabs(sum - sum_scalar) <= 2.0 * tolerance(ref_sum, ref_sum),
+		  "%s: sum %.9g, scalar table %.9g", what, sum, sum_scalar);
+	check_guards(what, &x);
+	check_guards(what, &out);
+
+	buf_free(&x);
+	buf_free(&out);
+	free(x0);
+	free(out_scalar);
+	free(ref);
+}
+
 static void
 test_exp_case(const test_table *t, size_t n, int in_place, int layout)
 {
@@ -528,6 +594,10 @@ test_exp_primitives(const test_table *t)
 				for (size_t n = 0; n <= 40; n++)
 					test_exp_case(t, n, variant, layout);
 			}
+			for (size_t a = 0; a < N_LENGTHS; a++)
+				test_exp_sum_to_case(t, lengths[a], variant & 1, variant >> 1, layout);
+			for (size_t n = 0; n <= 70; n++)
+				test_exp_sum_to_case(t, n, variant & 1, variant >> 1, layout);
 		}
 }
 
@@ -671,6 +741,86 @@ test_exp_accuracy(const test_table *t)
 	free(scalar);
 }
 
+/*
+ * The same accuracy bar for exp_sum_to, whose exp takes shortcuts that only
+ * arguments <= 0 allow: a dense sweep of [RV_EXP_LO - 2, 0] plus [-2, 0]
+ * with m = 0 (so x - m is exact), in blocks of RV_CANCEL_BLOCK as callers
+ * do.  Below RV_EXP_LO the result must be exactly 0.
+ */
+static void
+test_exp_sum_to_accuracy(const test_table *t)
+{
+	size_t		count = SWEEP_POINTS + SWEEP_SMALL_POINTS;
+	float	   *x = xmalloc(count * sizeof(float));
+	float	   *got = xmalloc(count * sizeof(float));
+	float	   *scalar = xmalloc(count * sizeof(float));
+	int64_t		max_ulp = 0,
+				max_ulp_scalar = 0;
+	double		max_sub = 0.0;
+	size_t		worst = 0,
+				worst_sub = 0,
+				worst_scalar = 0;
+
+	for (size_t i = 0; i < SWEEP_POINTS; i++)
+		x[i] = (float) ((RV_EXP_LO - 2.0) * (double) i / (SWEEP_POINTS - 1));
+	for (size_t i = 0; i < SWEEP_SMALL_POINTS; i++)
+		x[SWEEP_POINTS + i] = (float) (-2.0 * (double) i / (SWEEP_SMALL_POINTS - 1));
+	for (size_t b = 0; b < count; b += RV_CANCEL_BLOCK)
+	{
+		size_t		len = count - b < RV_CANCEL_BLOCK ? count - b : RV_CANCEL_BLOCK;
+
+		t->k->exp_sum_to(x + b, len, 0.0f, got + b);
+		rv_kernels_scalar.exp_sum_to(x + b, len, 0.0f, scalar + b);
+	}
+
+	for (size_t i = 0; i < count; i++)
+	{
+		float		reff = x[i] < RV_EXP_LO ? 0.0f : (float) exp((double) x[i]);
+
+		if (reff >= FLT_MIN)
+		{
+			int64_t		u = isfinite(got[i]) ? ulp_distance(got[i], reff) : INT64_MAX;
+			int64_t		us = ulp_distance(got[i], scalar[i]);
+
+			if (u > max_ulp)
+			{
+				max_ulp = u;
+				worst = i;
+			}
+			if (us > max_ulp_scalar)
+			{
+				max_ulp_scalar = us;
+				worst_scalar = i;
+			}
+		}
+		else
+		{
+			double		e = fabs((double) got[i] - (double) reff) / 0x1p-149;
+
+			if (reff == 0.0f && got[i] != 0.0f)
+				e = INFINITY;
+			if (!(e <= max_sub))
+			{
+				max_sub = isnan(e) ? INFINITY : e;
+				worst_sub = i;
+			}
+		}
+	}
+	printf("%s: exp_sum_to max error %lld ulp (normal results), %.3g x 2^-149 (subnormal), "
+		   "%lld ulp from the scalar table\n",
+		   t->name, (long long) max_ulp, max_sub, (long long) max_ulp_scalar);
+	check(max_ulp <= 2, "%s exp_sum_to: %lld ulp at x=%.9g (got %.9g, correctly rounded %.9g)",
+		  t->name, (long long) max_ulp, x[worst], got[worst], (float) exp((double) x[worst]));
+	check(max_sub <= 1.0, "%s exp_sum_to: subnormal or zero result off by %.3g x 2^-149 at x=%.9g (got %.9g)",
+		  t->name, max_sub, x[worst_sub], got[worst_sub]);
+	check(max_ulp_scalar <= 2, "%s exp_sum_to: %lld ulp from the scalar table at x=%.9g (%.9g vs %.9g)",
+		  t->name, (long long) max_ulp_scalar, x[worst_scalar], got[worst_scalar],
+		  scalar[worst_scalar]);
+	free(x);
+	free(got);
+	free(scalar);
+}
+
 /* ---------------------------------------------------------------------- */
 /* max and scale                                                          */
 
@@ -705,6 +855,13 @@ test_max_case(const test_table *t, size_t n, int variant, size_t pos, int layout
 	got_scalar = rv_kernels_scalar.max(x.p, n);
 	check(got == want, "%s: got %.9g, want %.9g", what, got, want);
 	check(got == got_scalar, "%s: got %.9g, scalar table %.9g", what, got, got_scalar);
+	{
+		int			bad = -1;
+
+		got = t->k->max_checked(x.p, n, &bad);
+		check(got == want && bad == 0, "%s: max_checked got %.9g bad=%d, want %.9g bad=0",
+			  what, got, bad, want);
+	}
 	check_guards(what, &x);
 	buf_free(&x);
 }
@@ -803,21 +960,32 @@ test_finite_case(const test_table *t, size_t n, int layout)
 		int			want_nnp = specials[sv] == -INFINITY;
 		size_t		bad_af = n,
 					bad_nnp = n,
+					bad_mc = n,
 					bad_scalar = n;
 
 		for (size_t pos = 0; pos < n; pos++)
 		{
 			float		saved = x.p[pos];
 			int			af,
-						nnp;
+						nnp,
+						mc_bad = -1,
+						mc_bad_scalar = -1;
+			float		mc,
+						mc_scalar;
 
 			x.p[pos] = specials[sv];
 			af = t->k->all_finite(x.p, n);
 			nnp = t->k->no_nan_or_posinf(x.p, n);
+			mc = t->k->max_checked(x.p, n, &mc_bad);
+			mc_scalar = rv_kernels_scalar.max_checked(x.p, n, &mc_bad_scalar);
 			if (af != 0 && bad_af == n)
 				bad_af = pos;
 			if (nnp != want_nnp && bad_nnp == n)
 				bad_nnp = pos;
+			/* when nothing is bad, the max is that of the finite values */
+			if ((mc_bad != !want_nnp || mc_bad_scalar != !want_nnp ||
+				 (want_nnp && (mc != t->k->max(x.p, n) || mc_scalar != mc))) && bad_mc == n)
+				bad_mc = pos;
 			if ((af != rv_kernels_scalar.all_finite(x.p, n) ||
 				 nnp != rv_kernels_scalar.no_nan_or_posinf(x.p, n)) && bad_scalar == n)
 				bad_scalar = pos;
@@ -827,6 +995,8 @@ test_finite_case(const test_table *t, size_t n, int layout)
 			  special_names[sv], bad_af);
 		check(bad_nnp == n, "%s: no_nan_or_posinf wrong with %s at [%zu]", what,
 			  special_names[sv], bad_nnp);
+		check(bad_mc == n, "%s: max_checked wrong with %s at [%zu]", what,
+			  special_names[sv], bad_mc);
 		check(bad_scalar == n, "%s: differs from the scalar table with %s at [%zu]", what,
 			  special_names[sv], bad_scalar);
 	}
@@ -837,6 +1007,13 @@ test_finite_case(const test_table *t, size_t n, int layout)
 		  what);
 	check(t->k->all_finite(x.p, n) == (n == 0), "%s: all_finite of all -Infinity is wrong",
 		  what);
+	{
+		int			bad = -1;
+		float		m = t->k->max_checked(x.p, n, &bad);
+
+		check(bad == 0 && m == -INFINITY, "%s: max_checked of all -Infinity: %.9g bad=%d",
+			  what, m, bad);
+	}
 	check_guards(what, &x);
 	buf_free(&x);
 }
@@ -893,6 +1070,7 @@ main(void)
 		test_weighted_sum(t);
 		test_exp_primitives(t);
 		test_exp_accuracy(t);
+		test_exp_sum_to_accuracy(t);
 		test_max_scale(t);
 		test_finite(t);
 		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
