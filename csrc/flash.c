@@ -61,7 +61,7 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 		m_new = m_tile > m ? m_tile : m;
 		/* first tile: O holds garbage and must not be read (beta 0) */
 		alpha = b == 0 ? 0.0f : (m_new > m ? rv_expf_serial(m - m_new) : 1.0f);
-		p_sum = rv_exp_sum_blocked(kern, S, len, m_new);
+		p_sum = rv_exp_sum_blocked(kern, S, len, m_new, S);
 
 		/* l_new = alpha l + 2^-E p_sum, then renormalise by 2^-e so l <= 1 */
 		l_new = alpha * l + ldexp(p_sum, -E);

@@ -319,58 +319,6 @@ scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 	return hmax_f32x8_avx2(max_f32x8);
 }
 
-/*
- * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
- * accumulators keep the adds independent; the tail is masked so that the
- * lanes past n neither load, store nor add.
- */
-RV_AVX2 static float
-exp_sum_f32_avx2(float *s, size_t n, float m)
-{
-	__m256		m_f32x8 = _mm256_set1_ps(m);
-	__m256		sum0_f32x8 = _mm256_setzero_ps(),
-				sum1_f32x8 = _mm256_setzero_ps(),
-				sum2_f32x8 = _mm256_setzero_ps(),
-				sum3_f32x8 = _mm256_setzero_ps();
-	size_t		i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		__m256		e0_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), m_f32x8));
-		__m256		e1_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 8), m_f32x8));
-		__m256		e2_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 16), m_f32x8));
-		__m256		e3_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i + 24), m_f32x8));
-
-		_mm256_storeu_ps(s + i, e0_f32x8);
-		_mm256_storeu_ps(s + i + 8, e1_f32x8);
-		_mm256_storeu_ps(s + i + 16, e2_f32x8);
-		_mm256_storeu_ps(s + i + 24, e3_f32x8);
-		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e0_f32x8);
-		sum1_f32x8 = _mm256_add_ps(sum1_f32x8, e1_f32x8);
-		sum2_f32x8 = _mm256_add_ps(sum2_f32x8, e2_f32x8);
-		sum3_f32x8 = _mm256_add_ps(sum3_f32x8, e3_f32x8);
-	}
-	for (; i + 8 <= n; i += 8)
-	{
-		__m256		e_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), m_f32x8));
-
-		_mm256_storeu_ps(s + i, e_f32x8);
-		sum0_f32x8 = _mm256_add_ps(sum0_f32x8, e_f32x8);
-	}
-	if (i < n)
-	{
-		__m256i		mask = tail_mask_avx2(n - i);
-		__m256		e_f32x8 = exp_f32x8_avx2(_mm256_sub_ps(_mm256_maskload_ps(s + i, mask), m_f32x8));
-
-		_mm256_maskstore_ps(s + i, mask, e_f32x8);
-		sum1_f32x8 = _mm256_add_ps(sum1_f32x8,
-								   _mm256_and_ps(e_f32x8, _mm256_castsi256_ps(mask)));
-	}
-	sum0_f32x8 = _mm256_add_ps(_mm256_add_ps(sum0_f32x8, sum1_f32x8),
-							   _mm256_add_ps(sum2_f32x8, sum3_f32x8));
-	return hsum_f32x8_avx2(sum0_f32x8);
-}
-
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
 RV_AVX2 static void
 exp_f32_avx2(const float *x, size_t n, float *out)
@@ -388,7 +336,7 @@ exp_f32_avx2(const float *x, size_t n, float *out)
 }
 
 /*
- * out[i] = exp(x[i] - m), returning the sum: exp_sum out of place, with
+ * out[i] = exp(x[i] - m), returning the sum (four vector accumulators), with
  * the cheaper exp that x[i] - m <= 0 allows.  Each chunk is loaded before
  * it is stored, so out == x works.
  */
@@ -441,7 +389,7 @@ exp_sum_to_f32_avx2(const float *x, size_t n, float m, float *out)
 }
 
 /*
- * max and no_nan_or_posinf in one pass: two max accumulators, and the OR
+ * The max and the NaN/+Infinity check in one pass: two max accumulators, and the OR
  * of the lanes where !(x < +Infinity), which is exactly NaN or +Infinity.
  * Tail lanes past n are replaced by -Infinity, which changes neither.
  * Each loaded register is pinned by an empty asm: otherwise gcc folds the
@@ -786,33 +734,6 @@ scale_f32_avx2(float *x, size_t n, float a)
 	}
 }
 
-/* max_i x[i]; two accumulators, masked-off tail lanes replaced by -Infinity */
-RV_AVX2 static float
-max_f32_avx2(const float *x, size_t n)
-{
-	__m256		neg_inf_f32x8 = _mm256_set1_ps(-INFINITY);
-	__m256		max0_f32x8 = neg_inf_f32x8,
-				max1_f32x8 = neg_inf_f32x8;
-	size_t		i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		max0_f32x8 = _mm256_max_ps(max0_f32x8, _mm256_loadu_ps(x + i));
-		max1_f32x8 = _mm256_max_ps(max1_f32x8, _mm256_loadu_ps(x + i + 8));
-	}
-	for (; i + 8 <= n; i += 8)
-		max0_f32x8 = _mm256_max_ps(max0_f32x8, _mm256_loadu_ps(x + i));
-	if (i < n)
-	{
-		__m256i		mask = tail_mask_avx2(n - i);
-
-		max1_f32x8 = _mm256_max_ps(max1_f32x8,
-								   _mm256_blendv_ps(neg_inf_f32x8, _mm256_maskload_ps(x + i, mask),
-													_mm256_castsi256_ps(mask)));
-	}
-	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
-}
-
 /*
  * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
  * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
@@ -848,33 +769,12 @@ all_finite_f32_avx2(const float *x, size_t n)
 	return _mm256_movemask_ps(_mm256_cmp_ps(acc0_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ)) == 0xFF;
 }
 
-/* 1 when no x[i] is NaN or +Infinity: !(x < +Infinity) catches exactly those */
-RV_AVX2 static int
-no_nan_or_posinf_f32_avx2(const float *x, size_t n)
-{
-	__m256		inf_f32x8 = _mm256_set1_ps(INFINITY);
-	__m256		bad_f32x8 = _mm256_setzero_ps();
-	size_t		i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		bad_f32x8 = _mm256_or_ps(bad_f32x8, _mm256_cmp_ps(_mm256_loadu_ps(x + i), inf_f32x8,
-														  _CMP_NLT_UQ));
-	if (i < n)
-		bad_f32x8 = _mm256_or_ps(bad_f32x8,
-								 _mm256_cmp_ps(_mm256_maskload_ps(x + i, tail_mask_avx2(n - i)),
-											   inf_f32x8, _CMP_NLT_UQ));
-	return _mm256_movemask_ps(bad_f32x8) == 0;
-}
-
 const rv_kernels rv_kernels_avx2 = {
 	.backend = RV_BACKEND_AVX2,
 	.scores = scores_f32_avx2,
-	.exp_sum = exp_sum_f32_avx2,
 	.weighted_sum = weighted_sum_f32_avx2,
 	.scale = scale_f32_avx2,
-	.max = max_f32_avx2,
 	.all_finite = all_finite_f32_avx2,
-	.no_nan_or_posinf = no_nan_or_posinf_f32_avx2,
 	.exp = exp_f32_avx2,
 	.max_checked = max_checked_f32_avx2,
 	.exp_sum_to = exp_sum_to_f32_avx2,

@@ -312,57 +312,6 @@ scores_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 	return hmax_f32x8_avx512(max_f32x8);
 }
 
-/*
- * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
- * accumulators keep the adds independent; the tail is masked so that the
- * lanes past n neither load, store nor add.
- */
-RV_AVX512 static float
-exp_sum_f32_avx512(float *s, size_t n, float m)
-{
-	__m512		m_f32x16 = _mm512_set1_ps(m);
-	__m512		sum0_f32x16 = _mm512_setzero_ps(),
-				sum1_f32x16 = _mm512_setzero_ps(),
-				sum2_f32x16 = _mm512_setzero_ps(),
-				sum3_f32x16 = _mm512_setzero_ps();
-	size_t		i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		__m512		e0_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i), m_f32x16));
-		__m512		e1_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 16), m_f32x16));
-		__m512		e2_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 32), m_f32x16));
-		__m512		e3_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i + 48), m_f32x16));
-
-		_mm512_storeu_ps(s + i, e0_f32x16);
-		_mm512_storeu_ps(s + i + 16, e1_f32x16);
-		_mm512_storeu_ps(s + i + 32, e2_f32x16);
-		_mm512_storeu_ps(s + i + 48, e3_f32x16);
-		sum0_f32x16 = _mm512_add_ps(sum0_f32x16, e0_f32x16);
-		sum1_f32x16 = _mm512_add_ps(sum1_f32x16, e1_f32x16);
-		sum2_f32x16 = _mm512_add_ps(sum2_f32x16, e2_f32x16);
-		sum3_f32x16 = _mm512_add_ps(sum3_f32x16, e3_f32x16);
-	}
-	for (; i + 16 <= n; i += 16)
-	{
-		__m512		e_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i), m_f32x16));
-
-		_mm512_storeu_ps(s + i, e_f32x16);
-		sum0_f32x16 = _mm512_add_ps(sum0_f32x16, e_f32x16);
-	}
-	if (i < n)
-	{
-		__mmask16	mask = tail_mask_avx512(n - i);
-		__m512		e_f32x16 = exp_f32x16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + i), m_f32x16));
-
-		_mm512_mask_storeu_ps(s + i, mask, e_f32x16);
-		sum0_f32x16 = _mm512_mask_add_ps(sum0_f32x16, mask, sum0_f32x16, e_f32x16);
-	}
-	sum0_f32x16 = _mm512_add_ps(_mm512_add_ps(sum0_f32x16, sum1_f32x16),
-								_mm512_add_ps(sum2_f32x16, sum3_f32x16));
-	return _mm512_reduce_add_ps(sum0_f32x16);
-}
-
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
 RV_AVX512 static void
 exp_f32_avx512(const float *x, size_t n, float *out)
@@ -381,7 +330,7 @@ exp_f32_avx512(const float *x, size_t n, float *out)
 }
 
 /*
- * out[i] = exp(x[i] - m), returning the sum: exp_sum out of place, with
+ * out[i] = exp(x[i] - m), returning the sum (four vector accumulators), with
  * the cheaper exp that x[i] - m <= 0 allows.  Each chunk is loaded before
  * it is stored, so out == x works.
  */
@@ -433,7 +382,7 @@ exp_sum_to_f32_avx512(const float *x, size_t n, float m, float *out)
 }
 
 /*
- * max and no_nan_or_posinf in one pass: two max accumulators, and a mask
+ * The max and the NaN/+Infinity check in one pass: two max accumulators, and a mask
  * of the lanes where !(x < +Infinity), which is exactly NaN or +Infinity.
  * Masked-off tail lanes read as -Infinity, which changes neither.
  * Each loaded register is pinned by an empty asm: otherwise gcc folds the
@@ -780,29 +729,6 @@ scale_f32_avx512(float *x, size_t n, float a)
 	}
 }
 
-/* max_i x[i]; two accumulators, masked-off tail lanes read as -Infinity */
-RV_AVX512 static float
-max_f32_avx512(const float *x, size_t n)
-{
-	__m512		neg_inf_f32x16 = _mm512_set1_ps(-INFINITY);
-	__m512		max0_f32x16 = neg_inf_f32x16,
-				max1_f32x16 = neg_inf_f32x16;
-	size_t		i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		max0_f32x16 = _mm512_max_ps(max0_f32x16, _mm512_loadu_ps(x + i));
-		max1_f32x16 = _mm512_max_ps(max1_f32x16, _mm512_loadu_ps(x + i + 16));
-	}
-	for (; i + 16 <= n; i += 16)
-		max0_f32x16 = _mm512_max_ps(max0_f32x16, _mm512_loadu_ps(x + i));
-	if (i < n)
-		max1_f32x16 = _mm512_max_ps(max1_f32x16,
-									_mm512_mask_loadu_ps(neg_inf_f32x16,
-														 tail_mask_avx512(n - i), x + i));
-	return _mm512_reduce_max_ps(_mm512_max_ps(max0_f32x16, max1_f32x16));
-}
-
 /*
  * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
  * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
@@ -838,35 +764,12 @@ all_finite_f32_avx512(const float *x, size_t n)
 	return _mm512_cmp_ps_mask(acc0_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xFFFF;
 }
 
-/* 1 when no x[i] is NaN or +Infinity: !(x < +Infinity) catches exactly those */
-RV_AVX512 static int
-no_nan_or_posinf_f32_avx512(const float *x, size_t n)
-{
-	__m512		inf_f32x16 = _mm512_set1_ps(INFINITY);
-	__mmask16	bad = 0;
-	size_t		i = 0;
-
-	for (; i + 16 <= n; i += 16)
-		bad |= _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), inf_f32x16, _CMP_NLT_UQ);
-	if (i < n)
-	{
-		__mmask16	mask = tail_mask_avx512(n - i);
-
-		bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_maskz_loadu_ps(mask, x + i),
-									   inf_f32x16, _CMP_NLT_UQ);
-	}
-	return bad == 0;
-}
-
 const rv_kernels rv_kernels_avx512 = {
 	.backend = RV_BACKEND_AVX512,
 	.scores = scores_f32_avx512,
-	.exp_sum = exp_sum_f32_avx512,
 	.weighted_sum = weighted_sum_f32_avx512,
 	.scale = scale_f32_avx512,
-	.max = max_f32_avx512,
 	.all_finite = all_finite_f32_avx512,
-	.no_nan_or_posinf = no_nan_or_posinf_f32_avx512,
 	.exp = exp_f32_avx512,
 	.max_checked = max_checked_f32_avx512,
 	.exp_sum_to = exp_sum_to_f32_avx512,

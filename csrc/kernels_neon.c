@@ -305,58 +305,6 @@ scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
 	return vmaxvq_f32(max_f32x4);
 }
 
-/*
- * s[i] = exp(s[i] - m) in place, returning the sum.  Four vector
- * accumulators keep the adds independent; tail lanes past n are not
- * stored, and masked out of the sum.
- */
-static float
-exp_sum_f32_neon(float *s, size_t n, float m)
-{
-	float32x4_t m_f32x4 = vdupq_n_f32(m);
-	float32x4_t sum0_f32x4 = vdupq_n_f32(0.0f),
-				sum1_f32x4 = vdupq_n_f32(0.0f),
-				sum2_f32x4 = vdupq_n_f32(0.0f),
-				sum3_f32x4 = vdupq_n_f32(0.0f);
-	size_t		i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		float32x4_t e0_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i), m_f32x4));
-		float32x4_t e1_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 4), m_f32x4));
-		float32x4_t e2_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 8), m_f32x4));
-		float32x4_t e3_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i + 12), m_f32x4));
-
-		vst1q_f32(s + i, e0_f32x4);
-		vst1q_f32(s + i + 4, e1_f32x4);
-		vst1q_f32(s + i + 8, e2_f32x4);
-		vst1q_f32(s + i + 12, e3_f32x4);
-		sum0_f32x4 = vaddq_f32(sum0_f32x4, e0_f32x4);
-		sum1_f32x4 = vaddq_f32(sum1_f32x4, e1_f32x4);
-		sum2_f32x4 = vaddq_f32(sum2_f32x4, e2_f32x4);
-		sum3_f32x4 = vaddq_f32(sum3_f32x4, e3_f32x4);
-	}
-	for (; i + 4 <= n; i += 4)
-	{
-		float32x4_t e_f32x4 = exp_f32x4_neon(vsubq_f32(vld1q_f32(s + i), m_f32x4));
-
-		vst1q_f32(s + i, e_f32x4);
-		sum0_f32x4 = vaddq_f32(sum0_f32x4, e_f32x4);
-	}
-	if (i < n)
-	{
-		float32x4_t e_f32x4 = exp_f32x4_neon(vsubq_f32(load_partial_f32x4(s + i, n - i, 0.0f),
-													   m_f32x4));
-
-		store_partial_f32x4(s + i, e_f32x4, n - i);
-		sum1_f32x4 = vaddq_f32(sum1_f32x4,
-							   vreinterpretq_f32_u32(vandq_u32(lane_mask_u32x4(n - i),
-															   vreinterpretq_u32_f32(e_f32x4))));
-	}
-	sum0_f32x4 = vaddq_f32(vaddq_f32(sum0_f32x4, sum1_f32x4), vaddq_f32(sum2_f32x4, sum3_f32x4));
-	return vaddvq_f32(sum0_f32x4);
-}
-
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
 static void
 exp_f32_neon(const float *x, size_t n, float *out)
@@ -371,7 +319,7 @@ exp_f32_neon(const float *x, size_t n, float *out)
 }
 
 /*
- * out[i] = exp(x[i] - m), returning the sum: exp_sum out of place, with
+ * out[i] = exp(x[i] - m), returning the sum (four vector accumulators), with
  * the cheaper exp that x[i] - m <= 0 allows.  Each chunk is loaded before
  * it is stored, so out == x works; tail lanes past n read as -Infinity,
  * whose exp 0 leaves the sum alone.
@@ -422,7 +370,7 @@ exp_sum_to_f32_neon(const float *x, size_t n, float m, float *out)
 }
 
 /*
- * max and no_nan_or_posinf in one pass: two max accumulators, and the AND
+ * The max and the NaN/+Infinity check in one pass: two max accumulators, and the AND
  * of the lanes where x < +Infinity, which is false for exactly NaN and
  * +Infinity.  Tail lanes past n read as -Infinity, which changes neither.
  */
@@ -751,26 +699,6 @@ scale_f32_neon(float *x, size_t n, float a)
 							n - i);
 }
 
-/* max_i x[i]; two accumulators, tail lanes past n read as -Infinity */
-static float
-max_f32_neon(const float *x, size_t n)
-{
-	float32x4_t max0_f32x4 = vdupq_n_f32(-INFINITY),
-				max1_f32x4 = vdupq_n_f32(-INFINITY);
-	size_t		i = 0;
-
-	for (; i + 8 <= n; i += 8)
-	{
-		max0_f32x4 = vmaxq_f32(max0_f32x4, vld1q_f32(x + i));
-		max1_f32x4 = vmaxq_f32(max1_f32x4, vld1q_f32(x + i + 4));
-	}
-	for (; i + 4 <= n; i += 4)
-		max0_f32x4 = vmaxq_f32(max0_f32x4, vld1q_f32(x + i));
-	if (i < n)
-		max1_f32x4 = vmaxq_f32(max1_f32x4, load_partial_f32x4(x + i, n - i, -INFINITY));
-	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
-}
-
 /*
  * 1 when every x[i] is finite: x - x is 0 for finite x and NaN for NaN or
  * +/-Infinity, and a sum of those stays 0 only if all of them were 0.
@@ -806,31 +734,12 @@ all_finite_f32_neon(const float *x, size_t n)
 	return vminvq_u32(vceqq_f32(acc0_f32x4, vdupq_n_f32(0.0f))) != 0;
 }
 
-/* 1 when no x[i] is NaN or +Infinity: x < +Infinity is false for exactly those */
-static int
-no_nan_or_posinf_f32_neon(const float *x, size_t n)
-{
-	float32x4_t inf_f32x4 = vdupq_n_f32(INFINITY);
-	uint32x4_t	ok_u32x4 = vdupq_n_u32(0xFFFFFFFFu);
-	size_t		i = 0;
-
-	for (; i + 4 <= n; i += 4)
-		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(vld1q_f32(x + i), inf_f32x4));
-	if (i < n)
-		ok_u32x4 = vandq_u32(ok_u32x4, vcltq_f32(load_partial_f32x4(x + i, n - i, 0.0f),
-												 inf_f32x4));
-	return vminvq_u32(ok_u32x4) != 0;
-}
-
 const rv_kernels rv_kernels_neon = {
 	.backend = RV_BACKEND_NEON,
 	.scores = scores_f32_neon,
-	.exp_sum = exp_sum_f32_neon,
 	.weighted_sum = weighted_sum_f32_neon,
 	.scale = scale_f32_neon,
-	.max = max_f32_neon,
 	.all_finite = all_finite_f32_neon,
-	.no_nan_or_posinf = no_nan_or_posinf_f32_neon,
 	.exp = exp_f32_neon,
 	.max_checked = max_checked_f32_neon,
 	.exp_sum_to = exp_sum_to_f32_neon,

@@ -76,19 +76,6 @@ scores_serial(const float *q, const float *K, size_t n, size_t d, size_t ldk,
 	return m;
 }
 
-static float
-exp_sum_serial(float *s, size_t n, float m)
-{
-	float		sum = 0.0f;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		s[i] = rv_expf_serial(s[i] - m);
-		sum += s[i];
-	}
-	return sum;
-}
-
 static void
 weighted_sum_serial(const float *w, const float *V, size_t n, size_t dv,
 					size_t ldv, float beta, float *out)
@@ -115,31 +102,11 @@ scale_serial(float *x, size_t n, float a)
 		x[i] *= a;
 }
 
-static float
-max_serial(const float *x, size_t n)
-{
-	float		m = -INFINITY;
-
-	for (size_t i = 0; i < n; i++)
-		if (x[i] > m)
-			m = x[i];
-	return m;
-}
-
 static int
 all_finite_serial(const float *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(x[i]))
-			return 0;
-	return 1;
-}
-
-static int
-no_nan_or_posinf_serial(const float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(x[i] < INFINITY))
 			return 0;
 	return 1;
 }
@@ -184,12 +151,9 @@ exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 const rv_kernels rv_kernels_scalar = {
 	.backend = RV_BACKEND_SCALAR,
 	.scores = scores_serial,
-	.exp_sum = exp_sum_serial,
 	.weighted_sum = weighted_sum_serial,
 	.scale = scale_serial,
-	.max = max_serial,
 	.all_finite = all_finite_serial,
-	.no_nan_or_posinf = no_nan_or_posinf_serial,
 	.exp = exp_serial,
 	.max_checked = max_checked_serial,
 	.exp_sum_to = exp_sum_to_serial,

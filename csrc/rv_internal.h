@@ -33,11 +33,12 @@ rv_query_work(size_t n, size_t d, size_t dv)
 }
 
 /*
- * Sum of exp(s[i] - m) over n entries, replacing s[i] by exp(s[i] - m):
- * float lanes inside blocks of RV_CANCEL_BLOCK entries, blocks added in
- * double, so that the sum stays accurate for any n.
+ * out[i] = exp(x[i] - m) for a softmax (m finite, m >= every x[i]; out may
+ * equal x), returning the sum: float lanes inside blocks of RV_CANCEL_BLOCK
+ * entries, blocks added in double, so that the sum stays accurate for any n.
  */
-double		rv_exp_sum_blocked(const rv_kernels *kern, float *s, size_t n, float m);
+double		rv_exp_sum_blocked(const rv_kernels *kern, const float *x, size_t n,
+							   float m, float *out);
 
 /*
  * Attention weights of one query (softmax.c): w = softmax(scale * K q) for n

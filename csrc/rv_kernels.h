@@ -33,13 +33,6 @@ typedef struct rv_kernels
 						   size_t ldk, float scale, float *s);
 
 	/*
-	 * In place: s[i] = exp(s[i] - m); returns the float sum of the new s[i].
-	 * Callers keep n <= RV_CANCEL_BLOCK so that a float sum is accurate;
-	 * they add block sums in double.  exp(-Infinity) is 0.
-	 */
-	float		(*exp_sum) (float *s, size_t n, float m);
-
-	/*
 	 * Weighted sum of rows: out[j] = beta * out[j] + sum_i w[i] * V_i[j] for
 	 * j < dv, V_i starting at V + i * ldv.  beta == 0 overwrites out without
 	 * reading it (out may hold garbage).
@@ -51,31 +44,26 @@ typedef struct rv_kernels
 	/* x[i] *= a */
 	void		(*scale) (float *x, size_t n, float a);
 
-	/* max_i x[i] (-INFINITY for n == 0); NaN handling unspecified */
-	float		(*max) (const float *x, size_t n);
-
 	/* 1 when every x[i] is finite (no NaN, no +/-Infinity), else 0 */
 	int			(*all_finite) (const float *x, size_t n);
 
-	/* 1 when no x[i] is NaN or +Infinity (-Infinity allowed), else 0 */
-	int			(*no_nan_or_posinf) (const float *x, size_t n);
-
-	/* out[i] = exp(x[i]), same accuracy as exp_sum; out may equal x */
+	/* out[i] = exp(x[i]) over the whole float range; out may equal x */
 	void		(*exp) (const float *x, size_t n, float *out);
 
 	/*
-	 * max_i x[i] (-INFINITY for n == 0) in the same pass as the check of
-	 * no_nan_or_posinf: *bad = 1 when some x[i] is NaN or +Infinity (the
-	 * returned max is then unspecified), else 0.  -Infinity is allowed.
+	 * max_i x[i] (-INFINITY for n == 0) in the same pass as a check:
+	 * *bad = 1 when some x[i] is NaN or +Infinity (the returned max is then
+	 * unspecified), else 0.  -Infinity is allowed.
 	 */
 	float		(*max_checked) (const float *x, size_t n, int *bad);
 
 	/*
-	 * Out of place: out[i] = exp(x[i] - m); returns the float sum of the
-	 * out[i].  For softmax: m is finite and m >= every x[i], which has no
-	 * NaN (so no exp overflows and no NaN fix-up is needed); -Infinity
-	 * gives 0.  Same accuracy as exp, same n <= RV_CANCEL_BLOCK rule as
-	 * exp_sum; out may equal x.
+	 * The exponentials of a softmax: out[i] = exp(x[i] - m), returning the
+	 * float sum of the out[i].  m is finite and m >= every x[i], which has
+	 * no NaN (so no exp overflows and no NaN fix-up is needed); -Infinity
+	 * gives 0.  Same accuracy as exp; out may equal x (in place).  Callers
+	 * keep n <= RV_CANCEL_BLOCK so that a float sum is accurate and add
+	 * block sums in double (rv_exp_sum_blocked).
 	 */
 	float		(*exp_sum_to) (const float *x, size_t n, float m, float *out);
 } rv_kernels;

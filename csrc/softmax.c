@@ -10,7 +10,8 @@
 #include "rv_internal.h"
 
 double
-rv_exp_sum_blocked(const rv_kernels *kern, float *s, size_t n, float m)
+rv_exp_sum_blocked(const rv_kernels *kern, const float *x, size_t n, float m,
+				   float *out)
 {
 	double		sum = 0.0;
 
@@ -18,7 +19,7 @@ rv_exp_sum_blocked(const rv_kernels *kern, float *s, size_t n, float m)
 	{
 		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
 
-		sum += kern->exp_sum(s + b, len, m);
+		sum += kern->exp_sum_to(x + b, len, m, out + b);
 	}
 	return sum;
 }
@@ -41,7 +42,6 @@ rv_status
 rv_softmax(const float *x, size_t n, float *out)
 {
 	const rv_kernels *kern = rv_active_kernels();
-	double		sum = 0.0;
 	float		m;
 	int			bad;
 
@@ -54,13 +54,7 @@ rv_softmax(const float *x, size_t n, float *out)
 		return RV_ERR_NONFINITE;
 	if (m == -INFINITY)
 		return RV_ERR_ALL_MASKED;
-	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
-	{
-		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
-
-		sum += kern->exp_sum_to(x + b, len, m, out + b);
-	}
-	normalise(kern, out, n, sum);
+	normalise(kern, out, n, rv_exp_sum_blocked(kern, x, n, m, out));
 	return RV_OK;
 }
 
@@ -95,7 +89,7 @@ rv_weights_one(const rv_kernels *kern, const float *q, const float *K,
 	}
 	if (!kern->all_finite(w, n))
 		return RV_ERR_NONFINITE;
-	normalise(kern, w, n, rv_exp_sum_blocked(kern, w, n, m));
+	normalise(kern, w, n, rv_exp_sum_blocked(kern, w, n, m, w));
 	return RV_OK;
 }
 
