@@ -38,6 +38,12 @@ include $(PGXS)
 
 BITCODE_CFLAGS += -ffp-contract=off
 
+# PGXS tracks no header dependencies (unless PostgreSQL was configured with
+# --enable-depend): without this, changing a struct in a header would leave
+# objects compiled against the old layout in the library.
+CORE_HEADERS = $(wildcard csrc/*.h)
+$(OBJS) $(OBJS:.o=.bc): $(CORE_HEADERS)
+
 sql/ruvector_postgres--$(EXTVERSION).sql: sql/ruvector--$(EXTVERSION).sql
 	sed 's/CREATE EXTENSION ruvector"/CREATE EXTENSION ruvector_postgres"/' $< > $@
 
