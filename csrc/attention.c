@@ -3,7 +3,7 @@
  *
  * For one query q and one head: w = softmax(scale * K q) (rv_weights_one),
  * then out = sum_i w_i V_i, each pass streaming its matrix once.  Work is
- * split into tasks (a query row, or a (query, head) pair) that run on
+ * split into tasks (a query row, or a query's group of heads) that run on
  * threads; a task's arithmetic never depends on the thread running it, so
  * results are bit-identical for any thread count.
  */
@@ -159,33 +159,101 @@ average_heads(const rv_kernels *kern, const float *heads, size_t H, size_t n,
 	}
 }
 
+/*
+ * How rv_multi_head_attention splits its work.  The threads are planned
+ * on (query, head) pairs as if each were a task; then the heads of a
+ * query are cut into groups of G consecutive heads, each group one task
+ * that reads K and V once for all its heads (head_scores,
+ * head_weighted_sum), with enough groups per query to keep the threads
+ * busy.  A head's arithmetic does not depend on its group (the group
+ * primitives compute each head exactly as the single-head ones), so G
+ * may follow the thread count and results stay bit-identical.  G is also
+ * kept <= RV_GROUP_MAX and so that G * n floats of scratch per worker
+ * stay near RV_GROUP_FLOATS.
+ */
+#define RV_GROUP_FLOATS ((size_t) 1 << 20)
+
+typedef struct mha_plan
+{
+	size_t		workers;		/* threads, including the caller */
+	size_t		G;				/* heads per group */
+	size_t		groups;			/* groups per query: ceil(H / G) */
+	size_t		tasks;			/* m * groups */
+} mha_plan;
+
+static void
+plan_heads(size_t m, size_t n, size_t d, size_t dv, size_t H,
+		   const rv_exec *ex, mha_plan *p)
+{
+	size_t		tasks = m * H;	/* callers checked that it fits */
+	size_t		per_query,
+				G;
+
+	p->workers = rv_plan_threads(tasks, rv_query_work(n, d / H, dv / H), ex);
+	if (p->workers <= 1 || (m >= p->workers && (m % p->workers == 0 || m >= 4 * p->workers)))
+		per_query = 1;
+	else if (m >= p->workers)
+		per_query = 2;
+	else
+		per_query = (p->workers + m - 1) / m;
+	if (per_query > H)
+		per_query = H;
+	G = (H + per_query - 1) / per_query;
+	if (G > RV_GROUP_MAX)
+		G = RV_GROUP_MAX;
+	if (n > 0 && G > 1 && G > RV_GROUP_FLOATS / n)
+		G = RV_GROUP_FLOATS / n > 1 ? RV_GROUP_FLOATS / n : 1;
+	p->G = G;
+	p->groups = (H + G - 1) / G;
+	p->tasks = m * p->groups;
+	if (p->tasks > 0 && p->workers > p->tasks)
+		p->workers = p->tasks;
+}
+
 typedef struct mha_args
 {
 	const rv_kernels *kern;
 	const float *Q, *K, *V;
 	size_t		n, d, dv, H;
+	mha_plan	plan;
 	float	   *out;
-	float	   *scratch;		/* n floats per worker, or per task */
-	int			per_task;		/* keep every task's weights (averaging) */
+	float	   *scratch;		/* G * n floats per worker, or n per (query, head) */
+	int			per_task;		/* keep every head's weights (averaging) */
 } mha_args;
 
 static rv_status
 mha_task(rv_job *job, void *arg, size_t t, size_t worker)
 {
 	const mha_args *a = arg;
-	size_t		r = t / a->H,
-				h = t % a->H;
+	size_t		r = t / a->plan.groups,
+				h0 = (t % a->plan.groups) * a->plan.G;
+	size_t		g = a->H - h0 < a->plan.G ? a->H - h0 : a->plan.G;
 	size_t		dh = a->d / a->H,
-				dvh = a->dv / a->H;
-	float	   *w = a->scratch + (a->per_task ? t : worker) * a->n;
+				dvh = a->dv / a->H,
+				n = a->n;
+	float	   *W = a->per_task ? a->scratch + (r * a->H + h0) * n
+		: a->scratch + worker * a->plan.G * n;
+	float	   *out = a->out + r * a->dv + h0 * dvh;
+	const float *V = a->V + h0 * dvh;
 	rv_status	st;
 
-	st = rv_weights_one(a->kern, a->Q + r * a->d + h * dh, a->K + h * dh,
-						a->n, dh, a->d, rv_default_scale(dh), w, job);
+	st = rv_weights_heads(a->kern, a->Q + r * a->d + h0 * dh, a->K + h0 * dh,
+						  n, dh, g, a->d, rv_default_scale(dh), W, job);
 	if (st != RV_OK)
 		return st;
-	return weighted_rows(a->kern, w, a->V + h * dvh, a->n, dvh, a->dv,
-						 a->out + r * a->dv + h * dvh, job);
+	/* as weighted_rows, for the g heads at once */
+	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
+	{
+		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
+
+		rv_head_weighted_sum(a->kern, W + b, n, V + b * a->dv, len, dvh, g, a->dv,
+							 b == 0 ? 0.0f : 1.0f, out);
+		if (rv_job_should_stop(job))
+			return RV_ERR_CANCELLED;
+	}
+	if (!a->kern->all_finite(out, g * dvh))
+		return RV_ERR_NONFINITE;
+	return RV_OK;
 }
 
 size_t
@@ -193,12 +261,19 @@ rv_multi_head_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 								size_t num_heads, int want_weights,
 								const rv_exec *ex)
 {
+	mha_plan	p;
 	size_t		tasks, slots, s;
 
 	if (num_heads < 1 || rv_mul_size(m, num_heads, &tasks))
 		return (size_t) -1;
-	slots = want_weights ? tasks
-		: rv_plan_threads(tasks, rv_query_work(n, d / num_heads, dv / num_heads), ex);
+	if (want_weights)
+		slots = tasks;
+	else
+	{
+		plan_heads(m, n, d, dv, num_heads, ex, &p);
+		if (rv_mul_size(p.workers, p.G, &slots))
+			return (size_t) -1;
+	}
 	if (rv_mul_size(slots, n, &s))
 		return (size_t) -1;
 	return s;
@@ -237,9 +312,8 @@ rv_multi_head_attention(const float *Q, size_t m, const float *K,
 	a.out = out;
 	a.scratch = scratch;
 	a.per_task = avg_weights != NULL;
-	st = rv_run_tasks(tasks,
-					  rv_plan_threads(tasks, rv_query_work(n, d / num_heads, dv / num_heads), ex),
-					  mha_task, &a, ex);
+	plan_heads(m, n, d, dv, num_heads, ex, &a.plan);
+	st = rv_run_tasks(a.plan.tasks, a.plan.workers, mha_task, &a, ex);
 	if (st != RV_OK || avg_weights == NULL)
 		return st;
 	for (size_t r = 0; r < m; r++)
@@ -266,11 +340,12 @@ rv_multi_head_scores(const float *q, const float *K, size_t n, size_t d,
 	if (rv_mul_size(n, d, &t) || rv_mul_size(n, num_heads, &t))
 		return RV_ERR_SIZE_OVERFLOW;
 	dh = d / num_heads;
-	for (size_t h = 0; h < num_heads; h++)
+	for (size_t h = 0; h < num_heads; h += RV_GROUP_MAX)
 	{
-		rv_status	st = rv_weights_one(kern, q + h * dh, K + h * dh, n, dh, d,
-										rv_default_scale(dh), scratch + h * n,
-										NULL);
+		size_t		g = num_heads - h < RV_GROUP_MAX ? num_heads - h : RV_GROUP_MAX;
+		rv_status	st = rv_weights_heads(kern, q + h * dh, K + h * dh, n, dh, g,
+										  d, rv_default_scale(dh),
+										  scratch + h * n, NULL);
 
 		if (st != RV_OK)
 			return st;

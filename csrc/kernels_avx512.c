@@ -21,6 +21,9 @@
 #define RV_AVX512 __attribute__((target("avx512f")))
 #define RV_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
 
+/* heads per pass of head_scores / head_weighted_sum (bounds their stack state) */
+#define RV_HEAD_CHUNK 8
+
 /*
  * Loops over registers (t < regs, r < rows) have constant trip counts once
  * the helpers are inlined, and must be fully unrolled so that arrays of
@@ -310,6 +313,100 @@ scores_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
 	}
 	return hmax_f32x8_avx512(max_f32x8);
+}
+
+/*
+ * head_scores: the loop of scores above (same row slots, skew, tail rows
+ * and reductions, so each head's results equal scores' bit for bit) with
+ * the heads innermost, so that each block reads its 8 rows' heads*dh
+ * floats at once: 8 sequential streams over K instead of 8 strided ones
+ * per head.  scores keeps its own copy, specialised for one head.
+ */
+RV_AVX512 static void
+head_scores_f32_avx512(const float *q, const float *K, size_t n, size_t d,
+					   size_t heads, size_t ldk, float scale, float *S,
+					   size_t lds, float *m)
+{
+	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+	__m256		max_f32x8[RV_HEAD_CHUNK];
+	__m512		sum_f32x16[8];
+	const float *k[8];
+	size_t		blocks = n / 8;
+	size_t		i = blocks * 8;
+	size_t		skew[8];
+
+	for (size_t r = 0; r < 8 && blocks > 0; r++)
+		skew[r] = r % blocks;
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+
+		for (size_t h = 0; h < g; h++)
+			max_f32x8[h] = _mm256_set1_ps(-INFINITY);
+		for (size_t b = 0; b < blocks; b++)
+		{
+			size_t		row[8];
+
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				float	   *s = S + (h0 + h) * lds;
+				__m256		s_f32x8;
+				float		s8[8];
+
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					k[r] = K + row[r] * ldk + off;
+				dot_rows_f32_avx512(q + off, k, d, 8, sum_f32x16);
+				s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x16(sum_f32x16), scale_f32x8);
+				_mm256_storeu_ps(s8, s_f32x8);
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					s[row[r]] = s8[r];
+				max_f32x8[h] = _mm256_max_ps(max_f32x8[h], s_f32x8);
+			}
+		}
+		if (i < n)
+		{
+			size_t		rows = n - i;
+			__mmask16	mask = tail_mask_avx512(rows);
+
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				__m256		s_f32x8;
+
+				for (size_t r = 0; r < 8; r++)
+					k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk + off;
+				if (rows > 4)
+				{
+					dot_rows_f32_avx512(q + off, k, d, 8, sum_f32x16);
+					s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x16(sum_f32x16), scale_f32x8);
+				}
+				else
+				{
+					__m128		s_f32x4;
+
+					dot_rows_f32_avx512(q + off, k, d, 4, sum_f32x16);
+					s_f32x4 = _mm_mul_ps(reduce_rows4_f32x16(sum_f32x16),
+										 _mm256_castps256_ps128(scale_f32x8));
+					s_f32x8 = _mm256_set_m128(s_f32x4, s_f32x4);
+				}
+				_mm512_mask_storeu_ps(S + (h0 + h) * lds + i, mask,
+									  _mm512_castps256_ps512(s_f32x8));
+				max_f32x8[h] = _mm256_max_ps(max_f32x8[h], s_f32x8);
+			}
+		}
+		for (size_t h = 0; h < g; h++)
+			m[h0 + h] = hmax_f32x8_avx512(max_f32x8[h]);
+	}
 }
 
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
@@ -711,6 +808,181 @@ weighted_sum_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 		weighted_wide_f32_avx512(w, V, n, dv, ldv, beta, out);
 }
 
+/*
+ * weighted_tile for g <= RV_HEAD_CHUNK heads at once (head h: weights
+ * W + h ldw, columns V + h dvh, output out + h dvh): the same row sets,
+ * skew and per-accumulator order of additions as weighted_tile, so each
+ * head's result equals it bit for bit, but the heads are interleaved in
+ * batches of 8 row steps so that V's rows are read whole (g dvh floats)
+ * while they are in cache.  Accumulators wait in memory between batches.
+ * The last register is always loaded under the tail mask (0xFFFF when
+ * full), which gives the same values as a plain load.
+ */
+RV_AVX512_INLINE void
+weighted_heads_tile_f32_avx512(const float *W, size_t ldw, const float *V,
+							   size_t n, size_t dvh, size_t g, size_t ldv,
+							   float beta, float *out, const int regs,
+							   __mmask16 tail)
+{
+	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
+	__m512		acc_f32x16[RV_HEAD_CHUNK][8];
+	__m512		beta_f32x16 = _mm512_set1_ps(beta);
+	size_t		per_set = n / rows;
+	size_t		skew[8];
+
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		skew[u] = per_set > 0 ? (size_t) u % per_set : 0;
+	for (size_t h = 0; h < g; h++)
+	{
+		RV_UNROLL
+		for (int a = 0; a < rows * regs; a++)
+			acc_f32x16[h][a] = _mm512_setzero_ps();
+		if (beta != 0.0f)
+		{
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				__m512		o_f32x16 = t == regs - 1
+					? _mm512_maskz_loadu_ps(tail, out + h * dvh + 16 * t)
+					: _mm512_loadu_ps(out + h * dvh + 16 * t);
+
+				acc_f32x16[h][t] = _mm512_mul_ps(beta_f32x16, o_f32x16);
+			}
+		}
+	}
+	for (size_t b0 = 0; b0 < per_set; b0 += 8)
+	{
+		size_t		b1 = per_set - b0 < 8 ? per_set : b0 + 8;
+
+		for (size_t h = 0; h < g; h++)
+		{
+			__m512		a_f32x16[8];
+			const float *w = W + h * ldw;
+			const float *Vh = V + h * dvh;
+
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				a_f32x16[a] = acc_f32x16[h][a];
+			for (size_t b = b0; b < b1; b++)
+			{
+				RV_UNROLL
+				for (int u = 0; u < rows; u++)
+				{
+					size_t		in_set = b + skew[u];
+					size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+					__m512		w_f32x16 = _mm512_set1_ps(w[row]);
+					const float *v = Vh + row * ldv;
+
+					RV_UNROLL
+					for (int t = 0; t < regs; t++)
+					{
+						__m512		v_f32x16 = t == regs - 1
+							? _mm512_maskz_loadu_ps(tail, v + 16 * t)
+							: _mm512_loadu_ps(v + 16 * t);
+
+						a_f32x16[u * regs + t] = _mm512_fmadd_ps(w_f32x16, v_f32x16,
+																 a_f32x16[u * regs + t]);
+					}
+				}
+			}
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				acc_f32x16[h][a] = a_f32x16[a];
+		}
+	}
+	for (size_t h = 0; h < g; h++)
+	{
+		const float *w = W + h * ldw;
+
+		for (size_t i = per_set * rows; i < n; i++)
+		{
+			__m512		w_f32x16 = _mm512_set1_ps(w[i]);
+			const float *v = V + h * dvh + i * ldv;
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				__m512		v_f32x16 = t == regs - 1
+					? _mm512_maskz_loadu_ps(tail, v + 16 * t)
+					: _mm512_loadu_ps(v + 16 * t);
+
+				acc_f32x16[h][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[h][t]);
+			}
+		}
+		RV_UNROLL
+		for (int u = 1; u < rows; u++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x16[h][t] = _mm512_add_ps(acc_f32x16[h][t], acc_f32x16[h][u * regs + t]);
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			if (t == regs - 1)
+				_mm512_mask_storeu_ps(out + h * dvh + 16 * t, tail, acc_f32x16[h][t]);
+			else
+				_mm512_storeu_ps(out + h * dvh + 16 * t, acc_f32x16[h][t]);
+		}
+	}
+}
+
+/*
+ * head_weighted_sum: heads of at most one tile (dvh <= 128) go through
+ * the interleaved tile above, RV_HEAD_CHUNK heads per pass; wider heads
+ * (already streamed row by row by weighted_wide) one after the other.
+ */
+RV_AVX512 static void
+head_weighted_sum_f32_avx512(const float *W, size_t ldw, const float *V,
+							 size_t n, size_t dvh, size_t heads, size_t ldv,
+							 float beta, float *out)
+{
+	__mmask16	tail;
+
+	if (dvh == 0 || dvh > 128)
+	{
+		for (size_t h = 0; h < heads; h++)
+			weighted_sum_f32_avx512(W + h * ldw, V + h * dvh, n, dvh, ldv,
+									 beta, out + h * dvh);
+		return;
+	}
+	tail = dvh % 16 ? tail_mask_avx512(dvh % 16) : 0xFFFF;
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+		const float *Wg = W + h0 * ldw;
+		const float *Vg = V + h0 * dvh;
+		float	   *og = out + h0 * dvh;
+
+		switch ((dvh + 15) / 16)
+		{
+			case 1:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 1, tail);
+				break;
+			case 2:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 2, tail);
+				break;
+			case 3:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 3, tail);
+				break;
+			case 4:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 4, tail);
+				break;
+			case 5:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 5, tail);
+				break;
+			case 6:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 6, tail);
+				break;
+			case 7:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 7, tail);
+				break;
+			default:
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 8, tail);
+				break;
+		}
+	}
+}
+
 /* x[i] *= a */
 RV_AVX512 static void
 scale_f32_avx512(float *x, size_t n, float a)
@@ -768,6 +1040,8 @@ const rv_kernels rv_kernels_avx512 = {
 	.backend = RV_BACKEND_AVX512,
 	.scores = scores_f32_avx512,
 	.weighted_sum = weighted_sum_f32_avx512,
+	.head_scores = head_scores_f32_avx512,
+	.head_weighted_sum = head_weighted_sum_f32_avx512,
 	.scale = scale_f32_avx512,
 	.all_finite = all_finite_f32_avx512,
 	.exp = exp_f32_avx512,

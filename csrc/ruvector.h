@@ -205,7 +205,7 @@ rv_status	rv_scaled_dot_attention(const float *Q, size_t m, const float *K,
  * [h*dv/H, (h+1)*dv/H)), each scaled-dot attention with scale 1/sqrt(d/H),
  * outputs concatenated (out: m x dv).  If avg_weights is not NULL it
  * receives, per query, the head-averaged attention weights (m x n).
- * (query, head) pairs run in parallel when ex allows; results are
+ * Queries and groups of heads run in parallel when ex allows; results are
  * bit-identical for any thread count.
  * scratch: rv_multi_head_attention_scratch(...) floats.
  */

@@ -48,6 +48,19 @@ rv_status	rv_weights_one(const rv_kernels *kern, const float *q,
 						   const float *K, size_t n, size_t d, size_t ldk,
 						   float scale, float *w, rv_job *job);
 
+/* Most heads rv_weights_heads takes at once. */
+#define RV_GROUP_MAX 16
+
+/*
+ * rv_weights_one for a group of heads <= RV_GROUP_MAX (softmax.c): head h
+ * uses q + h * dh and columns K + h * dh (row stride ldk) and writes its n
+ * weights to W + h * n, bit-identical to rv_weights_one on that head.
+ */
+rv_status	rv_weights_heads(const rv_kernels *kern, const float *q,
+							 const float *K, size_t n, size_t dh,
+							 size_t heads, size_t ldk, float scale, float *W,
+							 rv_job *job);
+
 /* Common argument checks of the forward functions (attention.c). */
 rv_status	rv_check_forward(const float *Q, size_t m, const float *K,
 							 const float *V, size_t n, size_t d, size_t dv,

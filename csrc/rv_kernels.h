@@ -41,6 +41,32 @@ typedef struct rv_kernels
 								 size_t dv, size_t ldv, float beta,
 								 float *out);
 
+	/*
+	 * Optional fused multi-head primitives (NULL: drivers call
+	 * rv_head_scores / rv_head_weighted_sum below, which then go one head
+	 * after the other through scores / weighted_sum).
+	 *
+	 * scores for a group of heads at once: for h < heads,
+	 *   m[h] = scores(q + h*dh, K + h*dh, n, dh, ldk, scale, S + h*lds)
+	 * bit for bit (same arithmetic per head whatever the group, so drivers
+	 * may group heads freely), reading each row's heads*dh floats together
+	 * so that K streams sequentially.  ldk >= heads * dh.
+	 */
+	void		(*head_scores) (const float *q, const float *K, size_t n,
+								size_t dh, size_t heads, size_t ldk,
+								float scale, float *S, size_t lds, float *m);
+
+	/*
+	 * weighted_sum for a group of heads: for h < heads,
+	 *   weighted_sum(W + h*ldw, V + h*dvh, n, dvh, ldv, beta, out + h*dvh)
+	 * bit for bit, reading each row's heads*dvh floats together.
+	 * ldv >= heads * dvh.
+	 */
+	void		(*head_weighted_sum) (const float *W, size_t ldw,
+									  const float *V, size_t n, size_t dvh,
+									  size_t heads, size_t ldv, float beta,
+									  float *out);
+
 	/* x[i] *= a */
 	void		(*scale) (float *x, size_t n, float a);
 
@@ -85,6 +111,32 @@ extern const rv_kernels rv_kernels_neon;
 
 /* The active table; never NULL. */
 const rv_kernels *rv_active_kernels(void);
+
+/* head_scores of a table, or its definition when the table has none */
+static inline void
+rv_head_scores(const rv_kernels *k, const float *q, const float *K, size_t n,
+			   size_t dh, size_t heads, size_t ldk, float scale, float *S,
+			   size_t lds, float *m)
+{
+	if (k->head_scores)
+		k->head_scores(q, K, n, dh, heads, ldk, scale, S, lds, m);
+	else
+		for (size_t h = 0; h < heads; h++)
+			m[h] = k->scores(q + h * dh, K + h * dh, n, dh, ldk, scale, S + h * lds);
+}
+
+/* head_weighted_sum of a table, or its definition when the table has none */
+static inline void
+rv_head_weighted_sum(const rv_kernels *k, const float *W, size_t ldw,
+					 const float *V, size_t n, size_t dvh, size_t heads,
+					 size_t ldv, float beta, float *out)
+{
+	if (k->head_weighted_sum)
+		k->head_weighted_sum(W, ldw, V, n, dvh, heads, ldv, beta, out);
+	else
+		for (size_t h = 0; h < heads; h++)
+			k->weighted_sum(W + h * ldw, V + h * dvh, n, dvh, ldv, beta, out + h * dvh);
+}
 
 /* ------------------------------------------------------------------------
  * The exp algorithm every table uses (so that ISAs agree closely):

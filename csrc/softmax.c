@@ -93,6 +93,42 @@ rv_weights_one(const rv_kernels *kern, const float *q, const float *K,
 	return RV_OK;
 }
 
+/*
+ * rv_weights_one for heads <= RV_GROUP_MAX heads at once through
+ * head_scores (head h: q + h dh, K + h dh, weights W + h n): the same
+ * blocks, polls and per-head arithmetic as rv_weights_one, so each head's
+ * weights equal it bit for bit, while K is read once for the group.
+ */
+rv_status
+rv_weights_heads(const rv_kernels *kern, const float *q, const float *K,
+				 size_t n, size_t dh, size_t heads, size_t ldk, float scale,
+				 float *W, rv_job *job)
+{
+	float		m[RV_GROUP_MAX],
+				mb[RV_GROUP_MAX];
+
+	for (size_t h = 0; h < heads; h++)
+		m[h] = -INFINITY;
+	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
+	{
+		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
+
+		rv_head_scores(kern, q, K + b * ldk, len, dh, heads, ldk, scale, W + b, n, mb);
+		for (size_t h = 0; h < heads; h++)
+			if (mb[h] > m[h])
+				m[h] = mb[h];
+		if (rv_job_should_stop(job))
+			return RV_ERR_CANCELLED;
+	}
+	for (size_t h = 0; h < heads; h++)
+		if (!kern->all_finite(W + h * n, n))
+			return RV_ERR_NONFINITE;
+	for (size_t h = 0; h < heads; h++)
+		normalise(kern, W + h * n, n,
+				  rv_exp_sum_blocked(kern, W + h * n, n, m[h], W + h * n));
+	return RV_OK;
+}
+
 float
 rv_default_scale(size_t d)
 {

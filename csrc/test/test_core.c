@@ -557,6 +557,92 @@ cancel_cb(void *arg)
 	return atomic_fetch_add(&cancel_polls, 1) + 1 >= cancel_after;
 }
 
+/*
+ * Grouping independence: multi-head attention reads K and V once per group
+ * of heads, the groups following the thread count.  Each head's output
+ * must equal, bit for bit, scaled-dot attention of that head alone (on
+ * contiguous copies of its slices, one thread), for every thread count,
+ * head count (including more than one group's worth) and n past one
+ * cancel block; the averaged weights must equal rv_multi_head_scores.
+ */
+static void
+test_head_grouping(void)
+{
+	static const size_t cases[][5] = {	/* m, n, d, dv, H */
+		{1, 2048, 512, 512, 8}, {3, 37, 12, 9, 3}, {2, 4200, 40, 60, 20},
+		{5, 300, 8, 8, 1}, {1, 130, 34, 34, 17},
+	};
+	int			counts[] = {1, 2, 3, 8};
+
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+	{
+		size_t		m = cases[c][0], n = cases[c][1], d = cases[c][2],
+					dv = cases[c][3], H = cases[c][4];
+		size_t		dh = d / H, dvh = dv / H;
+		float	   *Q = rand_array(m * d, 1.0f);
+		float	   *K = rand_array(n * d, 1.0f);
+		float	   *V = rand_array(n * dv, 1.0f);
+		float	   *ref = malloc(m * dv * sizeof(float));
+		float	   *refw = malloc(m * n * sizeof(float));
+		float	   *out = malloc(m * dv * sizeof(float));
+		float	   *w = malloc(m * n * sizeof(float));
+		float	   *qh = malloc(dh * sizeof(float));
+		float	   *Kh = malloc(n * dh * sizeof(float));
+		float	   *Vh = malloc(n * dvh * sizeof(float));
+		float	   *hs = malloc(n * H * sizeof(float));
+		float	   *s1 = malloc(n * sizeof(float));
+
+		/* the reference: one head at a time */
+		for (size_t h = 0; h < H; h++)
+		{
+			for (size_t i = 0; i < n; i++)
+			{
+				memcpy(Kh + i * dh, K + i * d + h * dh, dh * sizeof(float));
+				memcpy(Vh + i * dvh, V + i * dv + h * dvh, dvh * sizeof(float));
+			}
+			for (size_t r = 0; r < m; r++)
+			{
+				memcpy(qh, Q + r * d + h * dh, dh * sizeof(float));
+				CHECK_STATUS(rv_scaled_dot_attention(qh, 1, Kh, Vh, n, dh, dvh,
+													 rv_default_scale(dh),
+													 ref + r * dv + h * dvh, s1, NULL), RV_OK);
+			}
+		}
+		for (size_t r = 0; r < m; r++)
+			CHECK_STATUS(rv_multi_head_scores(Q + r * d, K, n, d, H, refw + r * n, hs), RV_OK);
+
+		for (int want_w = 0; want_w <= 1; want_w++)
+			for (size_t t = 0; t < sizeof counts / sizeof counts[0]; t++)
+			{
+				rv_exec		ex = {.max_threads = counts[t], .min_work_per_thread = 1};
+				float	   *scratch = malloc(rv_multi_head_attention_scratch(m, n, d, dv, H, want_w, &ex) * sizeof(float));
+
+				memset(out, 0xff, m * dv * sizeof(float));
+				CHECK_STATUS(rv_multi_head_attention(Q, m, K, V, n, d, dv, H, out,
+													 want_w ? w : NULL, scratch, &ex), RV_OK);
+				CHECK(memcmp(ref, out, m * dv * sizeof(float)) == 0,
+					  "multi_head m=%zu n=%zu H=%zu threads=%d: a head differs from its own attention",
+					  m, n, H, counts[t]);
+				CHECK(!want_w || memcmp(refw, w, m * n * sizeof(float)) == 0,
+					  "multi_head m=%zu n=%zu H=%zu threads=%d: weights differ from multi_head_scores",
+					  m, n, H, counts[t]);
+				free(scratch);
+			}
+		free(Q);
+		free(K);
+		free(V);
+		free(ref);
+		free(refw);
+		free(out);
+		free(w);
+		free(qh);
+		free(Kh);
+		free(Vh);
+		free(hs);
+		free(s1);
+	}
+}
+
 static void
 test_threads(void)
 {
@@ -749,6 +835,7 @@ main(void)
 		test_hard_inputs();
 		test_errors();
 		test_threads();
+		test_head_grouping();
 		test_flash_scratch();
 	}
 	printf("%d passed, %d failed\n", passed, failed);

@@ -423,6 +423,193 @@ test_weighted_sum(const test_table *t)
 }
 
 /* ---------------------------------------------------------------------- */
+/* head_scores and head_weighted_sum                                      */
+
+static const size_t head_n[] = {0, 1, 7, 8, 9, 17, 40, 263};
+static const size_t head_dh[] = {1, 3, 16, 19, 64, 128, 130};
+static const size_t head_count[] = {1, 2, 3, 8, 9, 17};
+
+#define N_OF(a) (sizeof (a) / sizeof (a)[0])
+
+/*
+ * head_scores against scores on each head (bit for bit, same table), the
+ * scalar table and float64; heads' rows of S are lds = n + 2 apart and the
+ * gaps must keep their guard value.
+ */
+static void
+test_head_scores_case(const test_table *t, size_t n, size_t dh, size_t heads,
+					  size_t ldk, int layout, float scale)
+{
+	char		what[160];
+	size_t		lds = n + 2;
+	test_buf	q = buf_new(heads * dh, layout);
+	test_buf	K = buf_new(n ? (n - 1) * ldk + heads * dh : 0, layout);
+	test_buf	S = buf_new(heads * lds, layout);
+	test_buf	m = buf_new(heads, layout);
+	float	   *S_scalar = xmalloc(heads * lds * sizeof(float));
+	float	   *m_scalar = xmalloc(heads * sizeof(float));
+	float	   *s1 = xmalloc(n * sizeof(float));
+	double	   *ref = xmalloc(n * sizeof(double));
+	double	   *abs_terms = xmalloc(n * sizeof(double));
+	int			same = 1;
+
+	snprintf(what, sizeof what, "%s head_scores n=%zu dh=%zu heads=%zu ldk=%zu layout=%d",
+			 t->name, n, dh, heads, ldk, layout);
+	for (size_t j = 0; j < heads * dh; j++)
+		q.p[j] = rand_range(-1.0f, 1.0f);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < ldk && i * ldk + j < K.count; j++)
+			K.p[i * ldk + j] = j < heads * dh ? rand_range(-1.0f, 1.0f) : NAN;
+	rv_head_scores(t->k, q.p, K.p, n, dh, heads, ldk, scale, S.p, lds, m.p);
+	rv_head_scores(&rv_kernels_scalar, q.p, K.p, n, dh, heads, ldk, scale, S_scalar, lds, m_scalar);
+	for (size_t h = 0; h < heads; h++)
+	{
+		float		m1 = t->k->scores(q.p + h * dh, K.p + h * dh, n, dh, ldk, scale, s1);
+
+		if (memcmp(s1, S.p + h * lds, n * sizeof(float)) != 0 ||
+			memcmp(&m1, &m.p[h], sizeof m1) != 0)
+			same = 0;
+		for (size_t i = 0; i < n; i++)
+		{
+			double		sum = 0.0,
+						abs_sum = 0.0;
+
+			for (size_t j = 0; j < dh; j++)
+			{
+				double		p = (double) q.p[h * dh + j] * K.p[i * ldk + h * dh + j];
+
+				sum += p;
+				abs_sum += fabs(p);
+			}
+			ref[i] = sum * scale;
+			abs_terms[i] = abs_sum * fabs(scale);
+		}
+		check_array(what, S.p + h * lds, S_scalar + h * lds, ref, abs_terms, n);
+		for (size_t i = n; i < lds && h + 1 < heads; i++)
+		{
+			uint32_t	bits;
+
+			memcpy(&bits, &S.p[h * lds + i], sizeof bits);
+			check(bits == GUARD_BITS, "%s: wrote into the gap after head %zu", what, h);
+		}
+	}
+	check(same, "%s: differs from scores on each head", what);
+	check_guards(what, &S);
+	check_guards(what, &m);
+
+	buf_free(&q);
+	buf_free(&K);
+	buf_free(&S);
+	buf_free(&m);
+	free(S_scalar);
+	free(m_scalar);
+	free(s1);
+	free(ref);
+	free(abs_terms);
+}
+
+static void
+test_head_scores(const test_table *t)
+{
+	for (int layout = 0; layout < N_LAYOUTS; layout++)
+		for (size_t pad = 0; pad <= 3; pad += 3)
+			for (size_t a = 0; a < N_OF(head_n); a++)
+				for (size_t b = 0; b < N_OF(head_dh); b++)
+					for (size_t c = 0; c < N_OF(head_count); c++)
+						test_head_scores_case(t, head_n[a], head_dh[b], head_count[c],
+											  head_count[c] * head_dh[b] + pad, layout,
+											  pad ? -0.7f : 0.125f);
+	test_head_scores_case(t, 4099, 64, 8, 512, 0, 0.125f);
+}
+
+/*
+ * head_weighted_sum against weighted_sum on each head (bit for bit, same
+ * table), the scalar table and float64; W's heads are ldw = n + 1 apart.
+ */
+static void
+test_head_weighted_sum_case(const test_table *t, size_t n, size_t dvh,
+							size_t heads, size_t ldv, float beta, int layout)
+{
+	char		what[160];
+	size_t		ldw = n + 1;
+	size_t		dv = heads * dvh;
+	test_buf	W = buf_new(heads * ldw, layout);
+	test_buf	V = buf_new(n ? (n - 1) * ldv + dv : 0, layout);
+	test_buf	out = buf_new(dv, layout);
+	float	   *out_scalar = xmalloc(dv * sizeof(float));
+	float	   *out1 = xmalloc(dv * sizeof(float));
+	float	   *out0 = xmalloc(dv * sizeof(float));
+	double	   *ref = xmalloc(dv * sizeof(double));
+	double	   *abs_terms = xmalloc(dv * sizeof(double));
+
+	snprintf(what, sizeof what, "%s head_weighted_sum n=%zu dvh=%zu heads=%zu ldv=%zu beta=%g layout=%d",
+			 t->name, n, dvh, heads, ldv, beta, layout);
+	for (size_t i = 0; i < heads * ldw; i++)
+		W.p[i] = i % ldw < n ? rand_range(-0.25f, 1.0f) : NAN;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < ldv && i * ldv + j < V.count; j++)
+			V.p[i * ldv + j] = j < dv ? rand_range(-1.0f, 1.0f) : NAN;
+	for (size_t j = 0; j < dv; j++)
+		out0[j] = beta == 0.0f ? NAN : rand_range(-1.0f, 1.0f);
+	for (size_t j = 0; j < dv; j++)
+	{
+		size_t		h = j / dvh;
+		double		sum = beta == 0.0f ? 0.0 : (double) beta * out0[j];
+		double		abs_sum = fabs(sum);
+
+		for (size_t i = 0; i < n; i++)
+		{
+			double		p = (double) W.p[h * ldw + i] * V.p[i * ldv + j];
+
+			sum += p;
+			abs_sum += fabs(p);
+		}
+		ref[j] = sum;
+		abs_terms[j] = abs_sum;
+	}
+	memcpy(out.p, out0, dv * sizeof(float));
+	memcpy(out_scalar, out0, dv * sizeof(float));
+	memcpy(out1, out0, dv * sizeof(float));
+	rv_head_weighted_sum(t->k, W.p, ldw, V.p, n, dvh, heads, ldv, beta, out.p);
+	rv_head_weighted_sum(&rv_kernels_scalar, W.p, ldw, V.p, n, dvh, heads, ldv, beta, out_scalar);
+	for (size_t h = 0; h < heads; h++)
+		t->k->weighted_sum(W.p + h * ldw, V.p + h * dvh, n, dvh, ldv, beta, out1 + h * dvh);
+
+	check_array(what, out.p, out_scalar, ref, abs_terms, dv);
+	check(memcmp(out.p, out1, dv * sizeof(float)) == 0,
+		  "%s: differs from weighted_sum on each head", what);
+	check_guards(what, &out);
+
+	buf_free(&W);
+	buf_free(&V);
+	buf_free(&out);
+	free(out_scalar);
+	free(out1);
+	free(out0);
+	free(ref);
+	free(abs_terms);
+}
+
+static void
+test_head_weighted_sum(const test_table *t)
+{
+	static const float betas[] = {0.0f, 1.0f, 0.5f};
+
+	for (int layout = 0; layout < N_LAYOUTS; layout++)
+		for (size_t pad = 0; pad <= 5; pad += 5)
+			for (size_t bi = 0; bi < N_OF(betas); bi++)
+				for (size_t a = 0; a < N_OF(head_n); a++)
+					for (size_t b = 0; b < N_OF(head_dh); b++)
+						for (size_t c = 0; c < N_OF(head_count); c++)
+							test_head_weighted_sum_case(t, head_n[a], head_dh[b], head_count[c],
+														head_count[c] * head_dh[b] + pad,
+														betas[bi], layout);
+	for (size_t dvh = 1; dvh <= 130; dvh++)
+		test_head_weighted_sum_case(t, 37, dvh, 3, 3 * dvh + 1, 0.0f, 0);
+	test_head_weighted_sum_case(t, 4099, 64, 8, 512, 0.0f, 0);
+}
+
+/* ---------------------------------------------------------------------- */
 /* exp_sum_to and exp                                                     */
 
 /*
@@ -998,6 +1185,8 @@ main(void)
 
 		test_scores(t);
 		test_weighted_sum(t);
+		test_head_scores(t);
+		test_head_weighted_sum(t);
 		test_exp_primitives(t);
 		test_exp_accuracy(t);
 		test_exp_sum_to_accuracy(t);
