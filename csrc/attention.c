@@ -35,45 +35,62 @@ weighted_rows(const rv_kernels *kern, const float *w, const float *V,
 	return RV_OK;
 }
 
+static rv_status
+check_heads(size_t d, size_t dv, size_t num_heads)
+{
+	if (num_heads < 1 || d % num_heads != 0 || dv % num_heads != 0)
+		return RV_ERR_NUM_HEADS;
+	return RV_OK;
+}
+
 rv_status
-rv_check_forward(const float *Q, size_t m, const float *K, const float *V,
-				 size_t n, size_t d, size_t dv, const float *out)
+rv_forward_init(rv_forward *f, const float *Q, size_t m, const float *K,
+				const float *V, size_t n, size_t d, size_t dv,
+				size_t num_heads, float scale, float *out, float *scratch,
+				int *nothing)
 {
 	size_t		t;
 
+	*nothing = 1;
 	if (d == 0)
 		return RV_ERR_EMPTY_QUERY;
 	if (n == 0)
 		return RV_ERR_NO_KEYS;
 	if (dv == 0)
 		return RV_ERR_EMPTY_VALUES;
+	if (check_heads(d, dv, num_heads) != RV_OK)
+		return RV_ERR_NUM_HEADS;
 	if (m == 0)
 		return RV_OK;
-	if (Q == NULL || K == NULL || V == NULL || out == NULL)
+	if (Q == NULL || K == NULL || V == NULL || out == NULL || scratch == NULL)
 		return RV_ERR_NULL_ARG;
 	if (rv_mul_size(n, d, &t) || rv_mul_size(n, dv, &t) ||
 		rv_mul_size(m, d, &t) || rv_mul_size(m, dv, &t) ||
-		rv_mul_size(m, n, &t))
+		rv_mul_size(m, n, &t) || rv_mul_size(m, num_heads, &t))
 		return RV_ERR_SIZE_OVERFLOW;
+	if (!isfinite(scale))
+		return RV_ERR_SCALE;
+	f->kern = rv_active_kernels();
+	f->Q = Q;
+	f->K = K;
+	f->V = V;
+	f->n = n;
+	f->d = d;
+	f->dv = dv;
+	f->scale = scale;
+	f->out = out;
+	f->scratch = scratch;
+	*nothing = 0;
 	return RV_OK;
 }
 
 /* ---------------- scaled dot-product attention ---------------- */
 
-typedef struct sdpa_args
-{
-	const rv_kernels *kern;
-	const float *Q, *K, *V;
-	size_t		n, d, dv;
-	float		scale;
-	float	   *out, *scratch;	/* scratch: n floats per worker */
-} sdpa_args;
-
 static rv_status
 sdpa_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
-	const sdpa_args *a = arg;
-	float	   *w = a->scratch + worker * a->n;
+	const rv_forward *a = arg;
+	float	   *w = a->scratch + worker * a->n;	/* n floats per worker */
 	rv_status	st;
 
 	st = rv_weights_one(a->kern, a->Q + r * a->d, a->K, a->n, a->d, a->d,
@@ -102,39 +119,18 @@ rv_scaled_dot_attention(const float *Q, size_t m, const float *K,
 						float scale, float *out, float *scratch,
 						const rv_exec *ex)
 {
-	sdpa_args	a;
+	rv_forward	a;
+	int			nothing;
 	rv_status	st;
 
-	st = rv_check_forward(Q, m, K, V, n, d, dv, out);
-	if (st != RV_OK || m == 0)
+	st = rv_forward_init(&a, Q, m, K, V, n, d, dv, 1, scale, out, scratch, &nothing);
+	if (st != RV_OK || nothing)
 		return st;
-	if (scratch == NULL)
-		return RV_ERR_NULL_ARG;
-	if (!isfinite(scale))
-		return RV_ERR_SCALE;
-	a.kern = rv_active_kernels();
-	a.Q = Q;
-	a.K = K;
-	a.V = V;
-	a.n = n;
-	a.d = d;
-	a.dv = dv;
-	a.scale = scale;
-	a.out = out;
-	a.scratch = scratch;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 						sdpa_task, &a, ex);
 }
 
 /* ---------------- multi-head attention ---------------- */
-
-static rv_status
-check_heads(size_t d, size_t dv, size_t num_heads)
-{
-	if (num_heads < 1 || d % num_heads != 0 || dv % num_heads != 0)
-		return RV_ERR_NUM_HEADS;
-	return RV_OK;
-}
 
 /*
  * Head average of H weight rows (each n floats, consecutive in `heads`):
@@ -212,12 +208,10 @@ plan_heads(size_t m, size_t n, size_t d, size_t dv, size_t H,
 
 typedef struct mha_args
 {
-	const rv_kernels *kern;
-	const float *Q, *K, *V;
-	size_t		n, d, dv, H;
+	rv_forward	f;				/* scratch: G * n floats per worker, or n
+								 * per (query, head) */
+	size_t		H;
 	mha_plan	plan;
-	float	   *out;
-	float	   *scratch;		/* G * n floats per worker, or n per (query, head) */
 	int			per_task;		/* keep every head's weights (averaging) */
 } mha_args;
 
@@ -228,17 +222,17 @@ mha_task(rv_job *job, void *arg, size_t t, size_t worker)
 	size_t		r = t / a->plan.groups,
 				h0 = (t % a->plan.groups) * a->plan.G;
 	size_t		g = a->H - h0 < a->plan.G ? a->H - h0 : a->plan.G;
-	size_t		dh = a->d / a->H,
-				dvh = a->dv / a->H,
-				n = a->n;
-	float	   *W = a->per_task ? a->scratch + (r * a->H + h0) * n
-		: a->scratch + worker * a->plan.G * n;
-	float	   *out = a->out + r * a->dv + h0 * dvh;
-	const float *V = a->V + h0 * dvh;
+	size_t		dh = a->f.d / a->H,
+				dvh = a->f.dv / a->H,
+				n = a->f.n;
+	float	   *W = a->per_task ? a->f.scratch + (r * a->H + h0) * n
+		: a->f.scratch + worker * a->plan.G * n;
+	float	   *out = a->f.out + r * a->f.dv + h0 * dvh;
+	const float *V = a->f.V + h0 * dvh;
 	rv_status	st;
 
-	st = rv_weights_heads(a->kern, a->Q + r * a->d + h0 * dh, a->K + h0 * dh,
-						  n, dh, g, a->d, rv_default_scale(dh), W, job);
+	st = rv_weights_heads(a->f.kern, a->f.Q + r * a->f.d + h0 * dh, a->f.K + h0 * dh,
+						  n, dh, g, a->f.d, rv_default_scale(dh), W, job);
 	if (st != RV_OK)
 		return st;
 	/* as weighted_rows, for the g heads at once */
@@ -246,12 +240,12 @@ mha_task(rv_job *job, void *arg, size_t t, size_t worker)
 	{
 		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
 
-		rv_head_weighted_sum(a->kern, W + b, n, V + b * a->dv, len, dvh, g, a->dv,
+		rv_head_weighted_sum(a->f.kern, W + b, n, V + b * a->f.dv, len, dvh, g, a->f.dv,
 							 b == 0 ? 0.0f : 1.0f, out);
 		if (rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
-	if (!a->kern->all_finite(out, g * dvh))
+	if (!a->f.kern->all_finite(out, g * dvh))
 		return RV_ERR_NONFINITE;
 	return RV_OK;
 }
@@ -286,38 +280,25 @@ rv_multi_head_attention(const float *Q, size_t m, const float *K,
 						float *scratch, const rv_exec *ex)
 {
 	mha_args	a;
-	size_t		tasks;
+	int			nothing;
 	rv_status	st;
 
-	st = rv_check_forward(Q, m, K, V, n, d, dv, out);
-	if (st == RV_OK)
-		st = check_heads(d, dv, num_heads);
-	if (st != RV_OK || m == 0)
+	/* heads use their own scale, 1/sqrt(d/H): the shared one is unused */
+	st = rv_forward_init(&a.f, Q, m, K, V, n, d, dv, num_heads, 1.0f, out,
+						 scratch, &nothing);
+	if (st != RV_OK || nothing)
 		return st;
-	if (scratch == NULL)
-		return RV_ERR_NULL_ARG;
-	if (rv_mul_size(m, num_heads, &tasks) ||
-		rv_multi_head_attention_scratch(m, n, d, dv, num_heads,
+	if (rv_multi_head_attention_scratch(m, n, d, dv, num_heads,
 										avg_weights != NULL, ex) == (size_t) -1)
 		return RV_ERR_SIZE_OVERFLOW;
-
-	a.kern = rv_active_kernels();
-	a.Q = Q;
-	a.K = K;
-	a.V = V;
-	a.n = n;
-	a.d = d;
-	a.dv = dv;
 	a.H = num_heads;
-	a.out = out;
-	a.scratch = scratch;
 	a.per_task = avg_weights != NULL;
 	plan_heads(m, n, d, dv, num_heads, ex, &a.plan);
 	st = rv_run_tasks(a.plan.tasks, a.plan.workers, mha_task, &a, ex);
 	if (st != RV_OK || avg_weights == NULL)
 		return st;
 	for (size_t r = 0; r < m; r++)
-		average_heads(a.kern, scratch + r * num_heads * n, num_heads, n,
+		average_heads(a.f.kern, scratch + r * num_heads * n, num_heads, n,
 					  avg_weights + r * n);
 	return RV_OK;
 }

@@ -28,34 +28,31 @@
 
 typedef struct flash_args
 {
-	const rv_kernels *kern;
-	const float *Q, *K, *V;
-	size_t		n, d, dv, block;
-	float		scale;
-	float	   *out, *scratch;	/* scratch: block floats per worker */
+	rv_forward	f;				/* scratch: block floats per worker */
+	size_t		block;
 } flash_args;
 
 static rv_status
 flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
 	const flash_args *a = arg;
-	const rv_kernels *kern = a->kern;
-	const float *q = a->Q + r * a->d;
-	float	   *S = a->scratch + worker * a->block;
-	float	   *O = a->out + r * a->dv;
+	const rv_kernels *kern = a->f.kern;
+	const float *q = a->f.Q + r * a->f.d;
+	float	   *S = a->f.scratch + worker * a->block;
+	float	   *O = a->f.out + r * a->f.dv;
 	float		m = -INFINITY;
 	double		l = 0.0;		/* scaled by 2^-E, like O */
 	int			E = 0;
 	size_t		since_poll = 0;
 
-	for (size_t b = 0; b < a->n; b += a->block)
+	for (size_t b = 0; b < a->f.n; b += a->block)
 	{
-		size_t		len = a->n - b < a->block ? a->n - b : a->block;
+		size_t		len = a->f.n - b < a->block ? a->f.n - b : a->block;
 		float		m_tile, m_new, alpha;
 		double		p_sum, l_new;
 		int			e;
 
-		m_tile = kern->scores(q, a->K + b * a->d, len, a->d, a->d, a->scale, S);
+		m_tile = kern->scores(q, a->f.K + b * a->f.d, len, a->f.d, a->f.d, a->f.scale, S);
 		if (!kern->all_finite(S, len))
 			return RV_ERR_NONFINITE;
 		m_new = m_tile > m ? m_tile : m;
@@ -79,9 +76,9 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 		 * NaN/Infinity from earlier values is being dropped.
 		 */
 		alpha = ldexpf(alpha, -e);
-		if (b != 0 && alpha == 0.0f && !kern->all_finite(O, a->dv))
+		if (b != 0 && alpha == 0.0f && !kern->all_finite(O, a->f.dv))
 			return RV_ERR_NONFINITE;
-		kern->weighted_sum(S, a->V + b * a->dv, len, a->dv, a->dv, alpha, O);
+		kern->weighted_sum(S, a->f.V + b * a->f.dv, len, a->f.dv, a->f.dv, alpha, O);
 		m = m_new;
 
 		since_poll += len;
@@ -95,8 +92,8 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 	/* l > 0 (the max logit contributes exp(0)); the guard is for safety */
 	if (!(l > 0.0))
 		return RV_ERR_NONFINITE;
-	kern->scale(O, a->dv, (float) (1.0 / l));
-	if (!kern->all_finite(O, a->dv))
+	kern->scale(O, a->f.dv, (float) (1.0 / l));
+	if (!kern->all_finite(O, a->f.dv))
 		return RV_ERR_NONFINITE;
 	return RV_OK;
 }
@@ -128,28 +125,15 @@ rv_flash_attention(const float *Q, size_t m, const float *K, const float *V,
 				   const rv_exec *ex)
 {
 	flash_args	a;
+	int			nothing;
 	rv_status	st;
 
 	if (block_size < 1 || block_size > RV_MAX_BLOCK_SIZE)
 		return RV_ERR_BLOCK_SIZE;
-	st = rv_check_forward(Q, m, K, V, n, d, dv, out);
-	if (st != RV_OK || m == 0)
+	st = rv_forward_init(&a.f, Q, m, K, V, n, d, dv, 1, scale, out, scratch, &nothing);
+	if (st != RV_OK || nothing)
 		return st;
-	if (scratch == NULL)
-		return RV_ERR_NULL_ARG;
-	if (!isfinite(scale))
-		return RV_ERR_SCALE;
-	a.kern = rv_active_kernels();
-	a.Q = Q;
-	a.K = K;
-	a.V = V;
-	a.n = n;
-	a.d = d;
-	a.dv = dv;
 	a.block = tile_of(n, block_size);
-	a.scale = scale;
-	a.out = out;
-	a.scratch = scratch;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 						flash_task, &a, ex);
 }

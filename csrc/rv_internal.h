@@ -61,9 +61,28 @@ rv_status	rv_weights_heads(const rv_kernels *kern, const float *q,
 							 size_t heads, size_t ldk, float scale, float *W,
 							 rv_job *job);
 
-/* Common argument checks of the forward functions (attention.c). */
-rv_status	rv_check_forward(const float *Q, size_t m, const float *K,
-							 const float *V, size_t n, size_t d, size_t dv,
-							 const float *out);
+/*
+ * What every forward driver (attention.c, flash.c) hands its tasks: the
+ * arrays, their sizes, the logit scale, the output and the scratch.
+ */
+typedef struct rv_forward
+{
+	const rv_kernels *kern;
+	const float *Q, *K, *V;
+	size_t		n, d, dv;
+	float		scale;
+	float	   *out, *scratch;
+} rv_forward;
+
+/*
+ * The checks the forward functions share (sizes, heads: 1 for the
+ * single-head ones, buffers, scale), then f filled in.  *nothing is set
+ * when there is no query (m == 0): the call then succeeds doing nothing.
+ */
+rv_status	rv_forward_init(rv_forward *f, const float *Q, size_t m,
+							const float *K, const float *V, size_t n,
+							size_t d, size_t dv, size_t num_heads,
+							float scale, float *out, float *scratch,
+							int *nothing);
 
 #endif							/* RV_INTERNAL_H */
