@@ -126,7 +126,7 @@ typedef struct rv_exec
 } rv_exec;
 
 /* Below this many floats of K+V per extra thread no thread is started. */
-#define RV_DEFAULT_MIN_WORK ((size_t) 1 << 18)
+#define RV_DEFAULT_MIN_WORK ((size_t) 1 << 20)
 
 /* Keys per block between two polls of the cancel callback. */
 #define RV_CANCEL_BLOCK 4096

@@ -58,7 +58,7 @@ def test_bit_identical_for_any_thread_count(backend, rng, forced_threads, m, n):
 
 
 def test_bit_identical_with_the_default_threshold(backend, rng):
-    # big enough for the core's own threshold (2**18 floats of K+V per thread)
+    # big enough for the core's own threshold (2**20 floats of K+V per thread): 2 threads
     Q, K, V = _inputs(rng, 6, 5000, 32, 32)
     for call in (lambda t: rv.scaled_dot_attention(Q, K, V, threads=t),
                  lambda t: rv.multi_head_attention(Q, K, V, 4, threads=t),

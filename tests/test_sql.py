@@ -311,9 +311,9 @@ def test_outputs_have_lower_bound_one_and_input_bounds_are_ignored(session):
 
 def test_thread_count_does_not_change_any_bit(on_backend, rng):
     s = on_backend
-    m, n, d, dv = 4, 4096, 64, 64
+    m, n, d, dv = 4, 16384, 64, 64
     Q, K, V = inputs(rng, n, d, dv, m=m)
-    # big enough that the core's own threshold (2**18 floats of K+V per thread) starts 4 threads
+    # big enough that the core's own threshold (2**20 floats of K+V per thread) starts 4 threads
     plan = rv._binding.lib.rv_plan_threads
     ex4 = rv._validate._exec_for(4)
     assert plan(m, n * (d + dv), ex4) == 4
