@@ -26,7 +26,7 @@ REGRESS_OPTS = --inputdir=test --outputdir=test
 EXTRA_CLEAN  = test/results test/regression.diffs test/regression.out
 
 PG_CPPFLAGS = -I$(srcdir)/csrc
-# No -m flags and no -march=native: SIMD kernels carry target attributes and
+# No -m flags and no tuning for the build machine: SIMD kernels carry target attributes and
 # are chosen at run time, so the library runs on any CPU of the architecture.
 # -ffp-contract=off keeps gcc and clang (bitcode for JIT inlining) from fusing
 # a*b+c differently, which would change the last bits between builds.
