@@ -30,7 +30,7 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 # postgresql-15 is named explicitly: postgresql-server-dev-15 may come from bookworm-security
 # at a newer minor version, and naming the server upgrades it too, so headers and server agree.
 APT_PACKAGES=(
-  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-plpython3-15
+  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-plpython3-15 python3-numpy
   libtap-parser-sourcehandler-pgtap-perl pgxnclient
   clang-14 libclang-rt-14-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
