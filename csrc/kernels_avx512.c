@@ -12,14 +12,29 @@
  */
 #if defined(__x86_64__)
 
-#include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
 
 #include "rv_kernels.h"
 
+/*
+ * RV_EMULATE_AVX512 is for the C tests only (tools/test-c.sh): the
+ * intrinsics then come from portable C (csrc/test/avx512_emu.h) and the
+ * target attributes are dropped, so that this table can be checked on a
+ * CPU without AVX-512.  RV_AVX512_BARRIER(v) keeps v in a register (an
+ * optimisation fence for the compiler, no instruction).
+ */
+#ifdef RV_EMULATE_AVX512
+#include "test/avx512_emu.h"
+#define RV_AVX512
+#define RV_AVX512_INLINE static inline
+#define RV_AVX512_BARRIER(v) __asm__("" : "+m"(v))
+#else
+#include <immintrin.h>
 #define RV_AVX512 __attribute__((target("avx512f")))
 #define RV_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+#define RV_AVX512_BARRIER(v) __asm__("" : "+v"(v))
+#endif
 
 /* heads per pass of head_scores / head_weighted_sum (bounds their stack state) */
 #define RV_HEAD_CHUNK 8
@@ -501,7 +516,8 @@ max_checked_f32_avx512(const float *x, size_t n, int *bad)
 		__m512		x0_f32x16 = _mm512_loadu_ps(x + i);
 		__m512		x1_f32x16 = _mm512_loadu_ps(x + i + 16);
 
-		__asm__("" : "+v"(x0_f32x16), "+v"(x1_f32x16));
+		RV_AVX512_BARRIER(x0_f32x16);
+		RV_AVX512_BARRIER(x1_f32x16);
 		max0_f32x16 = _mm512_max_ps(max0_f32x16, x0_f32x16);
 		max1_f32x16 = _mm512_max_ps(max1_f32x16, x1_f32x16);
 		bad_mask |= _mm512_cmp_ps_mask(x0_f32x16, inf_f32x16, _CMP_NLT_UQ) |
@@ -511,7 +527,7 @@ max_checked_f32_avx512(const float *x, size_t n, int *bad)
 	{
 		__m512		x_f32x16 = _mm512_loadu_ps(x + i);
 
-		__asm__("" : "+v"(x_f32x16));
+		RV_AVX512_BARRIER(x_f32x16);
 		max0_f32x16 = _mm512_max_ps(max0_f32x16, x_f32x16);
 		bad_mask |= _mm512_cmp_ps_mask(x_f32x16, inf_f32x16, _CMP_NLT_UQ);
 	}

@@ -2,8 +2,8 @@
 # tools/setup.sh — everything ruvector needs on a Debian 12 machine, idempotent.
 #
 #   1. apt packages: PostgreSQL 15 server + headers, pgTAP + pg_prove, pgxnclient, clang-14 and
-#      its sanitizer runtime, the aarch64 cross compiler and qemu-user (only when something is
-#      missing, so a second run costs a dpkg-query);
+#      its sanitizer runtime, the aarch64 cross compiler and qemu-user, SIMDe (for the C tests'
+#      emulated AVX-512); only when something is missing, so a second run costs a dpkg-query;
 #   2. .venv with the Python tools, then `pip install -e .` (rebuilds the cffi module from the
 #      current csrc/ every time);
 #   3. the PostgreSQL extension: `make COPT=-Werror` and `make install` (as root into the
@@ -33,7 +33,7 @@ APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-plpython3-15 python3-numpy
   libtap-parser-sourcehandler-pgtap-perl pgxnclient
   clang-14 libclang-rt-14-dev
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libsimde-dev
   make zip unzip
 )
 

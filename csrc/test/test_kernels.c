@@ -1123,12 +1123,11 @@ collect_tables(test_table *tables)
 
 	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
 #if defined(__x86_64__)
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
 		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
 	else
 		printf("avx2: not supported by this CPU, skipped\n");
-	if (__builtin_cpu_supports("avx512f"))
+	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
 		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
 	else
 		printf("avx512: not supported by this CPU, skipped\n");

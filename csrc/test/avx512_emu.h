@@ -1,0 +1,122 @@
+/*
+ * avx512_emu.h: AVX-512F intrinsics in portable C, for tests only.
+ *
+ * Built with -DRV_EMULATE_AVX512, kernels_avx512.c includes this header
+ * instead of <immintrin.h> and drops its target attributes, so that the
+ * AVX-512 table runs (slowly, lane by lane) on a CPU without AVX-512 and
+ * the C tests can check it there.  SIMDe (libsimde-dev) provides most
+ * intrinsics; the few that SIMDe 0.7 lacks are written here on arrays of
+ * 16 lanes.  Masked loads and stores touch only the selected lanes, as the
+ * hardware does, so AddressSanitizer still sees out-of-bounds accesses.
+ */
+#ifndef RV_AVX512_EMU_H
+#define RV_AVX512_EMU_H
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <string.h>
+
+typedef simde__mmask16 __mmask16;
+
+static inline __m512
+rv_emu_ps(const float *lanes)
+{
+	return _mm512_loadu_ps(lanes);
+}
+
+static inline void
+rv_emu_lanes(__m512 v, float *lanes)
+{
+	_mm512_storeu_ps(lanes, v);
+}
+
+static inline __m512
+_mm512_maskz_loadu_ps(__mmask16 k, const void *p)
+{
+	float		t[16];
+
+	for (int i = 0; i < 16; i++)
+		if ((k >> i) & 1)
+			memcpy(&t[i], (const float *) p + i, sizeof(float));
+		else
+			t[i] = 0.0f;
+	return rv_emu_ps(t);
+}
+
+static inline __m512
+_mm512_mask_loadu_ps(__m512 src, __mmask16 k, const void *p)
+{
+	float		t[16];
+
+	rv_emu_lanes(src, t);
+	for (int i = 0; i < 16; i++)
+		if ((k >> i) & 1)
+			memcpy(&t[i], (const float *) p + i, sizeof(float));
+	return rv_emu_ps(t);
+}
+
+static inline void
+_mm512_mask_storeu_ps(void *p, __mmask16 k, __m512 v)
+{
+	float		t[16];
+
+	rv_emu_lanes(v, t);
+	for (int i = 0; i < 16; i++)
+		if ((k >> i) & 1)
+			memcpy((float *) p + i, &t[i], sizeof(float));
+}
+
+static inline float
+_mm512_reduce_add_ps(__m512 v)
+{
+	float		t[16];
+
+	/* the hardware sequence's pairing: halves, then quarters, ... */
+	rv_emu_lanes(v, t);
+	for (int w = 8; w >= 1; w /= 2)
+		for (int i = 0; i < w; i++)
+			t[i] = t[i] + t[i + w];
+	return t[0];
+}
+
+static inline float
+_mm512_reduce_max_ps(__m512 v)
+{
+	float		t[16];
+
+	rv_emu_lanes(v, t);
+	for (int w = 8; w >= 1; w /= 2)
+		for (int i = 0; i < w; i++)
+			t[i] = t[i] > t[i + w] ? t[i] : t[i + w];
+	return t[0];
+}
+
+static inline __m512i
+_mm512_cvtps_epi32(__m512 v)
+{
+	float		t[16];
+	int32_t		r[16];
+
+	rv_emu_lanes(v, t);
+	for (int i = 0; i < 16; i++)
+		r[i] = (t[i] != t[i] || t[i] >= 2147483648.0f || t[i] < -2147483648.0f)
+			? INT32_MIN : (int32_t) __builtin_rintf(t[i]);
+	return _mm512_loadu_si512(r);
+}
+
+static inline __m512i
+_mm512_srai_epi32(__m512i v, unsigned int imm)
+{
+	int32_t		r[16];
+
+	_mm512_storeu_si512(r, v);
+	for (int i = 0; i < 16; i++)
+		r[i] = imm > 31 ? (r[i] < 0 ? -1 : 0) : r[i] >> imm;
+	return _mm512_loadu_si512(r);
+}
+
+#ifndef _mm512_shuffle_f32x4
+#define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4(a, b, imm)
+#endif
+
+#endif
