@@ -769,6 +769,18 @@ all_finite_f32_avx2(const float *x, size_t n)
 	return _mm256_movemask_ps(_mm256_cmp_ps(acc0_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ)) == 0xFF;
 }
 
+/* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
+
+/* ==== end of linear, gat, sparse, moe ==== */
+
+/* ==== primitives of hyperbolic.c ==== */
+
+/* ==== end of hyperbolic ==== */
+
+/* ==== primitives of cross.c (cross, sliding) ==== */
+
+/* ==== end of cross ==== */
+
 const rv_kernels rv_kernels_avx2 = {
 	.backend = RV_BACKEND_AVX2,
 	.scores = scores_f32_avx2,
@@ -778,6 +790,11 @@ const rv_kernels rv_kernels_avx2 = {
 	.exp = exp_f32_avx2,
 	.max_checked = max_checked_f32_avx2,
 	.exp_sum_to = exp_sum_to_f32_avx2,
+	/* linear, gat, sparse, moe */
+
+	/* hyperbolic */
+
+	/* cross, sliding */
 };
 
 #endif							/* __x86_64__ */

@@ -1052,6 +1052,18 @@ all_finite_f32_avx512(const float *x, size_t n)
 	return _mm512_cmp_ps_mask(acc0_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xFFFF;
 }
 
+/* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
+
+/* ==== end of linear, gat, sparse, moe ==== */
+
+/* ==== primitives of hyperbolic.c ==== */
+
+/* ==== end of hyperbolic ==== */
+
+/* ==== primitives of cross.c (cross, sliding) ==== */
+
+/* ==== end of cross ==== */
+
 const rv_kernels rv_kernels_avx512 = {
 	.backend = RV_BACKEND_AVX512,
 	.scores = scores_f32_avx512,
@@ -1063,6 +1075,11 @@ const rv_kernels rv_kernels_avx512 = {
 	.exp = exp_f32_avx512,
 	.max_checked = max_checked_f32_avx512,
 	.exp_sum_to = exp_sum_to_f32_avx512,
+	/* linear, gat, sparse, moe */
+
+	/* hyperbolic */
+
+	/* cross, sliding */
 };
 
 #endif							/* __x86_64__ */

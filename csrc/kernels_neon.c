@@ -734,6 +734,18 @@ all_finite_f32_neon(const float *x, size_t n)
 	return vminvq_u32(vceqq_f32(acc0_f32x4, vdupq_n_f32(0.0f))) != 0;
 }
 
+/* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
+
+/* ==== end of linear, gat, sparse, moe ==== */
+
+/* ==== primitives of hyperbolic.c ==== */
+
+/* ==== end of hyperbolic ==== */
+
+/* ==== primitives of cross.c (cross, sliding) ==== */
+
+/* ==== end of cross ==== */
+
 const rv_kernels rv_kernels_neon = {
 	.backend = RV_BACKEND_NEON,
 	.scores = scores_f32_neon,
@@ -743,6 +755,11 @@ const rv_kernels rv_kernels_neon = {
 	.exp = exp_f32_neon,
 	.max_checked = max_checked_f32_neon,
 	.exp_sum_to = exp_sum_to_f32_neon,
+	/* linear, gat, sparse, moe */
+
+	/* hyperbolic */
+
+	/* cross, sliding */
 };
 
 #endif							/* __aarch64__ */

@@ -148,6 +148,18 @@ exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 	return sum;
 }
 
+/* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
+
+/* ==== end of linear, gat, sparse, moe ==== */
+
+/* ==== primitives of hyperbolic.c ==== */
+
+/* ==== end of hyperbolic ==== */
+
+/* ==== primitives of cross.c (cross, sliding) ==== */
+
+/* ==== end of cross ==== */
+
 const rv_kernels rv_kernels_scalar = {
 	.backend = RV_BACKEND_SCALAR,
 	.scores = scores_serial,
@@ -157,4 +169,9 @@ const rv_kernels rv_kernels_scalar = {
 	.exp = exp_serial,
 	.max_checked = max_checked_serial,
 	.exp_sum_to = exp_sum_to_serial,
+	/* linear, gat, sparse, moe */
+
+	/* hyperbolic */
+
+	/* cross, sliding */
 };

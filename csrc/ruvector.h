@@ -51,6 +51,12 @@ typedef enum rv_status
 	RV_ERR_UNKNOWN_BACKEND,		/* no backend has that name */
 	RV_ERR_UNKNOWN_TYPE,		/* no attention type has that name */
 	RV_ERR_NOT_IMPLEMENTED,		/* a listed attention type not built yet */
+	RV_ERR_TOP_K,				/* top_k < 1 */
+	RV_ERR_N_EXPERTS,			/* n_experts < 1 */
+	RV_ERR_WINDOW,				/* window < 1 */
+	RV_ERR_SLOPE,				/* negative_slope is NaN or infinite */
+	RV_ERR_CURVATURE,			/* curvature not positive and finite */
+	RV_ERR_OUTSIDE_BALL,		/* a point with c |x|^2 >= 1 (Poincare) */
 	RV_STATUS_COUNT
 } rv_status;
 
@@ -236,6 +242,163 @@ rv_status	rv_flash_attention(const float *Q, size_t m, const float *K,
 							   float *scratch, const rv_exec *ex);
 
 /* ------------------------------------------------------------------------
+ * The other attention types.  Same conventions as above: Q is m x d (m
+ * queries, each computed independently), K is n x d, V is n x dv, out is
+ * m x dv; scratch comes from the matching _scratch function called with the
+ * same sizes, parameters and ex ((size_t) -1 when the size overflows or a
+ * parameter is invalid); results are bit-identical for any thread count.
+ * scale is the logit scale s_i = scale * q.k_i; NAN selects the type's
+ * default (1/sqrt(d), or 1/sqrt(d/H) per head).
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Linear attention (Katharopoulos et al. 2020) with phi(x) = elu(x) + 1:
+ * w_i = phi(q).phi(k_i) / sum_j phi(q).phi(k_j), out = sum_i w_i v_i.
+ */
+size_t		rv_linear_attention_scratch(size_t m, size_t n, size_t d,
+										size_t dv, const rv_exec *ex);
+rv_status	rv_linear_attention(const float *Q, size_t m, const float *K,
+								const float *V, size_t n, size_t d, size_t dv,
+								float *out, float *scratch, const rv_exec *ex);
+
+/*
+ * The key-side summary of linear attention, M = [S | z] (d x (dv + 1),
+ * row-major): row j holds S[j][0..dv) = sum_i phi(k_i)[j] v_i and
+ * M[j][dv] = z[j] = sum_i phi(k_i)[j].  Then for any query
+ * out(q) = S^T phi(q) / (phi(q).z) in O(d dv)
+ * (rv_linear_attention_from_summary).  n == 0 gives M = 0.
+ */
+size_t		rv_linear_summary_scratch(size_t n, size_t d, size_t dv,
+									  const rv_exec *ex);
+rv_status	rv_linear_attention_summary(const float *K, const float *V,
+										size_t n, size_t d, size_t dv,
+										float *M, float *scratch,
+										const rv_exec *ex);
+size_t		rv_linear_from_summary_scratch(size_t m, size_t d, size_t dv,
+										   const rv_exec *ex);
+rv_status	rv_linear_attention_from_summary(const float *Q, size_t m,
+											 const float *M, size_t d,
+											 size_t dv, float *out,
+											 float *scratch,
+											 const rv_exec *ex);
+
+/*
+ * Graph attention (Velickovic et al. 2018) of a node over its neighbours:
+ * e_i = LeakyReLU(s_i, negative_slope) with s_i = scale * q.k_i, or, when
+ * a is not NULL (2d floats, a = [a1; a2]), e_i = LeakyReLU(a1.q + a2.k_i)
+ * (scale unused); w = softmax(e); out = sum_i w_i v_i.
+ */
+#define RV_DEFAULT_NEGATIVE_SLOPE 0.2f
+size_t		rv_gat_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+									 const rv_exec *ex);
+rv_status	rv_gat_attention(const float *Q, size_t m, const float *K,
+							 const float *V, size_t n, size_t d, size_t dv,
+							 const float *a, float negative_slope, float scale,
+							 float *out, float *scratch, const rv_exec *ex);
+
+/*
+ * Top-k sparse attention: only the top_k largest logits (ties to the lower
+ * index) keep weight, softmaxed among themselves; top_k >= n is
+ * scaled-dot attention over every key.  Selection without a full sort.
+ */
+#define RV_DEFAULT_SPARSE_TOP_K 8
+size_t		rv_sparse_attention_scratch(size_t m, size_t n, size_t d,
+										size_t dv, size_t top_k,
+										const rv_exec *ex);
+rv_status	rv_sparse_attention(const float *Q, size_t m, const float *K,
+								const float *V, size_t n, size_t d, size_t dv,
+								size_t top_k, float scale, float *out,
+								float *scratch, const rv_exec *ex);
+
+/*
+ * Mixture of experts: the keys split into E = min(n_experts, n) contiguous
+ * groups whose sizes differ by at most one (the first n % E groups have
+ * one key more); gate_e = mean of the logits s_i of group e; the top_k
+ * groups by gate (ties to the lower index) are chosen, their gates
+ * softmaxed into g_e; out = sum over chosen e of g_e *
+ * scaled_dot_attention(q, K_e, V_e).
+ */
+#define RV_DEFAULT_N_EXPERTS 4
+#define RV_DEFAULT_MOE_TOP_K 2
+size_t		rv_moe_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+									 size_t n_experts, size_t top_k,
+									 const rv_exec *ex);
+rv_status	rv_moe_attention(const float *Q, size_t m, const float *K,
+							 const float *V, size_t n, size_t d, size_t dv,
+							 size_t n_experts, size_t top_k, float scale,
+							 float *out, float *scratch, const rv_exec *ex);
+
+/*
+ * Cross attention of m queries over n keys/values from another source,
+ * with num_heads heads as contiguous slices (as rv_multi_head_attention;
+ * default scale 1/sqrt(d/H) per head).  causal: query row r attends keys
+ * j <= r + n - m (aligned bottom-right, as in FlashAttention); a row that
+ * attends no key (r < m - n) is 0.  Tiled like FlashAttention-2 (blocks of
+ * queries x blocks of keys, register-blocked products) so that it is
+ * compute-bound; scratch does not grow with n.  Self-attention is
+ * cross(X, X, X).
+ */
+size_t		rv_cross_attention_scratch(size_t m, size_t n, size_t d,
+									   size_t dv, size_t num_heads,
+									   const rv_exec *ex);
+rv_status	rv_cross_attention(const float *Q, size_t m, const float *K,
+							   const float *V, size_t n, size_t d, size_t dv,
+							   size_t num_heads, int causal, float scale,
+							   float *out, float *scratch, const rv_exec *ex);
+
+/*
+ * Sliding-window attention: query row r of m attends keys j in
+ * (r' - window, r'] with r' = r + n - m (one query: the last window
+ * keys); a row whose window holds no key (r' < 0) is 0.
+ */
+#define RV_DEFAULT_WINDOW 256
+size_t		rv_sliding_window_attention_scratch(size_t m, size_t n, size_t d,
+												size_t dv, size_t window,
+												const rv_exec *ex);
+rv_status	rv_sliding_window_attention(const float *Q, size_t m,
+										const float *K, const float *V,
+										size_t n, size_t d, size_t dv,
+										size_t window, float scale,
+										float *out, float *scratch,
+										const rv_exec *ex);
+
+/*
+ * Hyperbolic attention, curvature c > 0 (default 1).
+ *
+ * Poincare ball: every q, k_i, v_i must satisfy c |x|^2 < 1
+ * (RV_ERR_OUTSIDE_BALL; rv_ball_check finds the row); logits -d_c(q, k_i)
+ * with d_c(x, y) = (1/sqrt c) arcosh(1 + 2c|x - y|^2 /
+ * ((1 - c|x|^2)(1 - c|y|^2))); w = softmax; out = exp0_c(sum_i w_i
+ * log0_c(v_i)), which stays in the ball.
+ *
+ * Lorentz (hyperboloid) model: inputs are spatial coordinates x, with
+ * x0 = sqrt(1/c + |x|^2); logits -(1/sqrt c) arcosh(-c <q, k_i>_L) where
+ * <x, y>_L = -x0 y0 + x.y; w = softmax; out = the Lorentzian centroid
+ * sum_i w_i v_i (with time coordinates) rescaled onto the hyperboloid,
+ * as spatial coordinates (dv floats).
+ */
+#define RV_DEFAULT_CURVATURE 1.0f
+size_t		rv_hyperbolic_attention_scratch(size_t m, size_t n, size_t d,
+											size_t dv, const rv_exec *ex);
+rv_status	rv_poincare_attention(const float *Q, size_t m, const float *K,
+								  const float *V, size_t n, size_t d,
+								  size_t dv, float curvature, float *out,
+								  float *scratch, const rv_exec *ex);
+rv_status	rv_lorentz_attention(const float *Q, size_t m, const float *K,
+								 const float *V, size_t n, size_t d, size_t dv,
+								 float curvature, float *out, float *scratch,
+								 const rv_exec *ex);
+
+/*
+ * The Poincare ball condition for rows x d floats: RV_OK when every row
+ * has c |x|^2 < 1 (computed exactly as the Poincare driver does), else
+ * RV_ERR_OUTSIDE_BALL with *bad_row the first row that does not (may be
+ * NULL).  RV_ERR_NONFINITE for NaN/Infinity, RV_ERR_CURVATURE for a bad c.
+ */
+rv_status	rv_ball_check(const float *X, size_t rows, size_t d,
+						  float curvature, size_t *bad_row);
+
+/* ------------------------------------------------------------------------
  * Attention types: the catalogue behind ruvector_attention_types()
  * ---------------------------------------------------------------------- */
 typedef enum rv_attention_type
@@ -278,6 +441,71 @@ const char *rv_attention_type_names(void);
 
 /* Default number of heads used by the multi_head type in score(s). */
 #define RV_DEFAULT_NUM_HEADS 4
+
+/* Default tile of rv_flash_attention in the generic entry points. */
+#define RV_DEFAULT_BLOCK_SIZE 64
+
+/* ------------------------------------------------------------------------
+ * One entry point for every type
+ *
+ * The parameters of every attention type in one struct, so that callers
+ * (the SQL and Python functions that take an attention_type name) can run
+ * any type: rv_attention_params_init fills the type's defaults, the caller
+ * changes what it wants, then rv_attention (the forward pass),
+ * rv_attention_weights (the m x n attention weights: each row sums to 1,
+ * or is 0 where the type attends no key) or rv_attention_logit (the raw
+ * pair score under the type's scoring rule).  Fields a type does not use
+ * are ignored.
+ * ---------------------------------------------------------------------- */
+typedef struct rv_attention_params
+{
+	rv_attention_type type;
+	float		scale;			/* NAN: the type's default */
+	size_t		num_heads;		/* multi_head (4), cross (1) */
+	size_t		block_size;		/* flash_v2 (64) */
+	size_t		top_k;			/* sparse (8), moe (2) */
+	size_t		n_experts;		/* moe (4) */
+	size_t		window;			/* sliding (256) */
+	int			causal;			/* cross (0) */
+	float		negative_slope; /* gat (0.2) */
+	const float *gat_a;			/* gat: NULL, or a = [a1; a2] (2d floats) */
+	float		curvature;		/* poincare, lorentz (1) */
+} rv_attention_params;
+
+/* p = the defaults of type t (RV_ERR_UNKNOWN_TYPE when t is out of range). */
+rv_status	rv_attention_params_init(rv_attention_params *p,
+									 rv_attention_type t);
+
+size_t		rv_attention_scratch(const rv_attention_params *p, size_t m,
+								 size_t n, size_t d, size_t dv,
+								 const rv_exec *ex);
+rv_status	rv_attention(const rv_attention_params *p, const float *Q,
+						 size_t m, const float *K, const float *V, size_t n,
+						 size_t d, size_t dv, float *out, float *scratch,
+						 const rv_exec *ex);
+
+/*
+ * W (m x n): row r holds the weights query r gives the n keys under the
+ * type (multi_head: averaged over its heads; cross with causal or sliding:
+ * 0 outside the keys the row attends).  n == 0 is RV_OK with nothing
+ * written.
+ */
+size_t		rv_attention_weights_scratch(const rv_attention_params *p,
+										 size_t m, size_t n, size_t d,
+										 const rv_exec *ex);
+rv_status	rv_attention_weights(const rv_attention_params *p, const float *Q,
+								 size_t m, const float *K, size_t n, size_t d,
+								 float *W, float *scratch, const rv_exec *ex);
+
+/*
+ * The raw score of one query/key pair (vectors of d floats) under the
+ * type: scale * q.k for scaled_dot, flash_v2, sparse, moe, sliding and
+ * cross (the mean over heads when num_heads > 1, as multi_head);
+ * phi(q).phi(k) for linear; the LeakyReLU'd logit for gat; -d(q, k) for
+ * poincare and lorentz.
+ */
+rv_status	rv_attention_logit(const rv_attention_params *p, const float *q,
+							   const float *k, size_t d, float *out);
 
 /* ------------------------------------------------------------------------
  * Introspection used by tests and benchmarks

@@ -85,4 +85,26 @@ rv_status	rv_forward_init(rv_forward *f, const float *Q, size_t m,
 							float scale, float *out, float *scratch,
 							int *nothing);
 
+/*
+ * The generic entry points (generic.c) reach every type through these
+ * three functions per type t: the weights of m queries (W: m x n, see
+ * rv_attention_weights) with their scratch, and the pair logit (see
+ * rv_attention_logit).  p holds the type's parameters, already validated
+ * by nobody: each function checks the ones it uses.
+ */
+#define RV_TYPE_OPS(t) \
+	size_t		rv_##t##_weights_scratch(const rv_attention_params *p, size_t m, \
+										 size_t n, size_t d, const rv_exec *ex); \
+	rv_status	rv_##t##_weights(const rv_attention_params *p, const float *Q, \
+								 size_t m, const float *K, size_t n, size_t d, \
+								 float *W, float *scratch, const rv_exec *ex); \
+	rv_status	rv_##t##_logit(const rv_attention_params *p, const float *q, \
+							   const float *k, size_t d, float *out)
+
+/* ---- linear.c, gat.c, sparse.c, moe.c ---- */
+
+/* ---- hyperbolic.c ---- */
+
+/* ---- cross.c (cross, sliding) ---- */
+
 #endif							/* RV_INTERNAL_H */

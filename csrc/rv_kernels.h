@@ -92,6 +92,12 @@ typedef struct rv_kernels
 	 * block sums in double (rv_exp_sum_blocked).
 	 */
 	float		(*exp_sum_to) (const float *x, size_t n, float m, float *out);
+
+	/* ---- primitives of linear.c, gat.c, sparse.c, moe.c ---- */
+
+	/* ---- primitives of hyperbolic.c ---- */
+
+	/* ---- primitives of cross.c (cross, sliding) ---- */
 } rv_kernels;
 
 /*

@@ -25,6 +25,12 @@ static const char *const status_messages[RV_STATUS_COUNT] = {
 	[RV_ERR_UNKNOWN_BACKEND] = "unknown SIMD backend",
 	[RV_ERR_UNKNOWN_TYPE] = "unknown attention type",
 	[RV_ERR_NOT_IMPLEMENTED] = "attention type not implemented yet",
+	[RV_ERR_TOP_K] = "top_k must be at least 1",
+	[RV_ERR_N_EXPERTS] = "n_experts must be at least 1",
+	[RV_ERR_WINDOW] = "window_size must be at least 1",
+	[RV_ERR_SLOPE] = "negative_slope must be a finite number",
+	[RV_ERR_CURVATURE] = "curvature must be a positive finite number",
+	[RV_ERR_OUTSIDE_BALL] = "point lies outside the Poincare ball (c |x|^2 >= 1)",
 };
 
 const char *

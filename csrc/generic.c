@@ -1,0 +1,164 @@
+/*
+ * generic.c: one entry point for every attention type.
+ *
+ * rv_attention, rv_attention_weights and rv_attention_logit take the type
+ * and its parameters in an rv_attention_params and hand them to the type's
+ * own driver: this file only dispatches (and maps the "default scale" NAN
+ * for the seed's drivers, which take an explicit scale).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rv_internal.h"
+
+static float
+scale_or_default(float scale, size_t d)
+{
+	return isnan(scale) ? rv_default_scale(d) : scale;
+}
+
+rv_status
+rv_attention_params_init(rv_attention_params *p, rv_attention_type t)
+{
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	if ((int) t < 0 || t >= RV_ATTN_TYPE_COUNT)
+		return RV_ERR_UNKNOWN_TYPE;
+	memset(p, 0, sizeof(*p));
+	p->type = t;
+	p->scale = NAN;
+	p->num_heads = t == RV_ATTN_MULTI_HEAD ? RV_DEFAULT_NUM_HEADS : 1;
+	p->block_size = RV_DEFAULT_BLOCK_SIZE;
+	p->top_k = t == RV_ATTN_MOE ? RV_DEFAULT_MOE_TOP_K : RV_DEFAULT_SPARSE_TOP_K;
+	p->n_experts = RV_DEFAULT_N_EXPERTS;
+	p->window = RV_DEFAULT_WINDOW;
+	p->causal = 0;
+	p->negative_slope = RV_DEFAULT_NEGATIVE_SLOPE;
+	p->gat_a = NULL;
+	p->curvature = RV_DEFAULT_CURVATURE;
+	return RV_OK;
+}
+
+size_t
+rv_attention_scratch(const rv_attention_params *p, size_t m, size_t n,
+					 size_t d, size_t dv, const rv_exec *ex)
+{
+	if (p == NULL)
+		return (size_t) -1;
+	switch (p->type)
+	{
+		case RV_ATTN_SCALED_DOT:
+			return rv_scaled_dot_attention_scratch(m, n, d, dv, ex);
+		case RV_ATTN_MULTI_HEAD:
+			return rv_multi_head_attention_scratch(m, n, d, dv, p->num_heads, 0, ex);
+		case RV_ATTN_FLASH_V2:
+			return rv_flash_attention_scratch(m, n, d, dv, p->block_size, ex);
+		default:
+			return (size_t) -1;
+	}
+}
+
+rv_status
+rv_attention(const rv_attention_params *p, const float *Q, size_t m,
+			 const float *K, const float *V, size_t n, size_t d, size_t dv,
+			 float *out, float *scratch, const rv_exec *ex)
+{
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	switch (p->type)
+	{
+		case RV_ATTN_SCALED_DOT:
+			return rv_scaled_dot_attention(Q, m, K, V, n, d, dv,
+										   scale_or_default(p->scale, d),
+										   out, scratch, ex);
+		case RV_ATTN_MULTI_HEAD:
+			return rv_multi_head_attention(Q, m, K, V, n, d, dv, p->num_heads,
+										   out, NULL, scratch, ex);
+		case RV_ATTN_FLASH_V2:
+			return rv_flash_attention(Q, m, K, V, n, d, dv,
+									  scale_or_default(p->scale, d),
+									  p->block_size, out, scratch, ex);
+		default:
+			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
+				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+	}
+}
+
+size_t
+rv_attention_weights_scratch(const rv_attention_params *p, size_t m,
+							 size_t n, size_t d, const rv_exec *ex)
+{
+	size_t		s;
+
+	(void) m;
+	(void) d;
+	(void) ex;
+	if (p == NULL)
+		return (size_t) -1;
+	switch (p->type)
+	{
+		case RV_ATTN_SCALED_DOT:
+		case RV_ATTN_FLASH_V2:
+			return 0;
+		case RV_ATTN_MULTI_HEAD:
+			if (p->num_heads < 1 || rv_mul_size(n, p->num_heads, &s))
+				return (size_t) -1;
+			return s;
+		default:
+			return (size_t) -1;
+	}
+}
+
+rv_status
+rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
+					 const float *K, size_t n, size_t d, float *W,
+					 float *scratch, const rv_exec *ex)
+{
+	rv_status	st = RV_OK;
+	size_t		t;
+
+	(void) ex;
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	if (d == 0)
+		return RV_ERR_EMPTY_QUERY;
+	if (rv_mul_size(m, n, &t) || rv_mul_size(m, d, &t))
+		return RV_ERR_SIZE_OVERFLOW;
+	switch (p->type)
+	{
+		case RV_ATTN_SCALED_DOT:
+		case RV_ATTN_FLASH_V2:
+			for (size_t r = 0; r < m && st == RV_OK; r++)
+				st = rv_attention_scores(Q + r * d, K, n, d,
+										 scale_or_default(p->scale, d),
+										 W + r * n);
+			return st;
+		case RV_ATTN_MULTI_HEAD:
+			for (size_t r = 0; r < m && st == RV_OK; r++)
+				st = rv_multi_head_scores(Q + r * d, K, n, d, p->num_heads,
+										  W + r * n, scratch);
+			return st;
+		default:
+			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
+				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+	}
+}
+
+rv_status
+rv_attention_logit(const rv_attention_params *p, const float *q,
+				   const float *k, size_t d, float *out)
+{
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	switch (p->type)
+	{
+		case RV_ATTN_SCALED_DOT:
+		case RV_ATTN_FLASH_V2:
+			return rv_attention_score(q, k, d, scale_or_default(p->scale, d), out);
+		case RV_ATTN_MULTI_HEAD:
+			return rv_multi_head_score(q, k, d, p->num_heads, out);
+		default:
+			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
+				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+	}
+}
