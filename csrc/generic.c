@@ -17,6 +17,15 @@ scale_or_default(float scale, size_t d)
 	return isnan(scale) ? rv_default_scale(d) : scale;
 }
 
+/* between the query rows of the seed's weights, which run on this thread */
+static rv_status
+poll_cancel(const rv_exec *ex)
+{
+	if (ex != NULL && ex->cancel != NULL && ex->cancel(ex->cancel_arg))
+		return RV_ERR_CANCELLED;
+	return RV_OK;
+}
+
 rv_status
 rv_attention_params_init(rv_attention_params *p, rv_attention_type t)
 {
@@ -53,6 +62,21 @@ rv_attention_scratch(const rv_attention_params *p, size_t m, size_t n,
 			return rv_multi_head_attention_scratch(m, n, d, dv, p->num_heads, 0, ex);
 		case RV_ATTN_FLASH_V2:
 			return rv_flash_attention_scratch(m, n, d, dv, p->block_size, ex);
+		case RV_ATTN_LINEAR:
+			return rv_linear_attention_scratch(m, n, d, dv, ex);
+		case RV_ATTN_GAT:
+			return rv_gat_attention_scratch(m, n, d, dv, ex);
+		case RV_ATTN_SPARSE:
+			return rv_sparse_attention_scratch(m, n, d, dv, p->top_k, ex);
+		case RV_ATTN_MOE:
+			return rv_moe_attention_scratch(m, n, d, dv, p->n_experts, p->top_k, ex);
+		case RV_ATTN_CROSS:
+			return rv_cross_attention_scratch(m, n, d, dv, p->num_heads, ex);
+		case RV_ATTN_SLIDING:
+			return rv_sliding_window_attention_scratch(m, n, d, dv, p->window, ex);
+		case RV_ATTN_POINCARE:
+		case RV_ATTN_LORENTZ:
+			return rv_hyperbolic_attention_scratch(m, n, d, dv, ex);
 		default:
 			return (size_t) -1;
 	}
@@ -78,9 +102,31 @@ rv_attention(const rv_attention_params *p, const float *Q, size_t m,
 			return rv_flash_attention(Q, m, K, V, n, d, dv,
 									  scale_or_default(p->scale, d),
 									  p->block_size, out, scratch, ex);
+		case RV_ATTN_LINEAR:
+			return rv_linear_attention(Q, m, K, V, n, d, dv, out, scratch, ex);
+		case RV_ATTN_GAT:
+			return rv_gat_attention(Q, m, K, V, n, d, dv, p->gat_a,
+									p->negative_slope, p->scale, out, scratch, ex);
+		case RV_ATTN_SPARSE:
+			return rv_sparse_attention(Q, m, K, V, n, d, dv, p->top_k, p->scale,
+									   out, scratch, ex);
+		case RV_ATTN_MOE:
+			return rv_moe_attention(Q, m, K, V, n, d, dv, p->n_experts, p->top_k,
+									p->scale, out, scratch, ex);
+		case RV_ATTN_CROSS:
+			return rv_cross_attention(Q, m, K, V, n, d, dv, p->num_heads,
+									  p->causal, p->scale, out, scratch, ex);
+		case RV_ATTN_SLIDING:
+			return rv_sliding_window_attention(Q, m, K, V, n, d, dv, p->window,
+											   p->scale, out, scratch, ex);
+		case RV_ATTN_POINCARE:
+			return rv_poincare_attention(Q, m, K, V, n, d, dv, p->curvature,
+										 out, scratch, ex);
+		case RV_ATTN_LORENTZ:
+			return rv_lorentz_attention(Q, m, K, V, n, d, dv, p->curvature,
+										out, scratch, ex);
 		default:
-			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
-				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+			return RV_ERR_UNKNOWN_TYPE;
 	}
 }
 
@@ -104,6 +150,22 @@ rv_attention_weights_scratch(const rv_attention_params *p, size_t m,
 			if (p->num_heads < 1 || rv_mul_size(n, p->num_heads, &s))
 				return (size_t) -1;
 			return s;
+		case RV_ATTN_LINEAR:
+			return rv_linear_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_GAT:
+			return rv_gat_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_SPARSE:
+			return rv_sparse_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_MOE:
+			return rv_moe_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_CROSS:
+			return rv_cross_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_SLIDING:
+			return rv_sliding_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_POINCARE:
+			return rv_poincare_weights_scratch(p, m, n, d, ex);
+		case RV_ATTN_LORENTZ:
+			return rv_lorentz_weights_scratch(p, m, n, d, ex);
 		default:
 			return (size_t) -1;
 	}
@@ -117,7 +179,6 @@ rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
 	rv_status	st = RV_OK;
 	size_t		t;
 
-	(void) ex;
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
 	if (d == 0)
@@ -129,18 +190,35 @@ rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
 		case RV_ATTN_SCALED_DOT:
 		case RV_ATTN_FLASH_V2:
 			for (size_t r = 0; r < m && st == RV_OK; r++)
-				st = rv_attention_scores(Q + r * d, K, n, d,
-										 scale_or_default(p->scale, d),
-										 W + r * n);
+				if ((st = rv_attention_scores(Q + r * d, K, n, d,
+											  scale_or_default(p->scale, d),
+											  W + r * n)) == RV_OK)
+					st = poll_cancel(ex);
 			return st;
 		case RV_ATTN_MULTI_HEAD:
 			for (size_t r = 0; r < m && st == RV_OK; r++)
-				st = rv_multi_head_scores(Q + r * d, K, n, d, p->num_heads,
-										  W + r * n, scratch);
+				if ((st = rv_multi_head_scores(Q + r * d, K, n, d, p->num_heads,
+											   W + r * n, scratch)) == RV_OK)
+					st = poll_cancel(ex);
 			return st;
+		case RV_ATTN_LINEAR:
+			return rv_linear_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_GAT:
+			return rv_gat_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_SPARSE:
+			return rv_sparse_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_MOE:
+			return rv_moe_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_CROSS:
+			return rv_cross_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_SLIDING:
+			return rv_sliding_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_POINCARE:
+			return rv_poincare_weights(p, Q, m, K, n, d, W, scratch, ex);
+		case RV_ATTN_LORENTZ:
+			return rv_lorentz_weights(p, Q, m, K, n, d, W, scratch, ex);
 		default:
-			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
-				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+			return RV_ERR_UNKNOWN_TYPE;
 	}
 }
 
@@ -157,8 +235,23 @@ rv_attention_logit(const rv_attention_params *p, const float *q,
 			return rv_attention_score(q, k, d, scale_or_default(p->scale, d), out);
 		case RV_ATTN_MULTI_HEAD:
 			return rv_multi_head_score(q, k, d, p->num_heads, out);
+		case RV_ATTN_LINEAR:
+			return rv_linear_logit(p, q, k, d, out);
+		case RV_ATTN_GAT:
+			return rv_gat_logit(p, q, k, d, out);
+		case RV_ATTN_SPARSE:
+			return rv_sparse_logit(p, q, k, d, out);
+		case RV_ATTN_MOE:
+			return rv_moe_logit(p, q, k, d, out);
+		case RV_ATTN_CROSS:
+			return rv_cross_logit(p, q, k, d, out);
+		case RV_ATTN_SLIDING:
+			return rv_sliding_logit(p, q, k, d, out);
+		case RV_ATTN_POINCARE:
+			return rv_poincare_logit(p, q, k, d, out);
+		case RV_ATTN_LORENTZ:
+			return rv_lorentz_logit(p, q, k, d, out);
 		default:
-			return (int) p->type < 0 || p->type >= RV_ATTN_TYPE_COUNT
-				? RV_ERR_UNKNOWN_TYPE : RV_ERR_NOT_IMPLEMENTED;
+			return RV_ERR_UNKNOWN_TYPE;
 	}
 }

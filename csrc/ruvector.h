@@ -50,7 +50,6 @@ typedef enum rv_status
 	RV_ERR_UNSUPPORTED_BACKEND, /* the CPU (or build) lacks that ISA */
 	RV_ERR_UNKNOWN_BACKEND,		/* no backend has that name */
 	RV_ERR_UNKNOWN_TYPE,		/* no attention type has that name */
-	RV_ERR_NOT_IMPLEMENTED,		/* a listed attention type not built yet */
 	RV_ERR_TOP_K,				/* top_k < 1 */
 	RV_ERR_N_EXPERTS,			/* n_experts < 1 */
 	RV_ERR_WINDOW,				/* window < 1 */
@@ -422,7 +421,6 @@ typedef struct rv_attention_type_info
 	const char *name;			/* canonical name, e.g. "scaled_dot" */
 	const char *complexity;		/* e.g. "O(n d)" */
 	const char *best_for;		/* one line */
-	int			implemented;	/* nonzero once computed by the core */
 } rv_attention_type_info;
 
 /* The catalogue entry for t, or NULL when t is out of range. */

@@ -101,6 +101,15 @@ rv_status	rv_forward_init(rv_forward *f, const float *Q, size_t m,
 	rv_status	rv_##t##_logit(const rv_attention_params *p, const float *q, \
 							   const float *k, size_t d, float *out)
 
+RV_TYPE_OPS(linear);
+RV_TYPE_OPS(gat);
+RV_TYPE_OPS(sparse);
+RV_TYPE_OPS(moe);
+RV_TYPE_OPS(cross);
+RV_TYPE_OPS(sliding);
+RV_TYPE_OPS(poincare);
+RV_TYPE_OPS(lorentz);
+
 /* ---- linear.c, gat.c, sparse.c, moe.c ---- */
 
 /* ---- hyperbolic.c ---- */

@@ -9,8 +9,8 @@ same results for the same SIMD backend.  The functions mirror the SQL API:
 
 Any array-like is accepted and converted to C-contiguous float32 (no copy
 when it already is); results are new float32 arrays.  Errors derive from
-:class:`RuvectorError` and from ValueError, TypeError, MemoryError,
-NotImplementedError or RuntimeError as fits.  The GIL is released while the
+:class:`RuvectorError` and from ValueError, TypeError, MemoryError
+or RuntimeError as fits.  The GIL is released while the
 core computes, and every function is safe to call from many threads.
 """
 
@@ -20,6 +20,19 @@ import contextlib
 from typing import Iterator
 
 from . import _binding
+from ._attention import (
+    LinearAttentionSummary,
+    attention,
+    cross_attention,
+    gat_attention,
+    hyperbolic_attention,
+    linear_attention,
+    linear_attention_from_summary,
+    linear_attention_summary,
+    moe_attention,
+    sliding_window_attention,
+    sparse_attention,
+)
 from ._api import (
     AttentionType,
     attention_score,
@@ -37,10 +50,10 @@ from ._backend import set_backend, simd_backend, supported_backends, use_backend
 from ._errors import (
     AllMaskedError,
     ArgumentTypeError,
-    AttentionTypeNotImplementedError,
     CancelledError,
     InternalError,
     NonFiniteError,
+    OutsideBallError,
     ParameterError,
     RuvectorError,
     ShapeError,
@@ -55,10 +68,11 @@ __all__ = [
     "AllMaskedError",
     "ArgumentTypeError",
     "AttentionType",
-    "AttentionTypeNotImplementedError",
     "CancelledError",
     "InternalError",
+    "LinearAttentionSummary",
     "NonFiniteError",
+    "OutsideBallError",
     "ParameterError",
     "RuvectorError",
     "ShapeError",
@@ -66,18 +80,28 @@ __all__ = [
     "ThreadStartError",
     "UnsupportedBackendError",
     "__version__",
+    "attention",
     "attention_score",
     "attention_scores",
     "attention_types",
+    "cross_attention",
     "flash_attention",
     "flash_attention_scratch_bytes",
+    "gat_attention",
+    "hyperbolic_attention",
+    "linear_attention",
+    "linear_attention_from_summary",
+    "linear_attention_summary",
+    "moe_attention",
     "multi_head_attention",
     "scaled_dot_attention",
     "scaled_dot_attention_scratch_bytes",
     "set_backend",
     "simd_backend",
+    "sliding_window_attention",
     "softmax",
     "softmax_inplace",
+    "sparse_attention",
     "supported_backends",
     "use_backend",
 ]

@@ -17,14 +17,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _binding as _b
 from ._binding import DEFAULT_NUM_HEADS, FLOAT_ARRAY, MAX_BLOCK_SIZE, SIZE_MAX, ffi, lib
+from ._attention import call_error, parse_attention_type
 from ._errors import (
     ArgumentTypeError,
-    AttentionTypeNotImplementedError,
     ParameterError,
     RuvectorError,
     ShapeError,
     error_for_status,
 )
+from ._params import build_params
 from ._validate import (
     F32,
     _exec_for,
@@ -157,8 +158,8 @@ class AttentionType(NamedTuple):
     best_for: str
 
 
-def _catalogue() -> Tuple[Tuple[AttentionType, ...], Tuple[bool, ...]]:
-    rows, done = [], []
+def _catalogue() -> Tuple[AttentionType, ...]:
+    rows = []
     for t in range(lib.RV_ATTN_TYPE_COUNT):
         info = lib.rv_attention_type_get(t)
         rows.append(
@@ -168,14 +169,12 @@ def _catalogue() -> Tuple[Tuple[AttentionType, ...], Tuple[bool, ...]]:
                 ffi.string(info.best_for).decode("utf-8"),
             )
         )
-        done.append(bool(info.implemented))
-    return tuple(rows), tuple(done)
+    return tuple(rows)
 
 
-_TYPES, _IMPLEMENTED = _catalogue()
-_TYPE_NAMES: str = ffi.string(lib.rv_attention_type_names()).decode("utf-8")
-_type_cache: Dict[str, int] = {}
+_TYPES = _catalogue()
 _MULTI_HEAD = lib.RV_ATTN_MULTI_HEAD
+_SEED_SCORE_TYPES = (lib.RV_ATTN_SCALED_DOT, lib.RV_ATTN_FLASH_V2, lib.RV_ATTN_MULTI_HEAD)
 
 
 def attention_types() -> List[AttentionType]:
@@ -189,33 +188,6 @@ def attention_types() -> List[AttentionType]:
     'O(n d)'
     """
     return list(_TYPES)
-
-
-def _parse_attention_type(name: Any) -> int:
-    """The rv_attention_type of a name (case-insensitive, with aliases),
-    raising ParameterError for an unknown one and NotImplementedError for a
-    listed type the core does not compute yet."""
-    if type(name) is str:
-        t = _type_cache.get(name)
-        if t is not None:
-            return t
-    if not isinstance(name, str):
-        raise ArgumentTypeError(f"attention_type must be a str, got {type(name).__name__}")
-    out = ffi.new("rv_attention_type *")
-    st = lib.rv_attention_type_from_name(name.encode("utf-8"), out) if "\0" not in name else lib.RV_ERR_UNKNOWN_TYPE
-    if st:
-        raise error_for_status(st, f"{name!r}; valid names: {_TYPE_NAMES}")
-    t = int(out[0])
-    if not _IMPLEMENTED[t]:
-        done = ", ".join(r.name for r, ok in zip(_TYPES, _IMPLEMENTED) if ok)
-        raise AttentionTypeNotImplementedError(
-            f"{error_for_status(lib.RV_ERR_NOT_IMPLEMENTED)}: {_TYPES[t].name!r} is listed "
-            f"but not computed by this version; implemented: {done}",
-            lib.RV_ERR_NOT_IMPLEMENTED,
-        )
-    if len(_type_cache) < 256:
-        _type_cache[name] = t
-    return t
 
 
 def _check_multi_head_scale(scale: Any, d: int) -> None:
@@ -240,6 +212,7 @@ def attention_score(
     attention_type: str = "scaled_dot",
     *,
     scale: Optional[float] = None,
+    **params: Any,
 ) -> float:
     """The raw attention logit of one query/key pair (not a softmax).
 
@@ -247,7 +220,11 @@ def attention_score(
     ``1/sqrt(d)``; ``multi_head``: the mean over 4 heads (contiguous slices
     of d/4 dimensions) of ``q_h.k_h / sqrt(d/4)``.  ``attention_type`` is
     case-insensitive; an unknown name raises ParameterError (a ValueError)
-    listing the valid ones.
+    listing the valid ones.  The other types score a pair by their own rule
+    (``linear``: phi(q).phi(k); ``gat``: the LeakyReLU'd logit;
+    ``poincare``/``lorentz``: minus the hyperbolic distance; the rest:
+    ``scale * q.k``), with the type's parameters as keywords (see
+    :func:`attention`) or its defaults.
 
     >>> import ruvector_cffi as rv
     >>> rv.attention_score([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, 1.0, 0.0])
@@ -257,7 +234,7 @@ def attention_score(
     >>> rv.attention_score([1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0], "MultiHead")
     2.5
     """
-    t = _parse_attention_type(attention_type)
+    t = parse_attention_type(attention_type)
     q = _validate_array(query, "query")
     k = _validate_array(key, "key")
     d = _validate_vector(q, "query")
@@ -266,6 +243,13 @@ def attention_score(
     if k.shape[0] != d:
         raise ShapeError(f"query has {d} dimensions but key has {k.shape[0]}")
     out = ffi.new("float *")
+    if t not in _SEED_SCORE_TYPES or params:
+        p, _keep = build_params(t, dict(params, **({} if scale is None else {"scale": scale})), d, None,
+                                "attention_score")
+        st = lib.rv_attention_logit(p, _fb(_FA, q), _fb(_FA, k), d, out)
+        if st:
+            raise call_error(st, p, [("query", q, query), ("key", k, key)])
+        return float(out[0])
     if t == _MULTI_HEAD:
         _check_multi_head_scale(scale, d)
         s = None
@@ -287,12 +271,17 @@ def attention_scores(
     attention_type: str = "scaled_dot",
     *,
     scale: Optional[float] = None,
+    threads: Optional[int] = None,
+    **params: Any,
 ) -> Float32Array:
     """Attention weights of a query over n keys: ``softmax(scale * K q)``,
     shape ``(n,)``, summing to 1; a 2-D query (m x d) gives ``(m, n)``.
 
     ``keys`` is n x d; zero keys (shape ``(0, d)`` or ``[]``) give an empty
-    result.  ``multi_head`` averages the weights of 4 heads.
+    result.  ``multi_head`` averages the weights of 4 heads.  Every other
+    type gives the weights its forward pass uses (zeros for the keys a
+    sparse, moe, causal or sliding row ignores), with the type's parameters
+    as keywords (see :func:`attention`) or its defaults.
 
     >>> import ruvector_cffi as rv
     >>> rv.attention_scores([1.0, 0.0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0).round(4)
@@ -300,11 +289,14 @@ def attention_scores(
     >>> rv.attention_scores([1.0, 0.0], []).shape
     (0,)
     """
-    t = _parse_attention_type(attention_type)
+    t = parse_attention_type(attention_type)
     Q = _validate_array(query, "query")
     K = _validate_array(keys, "keys")
     m, d = _validate_query(Q)
     n = _validate_keys(K, d)
+    if t not in _SEED_SCORE_TYPES or params:
+        return _generic_scores(t, dict(params, **({} if scale is None else {"scale": scale})),
+                               query, keys, Q, K, m, n, d, threads)
     multi = t == _MULTI_HEAD
     if multi:
         _check_multi_head_scale(scale, d)
@@ -333,6 +325,20 @@ def attention_scores(
             heads = DEFAULT_NUM_HEADS if multi else 1
             raise nonfinite_error([("query", Q, query), ("keys", K, keys)], Q, K, s, heads)
         raise error_for_status(st)
+    return out
+
+
+def _generic_scores(t: int, given: Dict[str, Any], query: Any, keys: Any, Q: Any, K: Any,
+                    m: int, n: int, d: int, threads: Optional[int]) -> Float32Array:
+    p, _keep = build_params(t, given, d, None, "attention_scores")
+    out = _output((n,) if m < 0 else (m, n), "attention weights")
+    rows = 1 if m < 0 else m
+    if n == 0 or rows == 0:
+        return out
+    ex = _b.default_exec if threads is None else _exec_for(threads)
+    st = lib.rvpy_attention_weights(p, _fb(_FA, Q), rows, _fb(_FA, K), n, d, _fb(_FA, out), ex)
+    if st:
+        raise call_error(st, p, [("query", Q, query), ("keys", K, keys)])
     return out
 
 

@@ -38,8 +38,9 @@ class ShapeError(RuvectorError, ValueError):
 
 
 class ParameterError(RuvectorError, ValueError):
-    """A parameter is out of range (num_heads, block_size, scale, threads) or
-    names nothing known (attention type, SIMD backend)."""
+    """A parameter is out of range (num_heads, block_size, scale, threads,
+    top_k, n_experts, window_size, negative_slope, curvature) or names
+    nothing known (attention type, hyperbolic model, SIMD backend)."""
 
 
 class NonFiniteError(RuvectorError, ValueError):
@@ -59,8 +60,9 @@ class UnsupportedBackendError(RuvectorError, ValueError):
     """The SIMD backend exists but this CPU (or build) cannot run it."""
 
 
-class AttentionTypeNotImplementedError(RuvectorError, NotImplementedError):
-    """The attention type is in the catalogue but not computed yet."""
+class OutsideBallError(RuvectorError, ValueError):
+    """A point of Poincare attention lies outside the ball of curvature c
+    (c |x|^2 >= 1); the message names the input and row."""
 
 
 class ThreadStartError(RuvectorError, RuntimeError):
@@ -92,7 +94,12 @@ _STATUS_ERRORS: Dict[int, Type[RuvectorError]] = {
     lib.RV_ERR_UNSUPPORTED_BACKEND: UnsupportedBackendError,
     lib.RV_ERR_UNKNOWN_BACKEND: ParameterError,
     lib.RV_ERR_UNKNOWN_TYPE: ParameterError,
-    lib.RV_ERR_NOT_IMPLEMENTED: AttentionTypeNotImplementedError,
+    lib.RV_ERR_TOP_K: ParameterError,
+    lib.RV_ERR_N_EXPERTS: ParameterError,
+    lib.RV_ERR_WINDOW: ParameterError,
+    lib.RV_ERR_SLOPE: ParameterError,
+    lib.RV_ERR_CURVATURE: ParameterError,
+    lib.RV_ERR_OUTSIDE_BALL: OutsideBallError,
 }
 assert len(_STATUS_ERRORS) == STATUS_COUNT - 1, "an rv_status has no exception class"
 

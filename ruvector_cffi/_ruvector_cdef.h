@@ -11,6 +11,11 @@
 #define RV_DEFAULT_MIN_WORK ...
 #define RV_CANCEL_BLOCK ...
 #define RV_DEFAULT_NUM_HEADS ...
+#define RV_DEFAULT_BLOCK_SIZE ...
+#define RV_DEFAULT_SPARSE_TOP_K ...
+#define RV_DEFAULT_N_EXPERTS ...
+#define RV_DEFAULT_MOE_TOP_K ...
+#define RV_DEFAULT_WINDOW ...
 static const char *const RV_VERSION;
 
 typedef enum rv_status
@@ -32,7 +37,12 @@ typedef enum rv_status
 	RV_ERR_UNSUPPORTED_BACKEND,
 	RV_ERR_UNKNOWN_BACKEND,
 	RV_ERR_UNKNOWN_TYPE,
-	RV_ERR_NOT_IMPLEMENTED,
+	RV_ERR_TOP_K,
+	RV_ERR_N_EXPERTS,
+	RV_ERR_WINDOW,
+	RV_ERR_SLOPE,
+	RV_ERR_CURVATURE,
+	RV_ERR_OUTSIDE_BALL,
 	RV_STATUS_COUNT
 } rv_status;
 
@@ -100,6 +110,65 @@ rv_status rv_flash_attention(const float *Q, size_t m, const float *K,
 							 float scale, size_t block_size, float *out,
 							 float *scratch, const rv_exec *ex);
 
+size_t rv_linear_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								   const rv_exec *ex);
+rv_status rv_linear_attention(const float *Q, size_t m, const float *K,
+							  const float *V, size_t n, size_t d, size_t dv,
+							  float *out, float *scratch, const rv_exec *ex);
+size_t rv_linear_summary_scratch(size_t n, size_t d, size_t dv, const rv_exec *ex);
+rv_status rv_linear_attention_summary(const float *K, const float *V, size_t n,
+									  size_t d, size_t dv, float *M,
+									  float *scratch, const rv_exec *ex);
+size_t rv_linear_from_summary_scratch(size_t m, size_t d, size_t dv,
+									  const rv_exec *ex);
+rv_status rv_linear_attention_from_summary(const float *Q, size_t m,
+										   const float *M, size_t d, size_t dv,
+										   float *out, float *scratch,
+										   const rv_exec *ex);
+size_t rv_gat_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								const rv_exec *ex);
+rv_status rv_gat_attention(const float *Q, size_t m, const float *K,
+						   const float *V, size_t n, size_t d, size_t dv,
+						   const float *a, float negative_slope, float scale,
+						   float *out, float *scratch, const rv_exec *ex);
+size_t rv_sparse_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								   size_t top_k, const rv_exec *ex);
+rv_status rv_sparse_attention(const float *Q, size_t m, const float *K,
+							  const float *V, size_t n, size_t d, size_t dv,
+							  size_t top_k, float scale, float *out,
+							  float *scratch, const rv_exec *ex);
+size_t rv_moe_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								size_t n_experts, size_t top_k, const rv_exec *ex);
+rv_status rv_moe_attention(const float *Q, size_t m, const float *K,
+						   const float *V, size_t n, size_t d, size_t dv,
+						   size_t n_experts, size_t top_k, float scale,
+						   float *out, float *scratch, const rv_exec *ex);
+size_t rv_cross_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+								  size_t num_heads, const rv_exec *ex);
+rv_status rv_cross_attention(const float *Q, size_t m, const float *K,
+							 const float *V, size_t n, size_t d, size_t dv,
+							 size_t num_heads, int causal, float scale,
+							 float *out, float *scratch, const rv_exec *ex);
+size_t rv_sliding_window_attention_scratch(size_t m, size_t n, size_t d,
+										   size_t dv, size_t window,
+										   const rv_exec *ex);
+rv_status rv_sliding_window_attention(const float *Q, size_t m, const float *K,
+									  const float *V, size_t n, size_t d,
+									  size_t dv, size_t window, float scale,
+									  float *out, float *scratch,
+									  const rv_exec *ex);
+size_t rv_hyperbolic_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+									   const rv_exec *ex);
+rv_status rv_poincare_attention(const float *Q, size_t m, const float *K,
+								const float *V, size_t n, size_t d, size_t dv,
+								float curvature, float *out, float *scratch,
+								const rv_exec *ex);
+rv_status rv_lorentz_attention(const float *Q, size_t m, const float *K,
+							   const float *V, size_t n, size_t d, size_t dv,
+							   float curvature, float *out, float *scratch,
+							   const rv_exec *ex);
+rv_status rv_ball_check(const float *X, size_t rows, size_t d, float curvature,
+						size_t *bad_row);
 typedef enum rv_attention_type
 {
 	RV_ATTN_SCALED_DOT = 0,
@@ -121,13 +190,39 @@ typedef struct rv_attention_type_info
 	const char *name;
 	const char *complexity;
 	const char *best_for;
-	int implemented;
 } rv_attention_type_info;
 
 const rv_attention_type_info *rv_attention_type_get(rv_attention_type t);
 rv_status rv_attention_type_from_name(const char *name, rv_attention_type *out);
 const char *rv_attention_type_names(void);
 
+typedef struct rv_attention_params
+{
+	rv_attention_type type;
+	float scale;
+	size_t num_heads;
+	size_t block_size;
+	size_t top_k;
+	size_t n_experts;
+	size_t window;
+	int causal;
+	float negative_slope;
+	const float *gat_a;
+	float curvature;
+} rv_attention_params;
+rv_status rv_attention_params_init(rv_attention_params *p, rv_attention_type t);
+size_t rv_attention_scratch(const rv_attention_params *p, size_t m, size_t n,
+							size_t d, size_t dv, const rv_exec *ex);
+rv_status rv_attention(const rv_attention_params *p, const float *Q, size_t m,
+					   const float *K, const float *V, size_t n, size_t d,
+					   size_t dv, float *out, float *scratch, const rv_exec *ex);
+size_t rv_attention_weights_scratch(const rv_attention_params *p, size_t m,
+									size_t n, size_t d, const rv_exec *ex);
+rv_status rv_attention_weights(const rv_attention_params *p, const float *Q,
+							   size_t m, const float *K, size_t n, size_t d,
+							   float *W, float *scratch, const rv_exec *ex);
+rv_status rv_attention_logit(const rv_attention_params *p, const float *q,
+							 const float *k, size_t d, float *out);
 void rv_exp_f32(const float *x, size_t n, float *out);
 
 /* internal test hook (csrc/rv_threads.h): the next k thread starts fail */
@@ -145,3 +240,15 @@ rv_status rvpy_multi_head_attention(const float *Q, size_t m, const float *K,
                                     const float *V, size_t n, size_t d, size_t dv,
                                     size_t num_heads, float *out, float *avg_weights,
                                     const rv_exec *ex);
+rv_status rvpy_attention(const rv_attention_params *p, const float *Q, size_t m,
+                         const float *K, const float *V, size_t n, size_t d,
+                         size_t dv, float *out, const rv_exec *ex);
+rv_status rvpy_attention_weights(const rv_attention_params *p, const float *Q,
+                                 size_t m, const float *K, size_t n, size_t d,
+                                 float *W, const rv_exec *ex);
+rv_status rvpy_linear_attention_summary(const float *K, const float *V, size_t n,
+                                        size_t d, size_t dv, float *M,
+                                        const rv_exec *ex);
+rv_status rvpy_linear_attention_from_summary(const float *Q, size_t m,
+                                             const float *M, size_t d, size_t dv,
+                                             float *out, const rv_exec *ex);

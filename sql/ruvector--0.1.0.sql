@@ -34,7 +34,7 @@ AS 'MODULE_PATHNAME', 'ruvector_attention_score'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;
 
 COMMENT ON FUNCTION ruvector_attention_score(real[], real[], text) IS
-'raw attention logit of one query/key pair under attention_type (scaled_dot: q.k/sqrt(d)), not a softmax weight';
+'raw attention score of one query/key pair under attention_type with its default parameters (scaled_dot: q.k/sqrt(d)), not a softmax weight';
 
 CREATE FUNCTION ruvector_softmax(scores real[])
 RETURNS real[]
@@ -51,7 +51,7 @@ AS 'MODULE_PATHNAME', 'ruvector_attention_scores'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 100;
 
 COMMENT ON FUNCTION ruvector_attention_scores(real[], real[], text) IS
-'attention weights (summing to 1) of a query over the n rows of keys (n x d); a 2-D query of m rows gives m x n';
+'attention weights (summing to 1) of a query over the n rows of keys (n x d) under attention_type with its default parameters; a 2-D query of m rows gives m x n';
 
 CREATE FUNCTION ruvector_multi_head_attention(query real[], keys real[], "values" real[],
 											  num_heads integer DEFAULT 4)
@@ -70,6 +70,97 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 
 COMMENT ON FUNCTION ruvector_flash_attention(real[], real[], real[], integer) IS
 'single-head scaled dot-product attention computed in tiles of block_size keys (FlashAttention-2 online softmax); result dv (or m x dv for a 2-D query)';
+
+CREATE FUNCTION ruvector_attention(query real[], keys real[], "values" real[],
+								   attention_type text DEFAULT 'scaled_dot')
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_attention(real[], real[], real[], text) IS
+'attention output of any type in ruvector_attention_types() with its default parameters: keys n x d, values n x dv; result dv (or m x dv for a 2-D query)';
+
+CREATE FUNCTION ruvector_linear_attention(query real[], keys real[], "values" real[])
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_linear_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_linear_attention(real[], real[], real[]) IS
+'linear attention (Katharopoulos et al. 2020), phi(x) = elu(x) + 1: weights phi(q).phi(k_i) normalised to sum 1; result dv (or m x dv for a 2-D query)';
+
+CREATE FUNCTION ruvector_linear_attention_summary(keys real[], "values" real[])
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_linear_attention_summary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_linear_attention_summary(real[], real[]) IS
+'key-side summary of linear attention as a d x (dv + 1) array [S | z]: S = sum_i phi(k_i) v_i^T, z = sum_i phi(k_i)';
+
+CREATE FUNCTION ruvector_linear_attention_from_summary(query real[], summary real[])
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_linear_attention_from_summary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 100;
+
+COMMENT ON FUNCTION ruvector_linear_attention_from_summary(real[], real[]) IS
+'linear attention of a query (or m x d queries) from ruvector_linear_attention_summary, in O(d dv) per query';
+
+CREATE FUNCTION ruvector_gat_attention(query real[], keys real[], "values" real[],
+									   negative_slope real DEFAULT 0.2,
+									   attention_vector real[] DEFAULT '{}')
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_gat_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_gat_attention(real[], real[], real[], real, real[]) IS
+'graph attention of a node (query) over its neighbours: softmax of LeakyReLU(q.k_i/sqrt(d)), or of LeakyReLU(a1.q + a2.k_i) for attention_vector a = [a1; a2] of length 2d';
+
+CREATE FUNCTION ruvector_sparse_attention(query real[], keys real[], "values" real[],
+										  top_k integer DEFAULT 8)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_sparse_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_sparse_attention(real[], real[], real[], integer) IS
+'top-k attention: softmax over the top_k largest q.k_i/sqrt(d) only (ties to the lower index), the other keys weigh 0';
+
+CREATE FUNCTION ruvector_moe_attention(query real[], keys real[], "values" real[],
+									   n_experts integer DEFAULT 4,
+									   top_k integer DEFAULT 2)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_moe_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_moe_attention(real[], real[], real[], integer, integer) IS
+'mixture-of-experts attention: keys in n_experts contiguous groups, the top_k groups by mean logit chosen, their gates softmaxed, each group attended separately';
+
+CREATE FUNCTION ruvector_cross_attention(query real[], keys real[], "values" real[],
+										 causal boolean DEFAULT false,
+										 num_heads integer DEFAULT 1)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_cross_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10000;
+
+COMMENT ON FUNCTION ruvector_cross_attention(real[], real[], real[], boolean, integer) IS
+'cross attention of m queries over keys and values from another source (FlashAttention-2 tiling); causal: row r attends keys j <= r + n - m; heads as contiguous slices';
+
+CREATE FUNCTION ruvector_sliding_window_attention(query real[], keys real[], "values" real[],
+												  window_size integer DEFAULT 256)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_sliding_window_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_sliding_window_attention(real[], real[], real[], integer) IS
+'sliding-window attention: a query attends the last window_size keys; row r of m attends keys (r + n - m - window_size, r + n - m]';
+
+CREATE FUNCTION ruvector_hyperbolic_attention(query real[], keys real[], "values" real[],
+											  model text DEFAULT 'poincare',
+											  curvature real DEFAULT 1.0)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'ruvector_hyperbolic_attention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+
+COMMENT ON FUNCTION ruvector_hyperbolic_attention(real[], real[], real[], text, real) IS
+'hyperbolic attention, model poincare (points in the ball c |x|^2 < 1, result in the ball) or lorentz (spatial coordinates on the hyperboloid): softmax of minus the hyperbolic distances';
 
 CREATE FUNCTION ruvector_attention_types()
 RETURNS TABLE(name text, complexity text, best_for text)

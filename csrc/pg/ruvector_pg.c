@@ -229,27 +229,17 @@ CheckBlockSize(int block_size)
 						RV_MAX_BLOCK_SIZE, block_size)));
 }
 
-/* The attention types ruvector_attention_score(s) know how to compute. */
-static inline bool
-GlueComputesType(rv_attention_type t)
-{
-	return t == RV_ATTN_SCALED_DOT || t == RV_ATTN_FLASH_V2 ||
-		t == RV_ATTN_MULTI_HEAD;
-}
-
 /*
  * Parse attention_type (case-insensitive names and aliases) for a query of
- * d dimensions.  Unknown names are 22023 with the list of names; listed
- * types that cannot be computed yet are 0A000.  Never falls back to
- * scaled_dot.  multi_head scores use RV_DEFAULT_NUM_HEADS heads, which must
- * divide d.
+ * d dimensions.  Unknown names are 22023 with the list of names; never
+ * falls back to scaled_dot.  multi_head uses RV_DEFAULT_NUM_HEADS heads
+ * here, which must divide d.
  */
 static rv_attention_type
 GetAttentionType(text *name_text, size_t d)
 {
 	char	   *name = text_to_cstring(name_text);
 	rv_attention_type t;
-	const rv_attention_type_info *info;
 
 	if (rv_attention_type_from_name(name, &t) != RV_OK)
 		ereport(ERROR,
@@ -257,23 +247,57 @@ GetAttentionType(text *name_text, size_t d)
 				 errmsg("unknown attention type \"%s\"", name),
 				 errhint("Valid attention types are: %s (case-insensitive).",
 						 rv_attention_type_names())));
-	info = rv_attention_type_get(t);
-	if (!info->implemented || !GlueComputesType(t))
-	{
-		StringInfoData ok;
-
-		initStringInfo(&ok);
-		for (int i = 0; i < RV_ATTN_TYPE_COUNT; i++)
-			if (rv_attention_type_get(i)->implemented && GlueComputesType(i))
-				appendStringInfo(&ok, "%s%s", ok.len ? ", " : "",
-								 rv_attention_type_get(i)->name);
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("attention type \"%s\" is not implemented yet", info->name),
-				 errhint("Implemented attention types are: %s.", ok.data)));
-	}
 	if (t == RV_ATTN_MULTI_HEAD)
 		CheckHeads(RV_DEFAULT_NUM_HEADS, d, 0, true);
+	pfree(name);
+	return t;
+}
+
+/* An integer parameter that must be at least 1 (top_k, n_experts, window_size). */
+static inline size_t
+CheckPositive(int value, const char *name)
+{
+	if (value < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at least 1, not %d", name, value)));
+	return (size_t) value;
+}
+
+static inline float4
+CheckSlope(float4 slope)
+{
+	if (!isfinite(slope))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("negative_slope must be a finite number, not %g", slope)));
+	return slope;
+}
+
+static inline float4
+CheckCurvature(float4 c)
+{
+	if (!(c > 0.0f) || !isfinite(c))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("curvature must be a positive finite number, not %g", c),
+				 errhint("The Poincare ball of curvature c has radius 1/sqrt(c); c = 1 is the unit ball.")));
+	return c;
+}
+
+/* The hyperbolic model of ruvector_hyperbolic_attention: poincare or lorentz. */
+static rv_attention_type
+GetHyperbolicModel(text *name_text)
+{
+	char	   *name = text_to_cstring(name_text);
+	rv_attention_type t;
+
+	if (rv_attention_type_from_name(name, &t) != RV_OK ||
+		(t != RV_ATTN_POINCARE && t != RV_ATTN_LORENTZ))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown hyperbolic model \"%s\"", name),
+				 errhint("Valid models are poincare (the Poincare ball) and lorentz (the hyperboloid), case-insensitive.")));
 	pfree(name);
 	return t;
 }
@@ -413,7 +437,15 @@ ReportStatus(rv_status st, const RvArray *const *inputs, int ninputs)
 		case RV_ERR_SCALE:
 		case RV_ERR_UNKNOWN_BACKEND:
 		case RV_ERR_UNKNOWN_TYPE:
+		case RV_ERR_TOP_K:
+		case RV_ERR_N_EXPERTS:
+		case RV_ERR_WINDOW:
+		case RV_ERR_SLOPE:
+		case RV_ERR_CURVATURE:
 			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case RV_ERR_OUTSIDE_BALL:
+			code = ERRCODE_DATA_EXCEPTION;
 			break;
 		case RV_ERR_SIZE_OVERFLOW:
 			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
@@ -425,7 +457,6 @@ ReportStatus(rv_status st, const RvArray *const *inputs, int ninputs)
 			code = ERRCODE_INSUFFICIENT_RESOURCES;
 			break;
 		case RV_ERR_UNSUPPORTED_BACKEND:
-		case RV_ERR_NOT_IMPLEMENTED:
 			code = ERRCODE_FEATURE_NOT_SUPPORTED;
 			break;
 		default:				/* RV_ERR_NULL_ARG, RV_OK: a bug here */
@@ -458,18 +489,79 @@ InitExec(rv_exec *ex)
 	ex->cancel_arg = NULL;
 }
 
+/*
+ * Error path of RV_ERR_OUTSIDE_BALL (Poincare inputs): name the first
+ * input and row with c |x|^2 >= 1, as the core decides it (rv_ball_check).
+ */
+static _Noreturn void
+ReportOutsideBall(const RvArray *const *inputs, int ninputs, float curvature)
+{
+	for (int a = 0; a < ninputs; a++)
+	{
+		const RvArray *x = inputs[a];
+		size_t		row;
+
+		if (x == NULL || x->ndim == 0 ||
+			rv_ball_check(x->data, x->rows, x->cols, curvature, &row) != RV_ERR_OUTSIDE_BALL)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s must lie inside the Poincare ball of curvature %g", x->name, curvature),
+				 x->ndim == 2 ?
+				 errdetail("Row %zu of %s has c |x|^2 >= 1.", row + 1, x->name) :
+				 errdetail("The %s has c |x|^2 >= 1.", x->name),
+				 errhint("Points of the Poincare ball of curvature c have norm below 1/sqrt(c) = %g; "
+						 "scale them, or use model => 'lorentz', which takes any point.",
+						 1.0 / sqrt((double) curvature))));
+	}
+	ReportStatus(RV_ERR_OUTSIDE_BALL, inputs, 0);
+}
+
+/* ReportStatus for a call made with parameters p (the ball's curvature). */
+static _Noreturn void
+ReportCallStatus(rv_status st, const RvArray *const *inputs, int ninputs,
+				 const rv_attention_params *p)
+{
+	if (st == RV_ERR_OUTSIDE_BALL)
+		ReportOutsideBall(inputs, ninputs, p->curvature);
+	ReportStatus(st, inputs, ninputs);
+}
+
+/* The defaults of type t (t comes from the core's catalogue: always valid). */
+static void
+InitParams(rv_attention_params *p, rv_attention_type t)
+{
+	rv_status	st = rv_attention_params_init(p, t);
+
+	if (st != RV_OK)
+		ReportStatus(st, NULL, 0);
+}
+
 PG_FUNCTION_INFO_V1(ruvector_attention_score);
 PG_FUNCTION_INFO_V1(ruvector_softmax);
 PG_FUNCTION_INFO_V1(ruvector_attention_scores);
+PG_FUNCTION_INFO_V1(ruvector_attention);
 PG_FUNCTION_INFO_V1(ruvector_multi_head_attention);
 PG_FUNCTION_INFO_V1(ruvector_flash_attention);
+PG_FUNCTION_INFO_V1(ruvector_linear_attention);
+PG_FUNCTION_INFO_V1(ruvector_linear_attention_summary);
+PG_FUNCTION_INFO_V1(ruvector_linear_attention_from_summary);
+PG_FUNCTION_INFO_V1(ruvector_gat_attention);
+PG_FUNCTION_INFO_V1(ruvector_sparse_attention);
+PG_FUNCTION_INFO_V1(ruvector_moe_attention);
+PG_FUNCTION_INFO_V1(ruvector_cross_attention);
+PG_FUNCTION_INFO_V1(ruvector_sliding_window_attention);
+PG_FUNCTION_INFO_V1(ruvector_hyperbolic_attention);
 PG_FUNCTION_INFO_V1(ruvector_attention_types);
 PG_FUNCTION_INFO_V1(ruvector_simd_info);
 
 /*
  * ruvector_attention_score(query real[], key real[], attention_type text)
- * The raw logit of one pair: q.k/sqrt(d) (scaled_dot, flash_v2), or the
- * mean of the per-head logits over RV_DEFAULT_NUM_HEADS heads (multi_head).
+ * The raw score of one pair under the type's rule with its default
+ * parameters (rv_attention_logit): q.k/sqrt(d) for scaled_dot and most
+ * types, the mean of RV_DEFAULT_NUM_HEADS heads' logits for multi_head,
+ * phi(q).phi(k) for linear, LeakyReLU for gat, -distance for the
+ * hyperbolic types.
  */
 Datum
 ruvector_attention_score(PG_FUNCTION_ARGS)
@@ -477,21 +569,16 @@ ruvector_attention_score(PG_FUNCTION_ARGS)
 	RvArray		q = ReadArray(PG_GETARG_ARRAYTYPE_P(0), "query");
 	RvArray		k = ReadArray(PG_GETARG_ARRAYTYPE_P(1), "key");
 	const RvArray *in[] = {&q, &k};
-	rv_attention_type type;
+	rv_attention_params p;
 	float4		score;
 	rv_status	st;
 
 	CheckQuery(&q, false);
 	CheckKeyVector(&k, q.cols);
-	type = GetAttentionType(PG_GETARG_TEXT_PP(2), q.cols);
-	if (type == RV_ATTN_MULTI_HEAD)
-		st = rv_multi_head_score(q.data, k.data, q.cols, RV_DEFAULT_NUM_HEADS,
-								 &score);
-	else
-		st = rv_attention_score(q.data, k.data, q.cols,
-								rv_default_scale(q.cols), &score);
+	InitParams(&p, GetAttentionType(PG_GETARG_TEXT_PP(2), q.cols));
+	st = rv_attention_logit(&p, q.data, k.data, q.cols, &score);
 	if (st != RV_OK)
-		ReportStatus(st, in, lengthof(in));
+		ReportCallStatus(st, in, lengthof(in), &p);
 	PG_RETURN_FLOAT4(score);
 }
 
@@ -520,9 +607,9 @@ ruvector_softmax(PG_FUNCTION_ARGS)
 
 /*
  * ruvector_attention_scores(query real[], keys real[], attention_type text)
- * Weights of each query over the n keys (n x d): n floats for a 1-D query,
- * m x n for m queries.  multi_head averages RV_DEFAULT_NUM_HEADS heads'
- * weights.  No keys: '{}'.
+ * Weights of each query over the n keys (n x d) under the type with its
+ * default parameters (rv_attention_weights): n floats for a 1-D query,
+ * m x n for m queries.  No keys: '{}'.
  */
 Datum
 ruvector_attention_scores(PG_FUNCTION_ARGS)
@@ -530,41 +617,26 @@ ruvector_attention_scores(PG_FUNCTION_ARGS)
 	RvArray		q = ReadArray(PG_GETARG_ARRAYTYPE_P(0), "query");
 	RvArray		keys = ReadArray(PG_GETARG_ARRAYTYPE_P(1), "keys");
 	const RvArray *in[] = {&q, &keys};
-	rv_attention_type type;
-	size_t		d,
-				n;
+	rv_attention_params p;
+	rv_exec		ex;
 	ArrayType  *result;
-	float	   *w;
-	float	   *scratch = NULL;
-	rv_status	st = RV_OK;
+	float	   *scratch;
+	rv_status	st;
 
 	CheckQuery(&q, true);
 	CheckKeys(&keys, q.cols);
-	type = GetAttentionType(PG_GETARG_TEXT_PP(2), q.cols);
+	InitParams(&p, GetAttentionType(PG_GETARG_TEXT_PP(2), q.cols));
 	if (keys.rows == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT4OID));
 
-	d = q.cols;
-	n = keys.rows;
-	result = NewFloat4Array(q.ndim, q.rows, n);
-	w = (float *) ARR_DATA_PTR(result);
-	if (type == RV_ATTN_MULTI_HEAD)
-		scratch = AllocScratch(mul_size(n, RV_DEFAULT_NUM_HEADS));
-	for (size_t r = 0; r < q.rows && st == RV_OK; r++)
-	{
-		/* one query at a time, on this thread: safe to service interrupts */
-		CHECK_FOR_INTERRUPTS();
-		if (type == RV_ATTN_MULTI_HEAD)
-			st = rv_multi_head_scores(q.data + r * d, keys.data, n, d,
-									  RV_DEFAULT_NUM_HEADS, w + r * n, scratch);
-		else
-			st = rv_attention_scores(q.data + r * d, keys.data, n, d,
-									 rv_default_scale(d), w + r * n);
-	}
-	if (scratch)
-		pfree(scratch);
+	InitExec(&ex);
+	result = NewFloat4Array(q.ndim, q.rows, keys.rows);
+	scratch = AllocScratch(rv_attention_weights_scratch(&p, q.rows, keys.rows, q.cols, &ex));
+	st = rv_attention_weights(&p, q.data, q.rows, keys.data, keys.rows, q.cols,
+							  (float *) ARR_DATA_PTR(result), scratch, &ex);
+	pfree(scratch);
 	if (st != RV_OK)
-		ReportStatus(st, in, lengthof(in));
+		ReportCallStatus(st, in, lengthof(in), &p);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
@@ -585,10 +657,61 @@ ReadForwardArgs(FunctionCallInfo fcinfo, RvArray *q, RvArray *keys,
 }
 
 /*
+ * The forward pass shared by every function that returns attention
+ * outputs, once the arrays are read and checked and p holds the checked
+ * parameters: dv floats for a 1-D query, m x dv for m queries, NULL when
+ * there are no keys.  extra is a further input array of the call (the gat
+ * attention vector), scanned only to explain an error; may be NULL.
+ */
+static Datum
+ForwardResult(FunctionCallInfo fcinfo, const rv_attention_params *p,
+			  const RvArray *q, const RvArray *keys, const RvArray *values,
+			  const RvArray *extra)
+{
+	const RvArray *in[] = {q, keys, values, extra};
+	rv_exec		ex;
+	ArrayType  *result;
+	float	   *scratch;
+	rv_status	st;
+
+	if (keys->rows == 0)
+		PG_RETURN_NULL();
+	InitExec(&ex);
+	result = NewFloat4Array(q->ndim, q->rows, values->cols);
+	scratch = AllocScratch(rv_attention_scratch(p, q->rows, keys->rows, q->cols,
+												values->cols, &ex));
+	st = rv_attention(p, q->data, q->rows, keys->data, values->data, keys->rows,
+					  q->cols, values->cols, (float *) ARR_DATA_PTR(result),
+					  scratch, &ex);
+	pfree(scratch);
+	if (st != RV_OK)
+		ReportCallStatus(st, in, extra ? 4 : 3, p);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * ruvector_attention(query, keys, values, attention_type)
+ * Any attention type with its default parameters.
+ */
+Datum
+ruvector_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, GetAttentionType(PG_GETARG_TEXT_PP(3), q.cols));
+	if (p.type == RV_ATTN_MULTI_HEAD)
+		CheckHeads((int) p.num_heads, q.cols, values.cols, true);
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/*
  * ruvector_multi_head_attention(query, keys, values, num_heads)
  * keys n x d, values n x dv; head h takes query/key dims [h*d/H, (h+1)*d/H)
- * and value dims [h*dv/H, (h+1)*dv/H).  Result dv floats (m x dv for m
- * queries); NULL when there are no keys.
+ * and value dims [h*dv/H, (h+1)*dv/H).
  */
 Datum
 ruvector_multi_head_attention(PG_FUNCTION_ARGS)
@@ -596,38 +719,19 @@ ruvector_multi_head_attention(PG_FUNCTION_ARGS)
 	RvArray		q,
 				keys,
 				values;
-	int			num_heads = PG_GETARG_INT32(3);
-	const RvArray *in[] = {&q, &keys, &values};
-	rv_exec		ex;
-	ArrayType  *result;
-	float	   *scratch;
-	rv_status	st;
+	rv_attention_params p;
 
 	ReadForwardArgs(fcinfo, &q, &keys, &values);
-	CheckHeads(num_heads, q.cols, values.cols, false);
-	if (keys.rows == 0)
-		PG_RETURN_NULL();
-
-	InitExec(&ex);
-	result = NewFloat4Array(q.ndim, q.rows, values.cols);
-	scratch = AllocScratch(rv_multi_head_attention_scratch(q.rows, keys.rows,
-														   q.cols, values.cols,
-														   num_heads, 0, &ex));
-	st = rv_multi_head_attention(q.data, q.rows, keys.data, values.data,
-								 keys.rows, q.cols, values.cols, num_heads,
-								 (float *) ARR_DATA_PTR(result), NULL,
-								 scratch, &ex);
-	pfree(scratch);
-	if (st != RV_OK)
-		ReportStatus(st, in, lengthof(in));
-	PG_RETURN_ARRAYTYPE_P(result);
+	InitParams(&p, RV_ATTN_MULTI_HEAD);
+	CheckHeads(PG_GETARG_INT32(3), q.cols, values.cols, false);
+	p.num_heads = (size_t) PG_GETARG_INT32(3);
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
 }
 
 /*
  * ruvector_flash_attention(query, keys, values, block_size)
  * Single-head scaled dot-product attention (scale 1/sqrt(d)) over tiles of
- * block_size keys; scratch does not grow with n.  Shapes and the NULL for
- * no keys as in ruvector_multi_head_attention.
+ * block_size keys; scratch does not grow with n.
  */
 Datum
 ruvector_flash_attention(PG_FUNCTION_ARGS)
@@ -635,31 +739,208 @@ ruvector_flash_attention(PG_FUNCTION_ARGS)
 	RvArray		q,
 				keys,
 				values;
-	int			block_size = PG_GETARG_INT32(3);
-	const RvArray *in[] = {&q, &keys, &values};
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_FLASH_V2);
+	CheckBlockSize(PG_GETARG_INT32(3));
+	p.block_size = (size_t) PG_GETARG_INT32(3);
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/* ruvector_linear_attention(query, keys, values): phi(x) = elu(x) + 1 */
+Datum
+ruvector_linear_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_LINEAR);
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/*
+ * ruvector_linear_attention_summary(keys, values) -> d x (dv + 1)
+ * [S | z] with S = sum_i phi(k_i) v_i^T and z = sum_i phi(k_i), for
+ * ruvector_linear_attention_from_summary.  NULL when there are no keys.
+ */
+Datum
+ruvector_linear_attention_summary(PG_FUNCTION_ARGS)
+{
+	RvArray		keys = ReadArray(PG_GETARG_ARRAYTYPE_P(0), "keys");
+	RvArray		values = ReadArray(PG_GETARG_ARRAYTYPE_P(1), "values");
+	const RvArray *in[] = {&keys, &values};
 	rv_exec		ex;
 	ArrayType  *result;
 	float	   *scratch;
 	rv_status	st;
 
-	ReadForwardArgs(fcinfo, &q, &keys, &values);
-	CheckBlockSize(block_size);
+	CheckMatrix(&keys);
+	CheckValues(&values, &keys);
 	if (keys.rows == 0)
 		PG_RETURN_NULL();
-
 	InitExec(&ex);
-	result = NewFloat4Array(q.ndim, q.rows, values.cols);
-	scratch = AllocScratch(rv_flash_attention_scratch(q.rows, keys.rows, q.cols,
-													  values.cols, block_size,
-													  &ex));
-	st = rv_flash_attention(q.data, q.rows, keys.data, values.data, keys.rows,
-							q.cols, values.cols, rv_default_scale(q.cols),
-							block_size, (float *) ARR_DATA_PTR(result),
-							scratch, &ex);
+	result = NewFloat4Array(2, keys.cols, add_size(values.cols, 1));
+	scratch = AllocScratch(rv_linear_summary_scratch(keys.rows, keys.cols, values.cols, &ex));
+	st = rv_linear_attention_summary(keys.data, values.data, keys.rows, keys.cols,
+									 values.cols, (float *) ARR_DATA_PTR(result),
+									 scratch, &ex);
 	pfree(scratch);
 	if (st != RV_OK)
 		ReportStatus(st, in, lengthof(in));
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * ruvector_linear_attention_from_summary(query, summary)
+ * Linear attention of a query (or m x d queries) from the d x (dv + 1)
+ * summary of ruvector_linear_attention_summary, in O(d dv) per query.
+ */
+Datum
+ruvector_linear_attention_from_summary(PG_FUNCTION_ARGS)
+{
+	RvArray		q = ReadArray(PG_GETARG_ARRAYTYPE_P(0), "query");
+	RvArray		summary = ReadArray(PG_GETARG_ARRAYTYPE_P(1), "summary");
+	const RvArray *in[] = {&q, &summary};
+	rv_exec		ex;
+	ArrayType  *result;
+	float	   *scratch;
+	rv_status	st;
+
+	CheckQuery(&q, true);
+	if (summary.ndim != 2 || summary.cols < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("summary must be a 2-D array of d rows and dv + 1 columns"),
+				 errhint("Pass the result of ruvector_linear_attention_summary(keys, \"values\").")));
+	if (summary.rows != q.cols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("query has %zu dimension%s but summary has %zu row%s",
+						q.cols, PLURAL_S(q.cols), summary.rows, PLURAL_S(summary.rows))));
+	InitExec(&ex);
+	result = NewFloat4Array(q.ndim, q.rows, summary.cols - 1);
+	scratch = AllocScratch(rv_linear_from_summary_scratch(q.rows, q.cols, summary.cols - 1, &ex));
+	st = rv_linear_attention_from_summary(q.data, q.rows, summary.data, q.cols,
+										  summary.cols - 1,
+										  (float *) ARR_DATA_PTR(result), scratch, &ex);
+	pfree(scratch);
+	if (st != RV_OK)
+		ReportStatus(st, in, lengthof(in));
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * ruvector_gat_attention(query, keys, values, negative_slope, attention_vector)
+ * attention_vector '{}' (the default): e_i = LeakyReLU(q.k_i/sqrt(d));
+ * otherwise a = [a1; a2] of 2d floats and e_i = LeakyReLU(a1.q + a2.k_i).
+ */
+Datum
+ruvector_gat_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values,
+				a;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_GAT);
+	p.negative_slope = CheckSlope(PG_GETARG_FLOAT4(3));
+	a = ReadArray(PG_GETARG_ARRAYTYPE_P(4), "attention_vector");
+	if (a.ndim != 0)
+	{
+		CheckVector(&a, "Pass a = [a1; a2] as a 1-D array of twice the query's length, "
+					"or '{}' for LeakyReLU(q.k/sqrt(d)).");
+		if (a.cols != 2 * q.cols)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("attention_vector has %zu element%s but must have 2 x %zu (twice the query dimension)",
+							a.cols, PLURAL_S(a.cols), q.cols)));
+		p.gat_a = a.data;
+	}
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, &a);
+}
+
+/* ruvector_sparse_attention(query, keys, values, top_k) */
+Datum
+ruvector_sparse_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_SPARSE);
+	p.top_k = CheckPositive(PG_GETARG_INT32(3), "top_k");
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/* ruvector_moe_attention(query, keys, values, n_experts, top_k) */
+Datum
+ruvector_moe_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_MOE);
+	p.n_experts = CheckPositive(PG_GETARG_INT32(3), "n_experts");
+	p.top_k = CheckPositive(PG_GETARG_INT32(4), "top_k");
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/* ruvector_cross_attention(query, keys, values, causal, num_heads) */
+Datum
+ruvector_cross_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_CROSS);
+	p.causal = PG_GETARG_BOOL(3);
+	CheckHeads(PG_GETARG_INT32(4), q.cols, values.cols, false);
+	p.num_heads = (size_t) PG_GETARG_INT32(4);
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/* ruvector_sliding_window_attention(query, keys, values, window_size) */
+Datum
+ruvector_sliding_window_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, RV_ATTN_SLIDING);
+	p.window = CheckPositive(PG_GETARG_INT32(3), "window_size");
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
+}
+
+/* ruvector_hyperbolic_attention(query, keys, values, model, curvature) */
+Datum
+ruvector_hyperbolic_attention(PG_FUNCTION_ARGS)
+{
+	RvArray		q,
+				keys,
+				values;
+	rv_attention_params p;
+
+	ReadForwardArgs(fcinfo, &q, &keys, &values);
+	InitParams(&p, GetHyperbolicModel(PG_GETARG_TEXT_PP(3)));
+	p.curvature = CheckCurvature(PG_GETARG_FLOAT4(4));
+	return ForwardResult(fcinfo, &p, &q, &keys, &values, NULL);
 }
 
 /* ruvector_attention_types(): one row per entry of the core's catalogue. */
