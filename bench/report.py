@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = ["decode", "multihead", "softmax", "overhead", "sql", "memory"]
+FAMILIES = ["decode", "multihead", "softmax", "overhead", "cross", "types", "sql", "memory"]
 RV_DECODE = ["ruvector sdpa", "ruvector flash"]
 
 # --------------------------------------------------------------------------- formatting
@@ -232,6 +232,61 @@ def multihead_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str
     return "\n".join(out)
 
 
+def cross_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
+    out = ["## 5. Cross attention as self-attention: H = 8, d = 64 per head", ""]
+    out.append(
+        "`rv.cross_attention(X, X, X, causal, 8, threads=t)` (FlashAttention-2 tiles; heads and query blocks "
+        "on t threads) against `torch.nn.functional.scaled_dot_product_attention` on the `(1, 8, L, 64)` views "
+        "(t intra-op threads, inference mode, `is_causal`) and numpy (per head one sgemm for the logits, the "
+        "masked softmax in place, one sgemm for the output; BLAS limited to t threads). GFLOP/s count the two "
+        "products: 4 L^2 64 x 8 flops, L (L + 1) / 2 attended pairs instead of L^2 when causal.")
+    out.append("")
+    body = []
+    for r in R["rows"]:
+        t = med(r, "ruvector")
+        torch_t = med(r, "torch sdpa")
+        cells = [r["L"], "yes" if r["causal"] else "no", r["threads"]]
+        cells += [f"{t_range(r['stats'][k])}<br>{r['gflops'][k]:.0f} GFLOP/s" for k in r["stats"]]
+        cells += [x_fmt(ratio(torch_t, t)), x_fmt(ratio(med(r, "numpy"), t))]
+        body.append(cells)
+        if r["threads"] == 1 and r["L"] in (512, 2048):
+            sp = ratio(torch_t, t)
+            T.add("cross (self-attention), 1 thread",
+                  f"H=8, d=64, L={r['L']}, {'causal' if r['causal'] else 'not causal'}",
+                  f"{t_fmt(t)} ({r['gflops']['ruvector']:.0f} GFLOP/s): {x_fmt(sp)} torch SDPA ({t_fmt(torch_t)})",
+                  ">= 1.5x torch SDPA", None if sp is None else sp >= 1.5)
+    names = list(R["rows"][0]["stats"]) if R["rows"] else []
+    out.append(table(["L", "causal", "threads", *names, "vs torch", "vs numpy"], body))
+    out.append("")
+    return "\n".join(out)
+
+
+def types_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
+    out = ["## 6. Every attention type against scaled-dot attention", ""]
+    out.append(
+        f"`rv.attention(q, K, V, type, threads=1)` with each type's defaults, d = dv = {R.get('d', 128)}, the "
+        "same inputs for every type (points inside the unit Poincare ball). Each cell: the median time and its "
+        "ratio to scaled_dot in the same trials (lower is faster). `sliding` (window 256) reads only the last "
+        "256 keys.")
+    out.append("")
+    rows = R["rows"]
+    names = list(rows[0]["stats"]) if rows else []
+    body = []
+    for r in rows:
+        body.append([r["m"], r["n"], size_fmt(r["kv_bytes"])]
+                    + [f"{t_fmt(med(r, k))}<br>{r['vs_scaled_dot'][k]:.2f}x" for k in names])
+        for k in names:
+            if k in ("scaled_dot", "sliding", "flash_v2", "multi_head"):
+                continue
+            x = r["vs_scaled_dot"][k]
+            T.add(f"{k} vs scaled_dot", f"m={r['m']}, n={r['n']}, d={r['d']}",
+                  f"{t_fmt(med(r, k))}: {x:.2f}x the time of scaled_dot ({t_fmt(med(r, 'scaled_dot'))})",
+                  "<= 1.5x", x <= 1.5)
+    out.append(table(["m", "n", "K+V", *names], body))
+    out.append("")
+    return "\n".join(out)
+
+
 def softmax_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
     out = ["## 3. Softmax alone (one thread)", ""]
     out.append("`rv.softmax(x)` (new array) and `rv.softmax_inplace(x)` against numpy (`e = x - x.max()`, "
@@ -273,7 +328,7 @@ def overhead_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
 
 
 def sql_section(R: Dict[str, Any], T: Targets, img: Dict[str, str], mem: Optional[Dict[str, Any]]) -> str:
-    out = [f"## 5. SQL: {R['n']} keys of d = {R['d']} in a table, through psycopg", ""]
+    out = [f"## 7. SQL: {R['n']} keys of d = {R['d']} in a table, through psycopg", ""]
     if R.get("skipped"):
         out.append(f"Skipped: {R['skipped']}.")
         return "\n".join(out)
@@ -366,7 +421,7 @@ def sql_section(R: Dict[str, Any], T: Targets, img: Dict[str, str], mem: Optiona
 
 
 def memory_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
-    out = ["## 6. Memory", ""]
+    out = ["## 8. Memory", ""]
     out.append("Scratch bytes that `rv.flash_attention` and `rv.scaled_dot_attention` need for one query "
                "(`flash_attention_scratch_bytes`, `scaled_dot_attention_scratch_bytes`, one thread, d = d_v = 64):")
     out.append("")
@@ -625,6 +680,10 @@ def main() -> None:
         sections.append(softmax_section(res["softmax"], T, img))
     if "overhead" in res:
         sections.append(overhead_section(res["overhead"], T, img))
+    if "cross" in res:
+        sections.append(cross_section(res["cross"], T, img))
+    if "types" in res:
+        sections.append(types_section(res["types"], T, img))
     if "sql" in res:
         sections.append(sql_section(res["sql"], T, img, res.get("memory")))
     if "memory" in res:

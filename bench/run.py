@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/run.py [--quick] [FAMILY ...]
 
-FAMILY: decode, multihead, softmax, overhead, sql, memory (default: all);
+FAMILY: decode, multihead, softmax, overhead, cross, types, sql, memory (default: all);
 every other argument (--quick, --out DIR, --trials N, ...) goes to each family.
 Each family runs as its own script would (bench/bench_<family>.py, with the
 same options) and writes bench/results[/quick]/<family>.json; a family that
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FAMILIES = ["decode", "multihead", "softmax", "overhead", "sql", "memory"]
+FAMILIES = ["decode", "multihead", "softmax", "overhead", "cross", "types", "sql", "memory"]
 
 
 def main() -> int:

@@ -94,6 +94,8 @@ def _outside_ball(inputs: Inputs, curvature: float) -> str:
 def call_error(status: int, p: Any, inputs: Inputs) -> RuvectorError:
     """The exception of a failed generic call with parameters p; inputs:
     (name, float32 array, caller's argument) triples, scanned only now."""
+    if status == lib.RV_ERR_OUTSIDE_BALL and _nonfinite_inputs(inputs):
+        status = lib.RV_ERR_NONFINITE  # a NaN is outside every ball: say what it is
     if status == lib.RV_ERR_NONFINITE:
         where = _nonfinite_inputs(inputs)
         return error_for_status(

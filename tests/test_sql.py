@@ -451,6 +451,39 @@ ERROR_CASES = [
      lambda: rv.attention_score(Q4, Q4, "bogus"), rv.ParameterError, ["bogus"]),
     ("scores-unknown-type", "SELECT ruvector_attention_scores(%b, %b, 'scaled-dot')", (Q4, K34), "22023",
      lambda: rv.attention_scores(Q4, K34, "scaled-dot"), rv.ParameterError, ["scaled-dot"]),
+    # parameters of the other attention types: 22023 / ParameterError (a ValueError)
+    ("sparse-top-k-0", "SELECT ruvector_sparse_attention(%b, %b, %b, 0)", (Q4, K34, V32), "22023",
+     lambda: rv.sparse_attention(Q4, K34, V32, 0), rv.ParameterError, ["top_k", "0"]),
+    ("moe-experts-minus-1", "SELECT ruvector_moe_attention(%b, %b, %b, -1)", (Q4, K34, V32), "22023",
+     lambda: rv.moe_attention(Q4, K34, V32, -1), rv.ParameterError, ["n_experts", "-1"]),
+    ("moe-top-k-0", "SELECT ruvector_moe_attention(%b, %b, %b, 4, 0)", (Q4, K34, V32), "22023",
+     lambda: rv.moe_attention(Q4, K34, V32, 4, 0), rv.ParameterError, ["top_k", "0"]),
+    ("sliding-window-0", "SELECT ruvector_sliding_window_attention(%b, %b, %b, 0)", (Q4, K34, V32), "22023",
+     lambda: rv.sliding_window_attention(Q4, K34, V32, 0), rv.ParameterError, ["window_size", "0"]),
+    ("cross-heads-3", "SELECT ruvector_cross_attention(%b, %b, %b, true, 3)", (Q4, K34, V32), "22023",
+     lambda: rv.cross_attention(Q4, K34, V32, True, 3), rv.ParameterError, ["num_heads", "3", "4"]),
+    ("gat-slope-nan", "SELECT ruvector_gat_attention(%b, %b, %b, 'NaN')", (Q4, K34, V32), "22023",
+     lambda: rv.gat_attention(Q4, K34, V32, NAN), rv.ParameterError, ["negative_slope"]),
+    ("hyperbolic-curvature-0", "SELECT ruvector_hyperbolic_attention(%b, %b, %b, 'lorentz', 0)", (Q4, K34, V32),
+     "22023", lambda: rv.hyperbolic_attention(Q4, K34, V32, "lorentz", 0.0), rv.ParameterError, ["curvature"]),
+    ("hyperbolic-unknown-model", "SELECT ruvector_hyperbolic_attention(%b, %b, %b, 'klein')", (Q4, K34, V32),
+     "22023", lambda: rv.hyperbolic_attention(Q4, K34, V32, "klein"), rv.ParameterError, ["klein"]),
+    # their shapes and domains: 22000 / ValueError
+    ("gat-vector-3", "SELECT ruvector_gat_attention(%b, %b, %b, 0.2, %b)", (Q4, K34, V32, _f([1, 2, 3])), "22000",
+     lambda: rv.gat_attention(Q4, K34, V32, 0.2, _f([1, 2, 3])), rv.ShapeError, ["attention_vector", "2 x 4"]),
+    ("gat-vector-nan", "SELECT ruvector_gat_attention(%b, %b, %b, 0.2, %b)", (Q4, K34, V32, _with(np.ones(8, F32), 5, NAN)),
+     "22000", lambda: rv.gat_attention(Q4, K34, V32, 0.2, _with(np.ones(8, F32), 5, NAN)), rv.NonFiniteError,
+     ["attention_vector", "NaN"]),
+    ("poincare-key-outside", "SELECT ruvector_hyperbolic_attention(%b, %b, %b)",
+     (Q4 / 10, _with(K34 / 10, (2, 0), 0.99), V32 / 10), "22000",
+     lambda: rv.hyperbolic_attention(Q4 / 10, _with(K34 / 10, (2, 0), 0.99), V32 / 10), rv.OutsideBallError,
+     ["keys", "ball", "curvature"]),
+    ("poincare-values-nan", "SELECT ruvector_hyperbolic_attention(%b, %b, %b)",
+     (Q4 / 10, K34 / 10, _with(V32 / 10, (1, 1), NAN)), "22000",
+     lambda: rv.hyperbolic_attention(Q4 / 10, K34 / 10, _with(V32 / 10, (1, 1), NAN)), rv.NonFiniteError,
+     ["values", "NaN"]),
+    ("linear-summary-rows", "SELECT ruvector_linear_attention_from_summary(%b, %b)", (Q4[:3], np.ones((4, 3), F32)),
+     "22000", lambda: rv.linear_attention_from_summary(Q4[:3], np.ones((4, 3), F32)), rv.ShapeError, ["3", "4"]),
     # results too large for an array (1 GB): 54000 / MemoryError (the same inputs)
     ("scores-result-too-large", "SELECT ruvector_attention_scores(%b, %b)",
      (np.ones((2**20, 1), F32), np.ones((2**20, 1), F32)), "54000",
@@ -533,22 +566,74 @@ def test_unknown_type_hint_lists_every_name(session, fn):
 
 
 @pytest.mark.parametrize("t", [t.name for t in rv.attention_types()])
-def test_every_listed_type_behaves_the_same_in_sql_and_python(session, rng, t):
-    """Computed in both (same bits) or 'not implemented' in both (0A000 / NotImplementedError)."""
-    q = rng.standard_normal(8).astype(F32)
-    K = rng.standard_normal((6, 8)).astype(F32)
-    for sql_call, py_call in ((lambda: sql_score(session, q, K[2], t), lambda: rv.attention_score(q, K[2], t)),
-                              (lambda: sql_scores(session, q, K, t), lambda: rv.attention_scores(q, K, t))):
-        try:
-            py = py_call()
-        except NotImplementedError as pe:
-            assert isinstance(pe, rv.AttentionTypeNotImplementedError)
-            with pytest.raises(pgerr.FeatureNotSupported) as e:
-                sql_call()
-            assert e.value.sqlstate == "0A000" and t in str(e.value)
-            assert "scaled_dot" in e.value.diag.message_hint  # the implemented ones are listed
-        else:
-            assert_same(sql_call(), py, f"type {t}")
+def test_every_listed_type_behaves_the_same_in_sql_and_python(on_backend, rng, t):
+    """Every type of the catalogue is computed, with the same bits in SQL and
+    Python: its pair score, its weights and its output (the generic entry
+    points with the type's defaults)."""
+    s = on_backend
+    q = (rng.standard_normal(8) * 0.1).astype(F32)  # inside the Poincare ball too
+    K = (rng.standard_normal((300, 8)) * 0.1).astype(F32)
+    V = (rng.standard_normal((300, 4)) * 0.1).astype(F32)
+    Q2 = (rng.standard_normal((5, 8)) * 0.1).astype(F32)
+    assert_same(sql_score(s, q, K[2], t), rv.attention_score(q, K[2], t), f"score {t}")
+    for query in (q, Q2):
+        assert_same(sql_scores(s, query, K, t), rv.attention_scores(query, K, t), f"scores {t}")
+        assert_same(s.one("SELECT ruvector_attention(%b, %b, %b, %s)", query, K, V, t),
+                    rv.attention(query, K, V, t), f"attention {t}")
+
+
+# (SQL function and its trailing arguments, the Python call with the same parameters)
+TYPE_CALLS = [
+    ("ruvector_linear_attention(%b, %b, %b)", (), lambda q, K, V: rv.linear_attention(q, K, V)),
+    ("ruvector_gat_attention(%b, %b, %b)", (), lambda q, K, V: rv.gat_attention(q, K, V)),
+    ("ruvector_gat_attention(%b, %b, %b, -0.3)", (), lambda q, K, V: rv.gat_attention(q, K, V, -0.3)),
+    ("ruvector_gat_attention(%b, %b, %b, 0.1, %b)", ("a",), lambda q, K, V, a: rv.gat_attention(q, K, V, 0.1, a)),
+    ("ruvector_sparse_attention(%b, %b, %b)", (), lambda q, K, V: rv.sparse_attention(q, K, V)),
+    ("ruvector_sparse_attention(%b, %b, %b, top_k => 3)", (), lambda q, K, V: rv.sparse_attention(q, K, V, 3)),
+    ("ruvector_moe_attention(%b, %b, %b)", (), lambda q, K, V: rv.moe_attention(q, K, V)),
+    ("ruvector_moe_attention(%b, %b, %b, 7, 3)", (), lambda q, K, V: rv.moe_attention(q, K, V, 7, 3)),
+    ("ruvector_cross_attention(%b, %b, %b)", (), lambda q, K, V: rv.cross_attention(q, K, V)),
+    ("ruvector_cross_attention(%b, %b, %b, true, 4)", (), lambda q, K, V: rv.cross_attention(q, K, V, True, 4)),
+    ("ruvector_sliding_window_attention(%b, %b, %b)", (), lambda q, K, V: rv.sliding_window_attention(q, K, V)),
+    ("ruvector_sliding_window_attention(%b, %b, %b, 5)", (), lambda q, K, V: rv.sliding_window_attention(q, K, V, 5)),
+    ("ruvector_hyperbolic_attention(%b, %b, %b)", (), lambda q, K, V: rv.hyperbolic_attention(q, K, V)),
+    ("ruvector_hyperbolic_attention(%b, %b, %b, 'lorentz', 0.5)", (),
+     lambda q, K, V: rv.hyperbolic_attention(q, K, V, "lorentz", 0.5)),
+]
+
+
+@pytest.mark.parametrize("call", TYPE_CALLS, ids=[c[0].split("(")[0] + str(i) for i, c in enumerate(TYPE_CALLS)])
+def test_type_functions_are_bit_identical_in_sql_and_python(on_backend, rng, call):
+    s = on_backend
+    sql, extra, py = call
+    q = (rng.standard_normal(16) * 0.2).astype(F32)
+    K = (rng.standard_normal((700, 16)) * 0.2).astype(F32)
+    V = (rng.standard_normal((700, 12)) * 0.2).astype(F32)
+    Q2 = (rng.standard_normal((90, 16)) * 0.2).astype(F32)
+    a = rng.standard_normal(32).astype(F32)
+    for query in (q, Q2):
+        args = (query, K, V) + tuple(a for _ in extra)
+        got = s.one(f"SELECT {sql}", *args)
+        assert_same(got, py(*args), sql)
+    for threads in (1, 4):
+        s.set("ruvector.max_threads", threads)
+        assert_same(s.one(f"SELECT {sql}", Q2, K, V, *(a for _ in extra)), py(Q2, K, V, *(a for _ in extra)),
+                    f"{sql} with {threads} threads")
+
+
+def test_linear_summary_is_bit_identical_in_sql_and_python(on_backend, rng):
+    s = on_backend
+    K = rng.standard_normal((500, 16)).astype(F32)
+    V = rng.standard_normal((500, 6)).astype(F32)
+    Q2 = rng.standard_normal((7, 16)).astype(F32)
+    M = s.one("SELECT ruvector_linear_attention_summary(%b, %b)", K, V)
+    py = rv.linear_attention_summary(K, V)
+    assert_same(M, py.matrix, "summary")
+    for query in (Q2[0], Q2):
+        assert_same(s.one("SELECT ruvector_linear_attention_from_summary(%b, %b)", query, M),
+                    rv.linear_attention_from_summary(query, py), "from summary")
+        assert_close(s.one("SELECT ruvector_linear_attention_from_summary(%b, %b)", query, M),
+                     ref.linear_attention(query, K, V), ref.value_scale(V), "from summary vs reference")
 
 
 @pytest.mark.parametrize("query, params", [
@@ -715,6 +800,34 @@ def long_call(dbname):
     return "SELECT ruvector_flash_attention(q, k, v) FROM long_call", m * per_row
 
 
+@pytest.fixture(scope="module")
+def long_self_attention(dbname):
+    """Self-attention cross(X, X, X) of m = n = 20000 rows that runs for
+    seconds unless cancelled (d = 128, 2 heads, causal: its time measured
+    on a slice with the same core), from a table as long_call.  Returns
+    (the statement, the estimated single-thread seconds)."""
+    rng = np.random.default_rng(57015)
+    X = rng.standard_normal((20000, 128)).astype(F32)
+    t0 = time.perf_counter()
+    rv.cross_attention(X[-1000:], X, X, True, 2, threads=1)  # the last rows see (almost) every key
+    estimate = (time.perf_counter() - t0) * 20 / 2  # 20 slices, each half as long on average
+    with sql_support.connect(dbname) as conn:
+        conn.execute("CREATE TABLE long_self (x real[])")
+        conn.execute("ALTER TABLE long_self ALTER x SET STORAGE EXTERNAL")
+        conn.execute("INSERT INTO long_self VALUES (%b)", (X,))
+    return "SELECT ruvector_cross_attention(x, x, x, true, 2) FROM long_self", estimate
+
+
+@pytest.fixture(params=["flash", "cross"])
+def long_statement(request):
+    """(statement, estimated seconds, how soon after the cancel it must end):
+    half a second for self-attention (the attention-types issue), 1.5 s for
+    flash over 2000+ queries."""
+    if request.param == "flash":
+        return request.getfixturevalue("long_call") + (1.5,)
+    return request.getfixturevalue("long_self_attention") + (0.5,)
+
+
 @pytest.fixture
 def victim(dbname):
     """A second connection of its own, for the call that gets cancelled."""
@@ -731,9 +844,9 @@ def _still_works(s, rng):
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_statement_timeout_cancels_a_long_call(victim, long_call, rng, threads):
-    statement, estimate = long_call
-    assert estimate > 4.0, f"the call is too short to tell ({estimate:.1f} s)"
+def test_statement_timeout_cancels_a_long_call(victim, long_statement, rng, threads):
+    statement, estimate, bound = long_statement
+    assert estimate > 2.0, f"the call is too short to tell ({estimate:.1f} s)"
     victim.set("ruvector.max_threads", threads)
     victim.cur.execute("SET statement_timeout = '200ms'")
     t0 = time.perf_counter()
@@ -741,14 +854,14 @@ def test_statement_timeout_cancels_a_long_call(victim, long_call, rng, threads):
         victim.cur.execute(statement)
     elapsed = time.perf_counter() - t0
     assert e.value.sqlstate == "57014" and "statement timeout" in str(e.value)
-    assert elapsed < 1.5, f"cancelled after {elapsed:.2f} s (the whole call: ~{estimate:.0f} s single-threaded)"
+    assert elapsed < bound, f"cancelled after {elapsed:.2f} s (the whole call: ~{estimate:.0f} s single-threaded)"
     _still_works(victim, rng)  # the next call on the same connection (timeout still set)
     victim.cur.execute("RESET statement_timeout")
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_pg_cancel_backend_from_another_connection(victim, dbname, long_call, rng, threads):
-    statement, estimate = long_call
+def test_pg_cancel_backend_from_another_connection(victim, dbname, long_statement, rng, threads):
+    statement, estimate, bound = long_statement
     victim.set("ruvector.max_threads", threads)
     pid = victim.pid()
     outcome = {}
@@ -784,7 +897,7 @@ def test_pg_cancel_backend_from_another_connection(victim, dbname, long_call, rn
     assert "error" not in outcome, outcome.get("error")
     assert outcome["state"] == ("active", None) and outcome["cancelled"] is True
     assert e.value.sqlstate == "57014" and "user request" in str(e.value)
-    assert end - outcome["at"] < 1.0, f"cancelled {end - outcome['at']:.2f} s after pg_cancel_backend"
+    assert end - outcome["at"] < min(1.0, bound), f"cancelled {end - outcome['at']:.2f} s after pg_cancel_backend"
     assert end - t0 < 2.0, f"the call took {end - t0:.2f} s (uncancelled: ~{estimate:.0f} s single-threaded)"
     _still_works(victim, rng)
 

@@ -13,7 +13,8 @@
 #             bench/results/quick/ and the report to bench/results/quick/benchmarks.md, so that
 #             docs/ is never overwritten by meaningless numbers.
 # --no-setup  skip step 1 (the caller already ran tools/setup.sh).
-# --only      run only these families (decode, multihead, softmax, overhead, sql, memory);
+# --only      run only these families (decode, multihead, softmax, overhead, cross, types, sql,
+#             memory);
 #             the report still includes every family that has results.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -85,11 +86,11 @@ fi
 # All families run in one Python process (torch is imported once), inside one throw-away
 # cluster for the SQL parts, or against $PGHOST when it is already set.
 FAMS=()
-for fam in decode multihead softmax overhead sql memory; do
+for fam in decode multihead softmax overhead cross types sql memory; do
   if want "$fam"; then FAMS+=("$fam"); fi
 done
 if [ ${#FAMS[@]} -eq 0 ]; then
-  echo "bench.sh: --only '$ONLY' names no family (decode, multihead, softmax, overhead, sql, memory)" >&2
+  echo "bench.sh: --only '$ONLY' names no family (decode, multihead, softmax, overhead, cross, types, sql, memory)" >&2
   exit 2
 fi
 FAILED=()

@@ -399,7 +399,7 @@ ReportNonFinite(const RvArray *const *inputs, int ninputs)
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("attention result is out of range for type real"),
-			 errdetail("All inputs are finite, but an attention logit or output value overflowed.")));
+			 errdetail("All inputs are finite, but an attention logit or output value overflowed, or every attention weight underflowed to 0.")));
 }
 
 /*
@@ -496,6 +496,12 @@ InitExec(rv_exec *ex)
 static _Noreturn void
 ReportOutsideBall(const RvArray *const *inputs, int ninputs, float curvature)
 {
+	/* a NaN or infinity is outside every ball: report it as what it is */
+	for (int a = 0; a < ninputs; a++)
+		if (inputs[a] != NULL && inputs[a]->ndim != 0 &&
+			rv_ball_check(inputs[a]->data, inputs[a]->rows, inputs[a]->cols,
+						  curvature, NULL) == RV_ERR_NONFINITE)
+			ReportNonFinite(inputs, ninputs);
 	for (int a = 0; a < ninputs; a++)
 	{
 		const RvArray *x = inputs[a];

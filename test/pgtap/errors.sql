@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
 RESET client_min_messages;
 
-SELECT plan(49);
+SELECT plan(65);
 
 -- NULL element inside an array: 22004
 SELECT throws_ok($$SELECT ruvector_attention_score('{1,NULL}', '{1,0}')$$, '22004',
@@ -102,7 +102,7 @@ SELECT throws_ok($$SELECT ruvector_flash_attention('{1,0}', '{{1,0}}', '{{1,2}}'
 SELECT throws_ok($$SELECT ruvector_flash_attention('{1,0}', '{{1,0}}', '{{1,2}}', 1000000)$$, '22023',
 				 'block_size must be between 1 and 65536, not 1000000', 'absurd block_size');
 
--- unknown attention_type: 22023, the HINT lists the names; not built yet: 0A000
+-- unknown attention_type: 22023, the HINT lists the names
 SELECT throws_ok($$SELECT ruvector_attention_score('{1,0}', '{1,0}', 'dot')$$, '22023',
 				 'unknown attention type "dot"', 'unknown attention type');
 CREATE FUNCTION pg_temp.type_hint(t text) RETURNS text LANGUAGE plpgsql AS $$
@@ -118,10 +118,39 @@ END
 $$;
 SELECT ok(pg_temp.type_hint('dot') LIKE '%scaled_dot, multi_head, flash_v2, linear, gat, sparse, moe, cross, sliding, poincare, lorentz%',
 		  'the HINT of an unknown type lists every name');
-SELECT throws_ok($$SELECT ruvector_attention_scores('{1,0}', '{{1,0}}', 'gat')$$, '0A000',
-				 'attention type "gat" is not implemented yet', 'a listed type not built yet');
-SELECT throws_ok($$SELECT ruvector_attention_score('{1,0}', '{1,0}', 'Lorentz')$$, '0A000',
-				 'attention type "lorentz" is not implemented yet', 'lorentz is listed, not built yet');
+SELECT lives_ok($$SELECT ruvector_attention_scores('{1,0}', '{{1,0}}', 'gat')$$, 'every listed type is computed');
+SELECT lives_ok($$SELECT ruvector_attention_score('{1,0}', '{1,0}', 'Lorentz')$$, 'lorentz, any case');
+SELECT lives_ok($$SELECT ruvector_attention_score('{0.1,0}', '{0.1,0}', U&'Poincar\00E9')$$, 'alias poincaré, any case');
+
+-- the other types' parameters: 22023 naming the parameter and the value
+SELECT throws_ok($$SELECT ruvector_sparse_attention('{1,0}', '{{1,0}}', '{{1}}', 0)$$, '22023',
+				 'top_k must be at least 1, not 0', 'sparse top_k 0');
+SELECT throws_ok($$SELECT ruvector_moe_attention('{1,0}', '{{1,0}}', '{{1}}', -1)$$, '22023',
+				 'n_experts must be at least 1, not -1', 'moe n_experts -1');
+SELECT throws_ok($$SELECT ruvector_moe_attention('{1,0}', '{{1,0}}', '{{1}}', 4, 0)$$, '22023',
+				 'top_k must be at least 1, not 0', 'moe top_k 0');
+SELECT throws_ok($$SELECT ruvector_sliding_window_attention('{1,0}', '{{1,0}}', '{{1}}', 0)$$, '22023',
+				 'window_size must be at least 1, not 0', 'window_size 0');
+SELECT throws_ok($$SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1}}', false, 2)$$, '22023',
+				 'num_heads (2) must divide the value dimension (1)', 'cross num_heads not dividing dv');
+SELECT throws_ok($$SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 'NaN')$$, '22023',
+				 'negative_slope must be a finite number, not nan', 'gat negative_slope NaN');
+SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{0.1}', '{{0.1}}', '{{0.1}}', 'poincare', 0)$$, '22023',
+				 'curvature must be a positive finite number, not 0', 'curvature 0');
+SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{0.1}', '{{0.1}}', '{{0.1}}', 'euclid')$$, '22023',
+				 'unknown hyperbolic model "euclid"', 'unknown hyperbolic model');
+-- their shapes and domains: 22000
+SELECT throws_ok($$SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 0.2, '{1,2,3}')$$, '22000',
+				 'attention_vector has 3 elements but must have 2 x 2 (twice the query dimension)',
+				 'gat attention_vector of the wrong length');
+SELECT throws_ok($$SELECT ruvector_linear_attention_from_summary('{1,0,0}', '{{1,2},{3,4}}')$$, '22000',
+				 'query has 3 dimensions but summary has 2 rows', 'summary rows vs query');
+SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0},{0.8,0.8}}', '{{0.1},{0.2}}')$$, '22000',
+				 'keys must lie inside the Poincare ball of curvature 1', 'a key outside the ball');
+SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{1,0}', '{{0.1,0}}', '{{0.1}}')$$, '22000',
+				 'query must lie inside the Poincare ball of curvature 1', 'a query on the sphere');
+SELECT throws_ok($$SELECT ruvector_linear_attention('{-200,-200}', '{{-200,-200}}', '{{1}}')$$, '22003',
+				 NULL, 'linear: every kernel weight underflows');
 SELECT lives_ok($$SELECT ruvector_attention_score('{1,0}', '{1,0}', 'ScaledDot')$$, 'alias scaleddot, any case');
 SELECT lives_ok($$SELECT ruvector_attention_scores('{1,0,0,0}', '{{1,0,0,0}}', 'MULTIHEAD')$$, 'alias multihead, any case');
 SELECT lives_ok($$SELECT ruvector_attention_score('{1,0}', '{1,0}', 'flash')$$, 'alias flash');
@@ -131,6 +160,8 @@ SELECT throws_ok($$SELECT ruvector_attention_scores(array_fill(1::real, ARRAY[20
 				 '54000', NULL, 'a 20000 x 20000 weight matrix is refused before allocating');
 SELECT throws_ok($$SELECT ruvector_flash_attention(array_fill(1::real, ARRAY[20000, 1]), '{{1}}', array_fill(1::real, ARRAY[1, 20000]))$$,
 				 '54000', NULL, 'a 20000 x 20000 output is refused before allocating');
+SELECT throws_ok($$SELECT ruvector_attention(array_fill(1::real, ARRAY[20000, 1]), '{{1}}', array_fill(1::real, ARRAY[1, 20000]), 'cross')$$,
+				 '54000', NULL, 'a 20000 x 20000 cross-attention output is refused before allocating');
 
 -- softmax of all -Infinity: 22000
 SELECT throws_ok($$SELECT ruvector_softmax('{-Infinity,-Infinity}')$$, '22000',

@@ -1,4 +1,5 @@
--- pgTAP: the SQL API of ruvector 0.1.0 (DESIGN.md section 3): signatures
+-- pgTAP: the SQL API of ruvector 0.1.0 (DESIGN.md section 3 and the other
+-- attention types): signatures
 -- with their exact argument types, parameter names and defaults, return
 -- types, volatility, strictness, parallel safety, comments and costs.
 -- Run with: pg_prove test/pgtap/*.sql   (uses the PG* environment)
@@ -13,7 +14,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
 RESET client_min_messages;
 
-SELECT plan(64);
+SELECT plan(154);
 
 CREATE TEMP TABLE api (fn name, args name[], signature regprocedure, returns text,
 					   arguments text, volatility text, heavy bool);
@@ -30,6 +31,38 @@ INSERT INTO api VALUES
 	('ruvector_flash_attention', '{real[],real[],real[],integer}',
 	 'ruvector_flash_attention(real[],real[],real[],integer)',
 	 'real[]', 'query real[], keys real[], "values" real[], block_size integer DEFAULT 64', 'immutable', true),
+	('ruvector_attention', '{real[],real[],real[],text}', 'ruvector_attention(real[],real[],real[],text)',
+	 'real[]', 'query real[], keys real[], "values" real[], attention_type text DEFAULT ''scaled_dot''::text',
+	 'immutable', true),
+	('ruvector_linear_attention', '{real[],real[],real[]}', 'ruvector_linear_attention(real[],real[],real[])',
+	 'real[]', 'query real[], keys real[], "values" real[]', 'immutable', true),
+	('ruvector_linear_attention_summary', '{real[],real[]}', 'ruvector_linear_attention_summary(real[],real[])',
+	 'real[]', 'keys real[], "values" real[]', 'immutable', true),
+	('ruvector_linear_attention_from_summary', '{real[],real[]}',
+	 'ruvector_linear_attention_from_summary(real[],real[])',
+	 'real[]', 'query real[], summary real[]', 'immutable', true),
+	('ruvector_gat_attention', '{real[],real[],real[],real,real[]}',
+	 'ruvector_gat_attention(real[],real[],real[],real,real[])',
+	 'real[]', 'query real[], keys real[], "values" real[], negative_slope real DEFAULT 0.2, attention_vector real[] DEFAULT ''{}''::real[]',
+	 'immutable', true),
+	('ruvector_sparse_attention', '{real[],real[],real[],integer}',
+	 'ruvector_sparse_attention(real[],real[],real[],integer)',
+	 'real[]', 'query real[], keys real[], "values" real[], top_k integer DEFAULT 8', 'immutable', true),
+	('ruvector_moe_attention', '{real[],real[],real[],integer,integer}',
+	 'ruvector_moe_attention(real[],real[],real[],integer,integer)',
+	 'real[]', 'query real[], keys real[], "values" real[], n_experts integer DEFAULT 4, top_k integer DEFAULT 2',
+	 'immutable', true),
+	('ruvector_cross_attention', '{real[],real[],real[],boolean,integer}',
+	 'ruvector_cross_attention(real[],real[],real[],boolean,integer)',
+	 'real[]', 'query real[], keys real[], "values" real[], causal boolean DEFAULT false, num_heads integer DEFAULT 1',
+	 'immutable', true),
+	('ruvector_sliding_window_attention', '{real[],real[],real[],integer}',
+	 'ruvector_sliding_window_attention(real[],real[],real[],integer)',
+	 'real[]', 'query real[], keys real[], "values" real[], window_size integer DEFAULT 256', 'immutable', true),
+	('ruvector_hyperbolic_attention', '{real[],real[],real[],text,real}',
+	 'ruvector_hyperbolic_attention(real[],real[],real[],text,real)',
+	 'real[]', 'query real[], keys real[], "values" real[], model text DEFAULT ''poincare''::text, curvature real DEFAULT 1.0',
+	 'immutable', true),
 	('ruvector_attention_types', '{}', 'ruvector_attention_types()',
 	 'setof record', '', 'immutable', false),
 	('ruvector_simd_info', '{}', 'ruvector_simd_info()',
@@ -43,7 +76,7 @@ SELECT set_eq(
 	$$SELECT signature::text FROM api$$,
 	'the extension installs exactly the documented functions');
 
--- 7 functions x 9 properties = 63 tests
+-- 17 functions x 9 properties = 153 tests
 SELECT has_function(fn, args, fn || ' exists with the documented argument types') FROM api;
 SELECT function_returns(fn, args, returns, fn || ' returns ' || returns) FROM api;
 SELECT is(pg_get_function_arguments(signature), arguments, fn || ': parameter names and defaults') FROM api;

@@ -22,6 +22,11 @@ BEGIN
 	BEGIN
 		IF what = 'multi_head' THEN
 			PERFORM array_length(ruvector_multi_head_attention(k, k, k, 4), 1) FROM ct;
+		ELSIF what = 'cross' THEN
+			-- self-attention of 20000 rows: 20000 x 20000 x 64 in tiles
+			PERFORM array_length(ruvector_cross_attention(k, k, k, true, 4), 1) FROM ct;
+		ELSIF what = 'linear' THEN
+			PERFORM array_length(ruvector_linear_attention(k || k, k, k), 1) FROM ct;
 		ELSE
 			PERFORM array_length(ruvector_flash_attention(k || k, k, k, 64), 1) FROM ct;
 		END IF;
@@ -41,6 +46,12 @@ SET statement_timeout = '200ms';
 CALL pg_temp.expect_timeout('flash', 4);
 SET statement_timeout = '200ms';
 CALL pg_temp.expect_timeout('flash', 1);
+SET statement_timeout = '200ms';
+CALL pg_temp.expect_timeout('cross', 4);
+SET statement_timeout = '200ms';
+CALL pg_temp.expect_timeout('cross', 1);
+SET statement_timeout = '200ms';
+CALL pg_temp.expect_timeout('linear', 4);
 RESET statement_timeout;
 -- the error as a client sees it
 SET statement_timeout = '200ms';
@@ -50,6 +61,7 @@ RESET statement_timeout;
 
 -- the backend is healthy afterwards (threads were joined, state is clean)
 SELECT ruvector_multi_head_attention('{1,0,0,1}', '{{1,0,0,0},{0,0,0,1}}', '{{1,2},{3,4}}', 2) IS NOT NULL AS works,
-       array_dims(ruvector_flash_attention(k[1:3], k, k)) AS dims
+       array_dims(ruvector_flash_attention(k[1:3], k, k)) AS dims,
+       array_dims(ruvector_cross_attention(k[1:300], k[1:300], k[1:300], true, 4)) AS cross_dims
 FROM ct;
 DROP TABLE ct;

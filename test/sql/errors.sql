@@ -159,7 +159,7 @@ SELECT ruvector_flash_attention('{1,0}', '{}', '{}', 2147483647);
 
 --
 -- unknown attention_type: 22023 with the valid names in the HINT (never
--- silently scaled_dot); listed but not implemented yet: 0A000
+-- silently scaled_dot)
 --
 SELECT ruvector_attention_score('{1,0}', '{1,0}', 'dot');
 \echo :LAST_ERROR_SQLSTATE
@@ -169,15 +169,9 @@ SELECT ruvector_attention_scores('{1,0}', '{}', 'scaled dot');
 \echo :LAST_ERROR_SQLSTATE
 SELECT ruvector_attention_score('{1,0}', '{1,0}', repeat('x', 100));
 \echo :LAST_ERROR_SQLSTATE
-SELECT ruvector_attention_score('{1,0}', '{1,0}', 'gat');
+SELECT ruvector_attention('{1,0}', '{{1,0}}', '{{1}}', 'hyperbolic');
 \echo :LAST_ERROR_SQLSTATE
-SELECT ruvector_attention_scores('{1,0}', '{{1,0}}', 'Linear');
-\echo :LAST_ERROR_SQLSTATE
-SELECT ruvector_attention_scores('{1,0}', '{}', 'LORENTZ');
-\echo :LAST_ERROR_SQLSTATE
-SELECT ruvector_attention_score('{1,0}', '{1,0}', U&'poincar\00E9');
-\echo :LAST_ERROR_SQLSTATE
--- every catalogue entry that cannot be computed yet says so
+-- every catalogue entry is computed, by its name and case-insensitively
 DO $$
 DECLARE
 	t text;
@@ -185,7 +179,9 @@ DECLARE
 BEGIN
 	FOR t IN SELECT name FROM ruvector_attention_types() ORDER BY name LOOP
 		BEGIN
-			PERFORM ruvector_attention_scores('{1,0,0,0}', '{{1,0,0,0}}', t);
+			PERFORM ruvector_attention_scores('{0.1,0,0,0}', '{{0.1,0,0,0}}', upper(t)),
+					ruvector_attention_score('{0.1,0,0,0}', '{0.1,0,0,0}', t),
+					ruvector_attention('{0.1,0,0,0}', '{{0.1,0,0,0}}', '{{0.1,0,0,0}}', t);
 			st := 'ok';
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
@@ -194,6 +190,93 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+--
+-- parameters of the other attention types: 22023 naming the parameter
+--
+SELECT ruvector_sparse_attention('{1,0}', '{{1,0}}', '{{1}}', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_sparse_attention('{1,0}', '{{1,0}}', '{{1}}', -8);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_moe_attention('{1,0}', '{{1,0}}', '{{1}}', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_moe_attention('{1,0}', '{{1,0}}', '{{1}}', 4, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_sliding_window_attention('{1,0}', '{{1,0}}', '{{1}}', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1}}', false, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1,2}}', true, 2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_cross_attention('{1,0,0}', '{{1,0,0}}', '{{1,2}}', true, 3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', '-Infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0}}', '{{0.1}}', 'klein');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0}}', '{{0.1}}', 'poincare', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0}}', '{{0.1}}', 'lorentz', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0}}', '{{0.1}}', 'lorentz', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0}}', '{{0.1}}', 'poincare', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
+-- the multi_head default of 4 heads must divide d and dv
+SELECT ruvector_attention('{1,0,0,0}', '{{1,0,0,0}}', '{{1,2}}', 'multi_head');
+\echo :LAST_ERROR_SQLSTATE
+
+--
+-- shapes of the other attention types' arguments: 22000
+--
+-- the gat attention vector is [a1; a2], twice the query's length
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 0.2, '{1,2,3}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 0.2, '{{1,2},{3,4}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 0.2, '{1,NaN,0,0}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 0.2, '{1,NULL,0,0}');
+\echo :LAST_ERROR_SQLSTATE
+-- the linear-attention summary is d x (dv + 1)
+SELECT ruvector_linear_attention_from_summary('{1,0}', '{1,2,3}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_linear_attention_from_summary('{1,0}', '{{1},{2}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_linear_attention_from_summary('{1,0,0}', '{{1,2},{3,4}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_linear_attention_summary('{{1,0}}', '{{1},{2}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_linear_attention_summary('{1,0}', '{{1}}');
+\echo :LAST_ERROR_SQLSTATE
+-- phi(q).z = 0: no weight at all
+SELECT ruvector_linear_attention_from_summary('{1,0}', '{{1,0},{1,0}}');
+\echo :LAST_ERROR_SQLSTATE
+-- every kernel weight underflows: phi(-200) = exp(-200) = 0 in float
+SELECT ruvector_linear_attention('{-200,-200}', '{{-200,-200}}', '{{1}}');
+\echo :LAST_ERROR_SQLSTATE
+-- Poincare points must lie inside the ball c |x|^2 < 1; the error names the row
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0},{0.8,0.8}}', '{{0.1},{0.2}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0},{0.2,0}}', '{{0.1},{1}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{1,0}', '{{0.1,0}}', '{{0.1}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{{0.1,0},{0,1.5}}', '{{0.1,0}}', '{{0.1}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_hyperbolic_attention('{0.5,0}', '{{0.5,0}}', '{{0.1}}', 'poincare', 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_attention_scores('{0.1,0}', '{{0.1,0},{0.8,0.8}}', 'poincare');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_attention_score('{0.1,0}', '{1,0}', 'poincare');
+\echo :LAST_ERROR_SQLSTATE
+-- a NaN is reported as a NaN, not as a point outside the ball
+SELECT ruvector_hyperbolic_attention('{0.1,0}', '{{0.1,0},{NaN,0}}', '{{0.1},{0.2}}');
+\echo :LAST_ERROR_SQLSTATE
+-- the Lorentz model takes any point
+SELECT array_length(ruvector_hyperbolic_attention('{5,0}', '{{0.1,0},{0.8,0.8}}', '{{3},{4}}', 'lorentz'), 1) AS lorentz_ok;
 
 --
 -- sizes that exceed the 1 GB allocation limit: 54000, before allocating
@@ -205,6 +288,10 @@ SELECT ruvector_attention_scores(array_fill(1::real, ARRAY[20000, 1]), array_fil
 SELECT ruvector_multi_head_attention(array_fill(1::real, ARRAY[20000, 1]), '{{1}}', array_fill(1::real, ARRAY[1, 20000]), 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT ruvector_flash_attention(array_fill(1::real, ARRAY[20000, 1]), '{{1}}', array_fill(1::real, ARRAY[1, 20000]));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_cross_attention(array_fill(1::real, ARRAY[20000, 1]), '{{1}}', array_fill(1::real, ARRAY[1, 20000]));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ruvector_attention_scores(array_fill(0.1::real, ARRAY[20000, 1]), array_fill(0.1::real, ARRAY[20000, 1]), 'poincare');
 \echo :LAST_ERROR_SQLSTATE
 
 --
