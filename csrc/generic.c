@@ -11,12 +11,6 @@
 
 #include "rv_internal.h"
 
-static float
-scale_or_default(float scale, size_t d)
-{
-	return isnan(scale) ? rv_default_scale(d) : scale;
-}
-
 /* between the query rows of the seed's weights, which run on this thread */
 static rv_status
 poll_cancel(const rv_exec *ex)
@@ -93,14 +87,14 @@ rv_attention(const rv_attention_params *p, const float *Q, size_t m,
 	{
 		case RV_ATTN_SCALED_DOT:
 			return rv_scaled_dot_attention(Q, m, K, V, n, d, dv,
-										   scale_or_default(p->scale, d),
+										   rv_scale_or_default(p->scale, d),
 										   out, scratch, ex);
 		case RV_ATTN_MULTI_HEAD:
 			return rv_multi_head_attention(Q, m, K, V, n, d, dv, p->num_heads,
 										   out, NULL, scratch, ex);
 		case RV_ATTN_FLASH_V2:
 			return rv_flash_attention(Q, m, K, V, n, d, dv,
-									  scale_or_default(p->scale, d),
+									  rv_scale_or_default(p->scale, d),
 									  p->block_size, out, scratch, ex);
 		case RV_ATTN_LINEAR:
 			return rv_linear_attention(Q, m, K, V, n, d, dv, out, scratch, ex);
@@ -191,7 +185,7 @@ rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
 		case RV_ATTN_FLASH_V2:
 			for (size_t r = 0; r < m && st == RV_OK; r++)
 				if ((st = rv_attention_scores(Q + r * d, K, n, d,
-											  scale_or_default(p->scale, d),
+											  rv_scale_or_default(p->scale, d),
 											  W + r * n)) == RV_OK)
 					st = poll_cancel(ex);
 			return st;
@@ -232,7 +226,7 @@ rv_attention_logit(const rv_attention_params *p, const float *q,
 	{
 		case RV_ATTN_SCALED_DOT:
 		case RV_ATTN_FLASH_V2:
-			return rv_attention_score(q, k, d, scale_or_default(p->scale, d), out);
+			return rv_attention_score(q, k, d, rv_scale_or_default(p->scale, d), out);
 		case RV_ATTN_MULTI_HEAD:
 			return rv_multi_head_score(q, k, d, p->num_heads, out);
 		case RV_ATTN_LINEAR:

@@ -771,6 +771,120 @@ all_finite_f32_avx2(const float *x, size_t n)
 
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
 
+/*
+ * phi(x) = elu(x) + 1 on 8 lanes: x + 1 where x >= 0, else exp(x) by the
+ * exp of x <= 0 applied to min(x, 0), plus x - x (0 for finite x, NaN for
+ * NaN and +/-Infinity) so that a non-finite input stays non-finite.  A
+ * register whose lanes are all >= 0 skips the exp.
+ */
+RV_AVX2_INLINE __m256
+phi_f32x8_avx2(__m256 x_f32x8)
+{
+	__m256		zero_f32x8 = _mm256_setzero_ps();
+	__m256		pos_f32x8 = _mm256_add_ps(x_f32x8, _mm256_set1_ps(1.0f));
+	__m256		ge_f32x8 = _mm256_cmp_ps(x_f32x8, zero_f32x8, _CMP_GE_OQ);
+	__m256		e_f32x8;
+
+	if (_mm256_movemask_ps(ge_f32x8) == 0xFF)
+		return pos_f32x8;
+	e_f32x8 = exp_nonpos_f32x8_avx2(_mm256_min_ps(x_f32x8, zero_f32x8));
+	e_f32x8 = _mm256_add_ps(e_f32x8, _mm256_sub_ps(x_f32x8, x_f32x8));
+	return _mm256_blendv_ps(e_f32x8, pos_f32x8, ge_f32x8);
+}
+
+/* out[i] = phi(x[i]); each chunk is loaded before it is stored, so out == x works. */
+RV_AVX2 static void
+phi_f32_avx2(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		y0_f32x8 = phi_f32x8_avx2(_mm256_loadu_ps(x + i));
+		__m256		y1_f32x8 = phi_f32x8_avx2(_mm256_loadu_ps(x + i + 8));
+
+		_mm256_storeu_ps(out + i, y0_f32x8);
+		_mm256_storeu_ps(out + i + 8, y1_f32x8);
+	}
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, phi_f32x8_avx2(_mm256_loadu_ps(x + i)));
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+
+		_mm256_maskstore_ps(out + i, mask, phi_f32x8_avx2(_mm256_maskload_ps(x + i, mask)));
+	}
+}
+
+/* LeakyReLU of x + bias on 8 lanes */
+RV_AVX2_INLINE __m256
+leaky_f32x8_avx2(__m256 x_f32x8, __m256 bias_f32x8, __m256 slope_f32x8)
+{
+	__m256		y_f32x8 = _mm256_add_ps(x_f32x8, bias_f32x8);
+
+	return _mm256_blendv_ps(_mm256_mul_ps(y_f32x8, slope_f32x8), y_f32x8,
+							_mm256_cmp_ps(y_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/*
+ * out[i] = LeakyReLU(x[i] + bias), the running max, and the lanes where
+ * y - y is not 0 (NaN or +/-Infinity) OR'ed into one register.  Tail
+ * lanes past n are left out of both through the mask.
+ */
+RV_AVX2 static float
+leaky_relu_f32_avx2(const float *x, size_t n, float bias, float slope,
+					float *out, int *bad)
+{
+	__m256		bias_f32x8 = _mm256_set1_ps(bias),
+				slope_f32x8 = _mm256_set1_ps(slope),
+				zero_f32x8 = _mm256_setzero_ps();
+	__m256		max0_f32x8 = _mm256_set1_ps(-INFINITY),
+				max1_f32x8 = max0_f32x8,
+				bad_f32x8 = zero_f32x8;
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		y0_f32x8 = leaky_f32x8_avx2(_mm256_loadu_ps(x + i), bias_f32x8, slope_f32x8);
+		__m256		y1_f32x8 = leaky_f32x8_avx2(_mm256_loadu_ps(x + i + 8), bias_f32x8, slope_f32x8);
+
+		_mm256_storeu_ps(out + i, y0_f32x8);
+		_mm256_storeu_ps(out + i + 8, y1_f32x8);
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, y0_f32x8);
+		max1_f32x8 = _mm256_max_ps(max1_f32x8, y1_f32x8);
+		bad_f32x8 = _mm256_or_ps(bad_f32x8,
+								 _mm256_or_ps(_mm256_cmp_ps(_mm256_sub_ps(y0_f32x8, y0_f32x8),
+															zero_f32x8, _CMP_NEQ_UQ),
+											  _mm256_cmp_ps(_mm256_sub_ps(y1_f32x8, y1_f32x8),
+															zero_f32x8, _CMP_NEQ_UQ)));
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		y_f32x8 = leaky_f32x8_avx2(_mm256_loadu_ps(x + i), bias_f32x8, slope_f32x8);
+
+		_mm256_storeu_ps(out + i, y_f32x8);
+		max0_f32x8 = _mm256_max_ps(max0_f32x8, y_f32x8);
+		bad_f32x8 = _mm256_or_ps(bad_f32x8, _mm256_cmp_ps(_mm256_sub_ps(y_f32x8, y_f32x8),
+														  zero_f32x8, _CMP_NEQ_UQ));
+	}
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+		__m256		y_f32x8 = leaky_f32x8_avx2(_mm256_maskload_ps(x + i, mask), bias_f32x8,
+											   slope_f32x8);
+
+		_mm256_maskstore_ps(out + i, mask, y_f32x8);
+		max1_f32x8 = _mm256_max_ps(max1_f32x8, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), y_f32x8,
+																_mm256_castsi256_ps(mask)));
+		bad_f32x8 = _mm256_or_ps(bad_f32x8,
+								 _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(y_f32x8, y_f32x8),
+															 zero_f32x8, _CMP_NEQ_UQ),
+											   _mm256_castsi256_ps(mask)));
+	}
+	*bad = _mm256_movemask_ps(bad_f32x8) != 0;
+	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
+}
+
 /* ==== end of linear, gat, sparse, moe ==== */
 
 /* ==== primitives of hyperbolic.c ==== */
@@ -791,6 +905,8 @@ const rv_kernels rv_kernels_avx2 = {
 	.max_checked = max_checked_f32_avx2,
 	.exp_sum_to = exp_sum_to_f32_avx2,
 	/* linear, gat, sparse, moe */
+	.phi = phi_f32_avx2,
+	.leaky_relu = leaky_relu_f32_avx2,
 
 	/* hyperbolic */
 

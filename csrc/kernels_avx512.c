@@ -1054,6 +1054,118 @@ all_finite_f32_avx512(const float *x, size_t n)
 
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
 
+/*
+ * phi(x) = elu(x) + 1 on 16 lanes: x + 1 where x >= 0, else exp(x) by the
+ * exp of x <= 0 applied to min(x, 0), plus x - x (0 for finite x, NaN for
+ * NaN and +/-Infinity) so that a non-finite input stays non-finite.  A
+ * register whose lanes are all >= 0 skips the exp.
+ */
+RV_AVX512_INLINE __m512
+phi_f32x16_avx512(__m512 x_f32x16)
+{
+	__m512		zero_f32x16 = _mm512_setzero_ps();
+	__m512		pos_f32x16 = _mm512_add_ps(x_f32x16, _mm512_set1_ps(1.0f));
+	__mmask16	ge = _mm512_cmp_ps_mask(x_f32x16, zero_f32x16, _CMP_GE_OQ);
+	__m512		e_f32x16;
+
+	if (ge == 0xFFFF)
+		return pos_f32x16;
+	e_f32x16 = exp_nonpos_f32x16_avx512(_mm512_min_ps(x_f32x16, zero_f32x16));
+	e_f32x16 = _mm512_add_ps(e_f32x16, _mm512_sub_ps(x_f32x16, x_f32x16));
+	return _mm512_mask_blend_ps(ge, e_f32x16, pos_f32x16);
+}
+
+/* out[i] = phi(x[i]); each chunk is loaded before it is stored, so out == x works. */
+RV_AVX512 static void
+phi_f32_avx512(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		y0_f32x16 = phi_f32x16_avx512(_mm512_loadu_ps(x + i));
+		__m512		y1_f32x16 = phi_f32x16_avx512(_mm512_loadu_ps(x + i + 16));
+
+		_mm512_storeu_ps(out + i, y0_f32x16);
+		_mm512_storeu_ps(out + i + 16, y1_f32x16);
+	}
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, phi_f32x16_avx512(_mm512_loadu_ps(x + i)));
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+
+		_mm512_mask_storeu_ps(out + i, mask,
+							  phi_f32x16_avx512(_mm512_maskz_loadu_ps(mask, x + i)));
+	}
+}
+
+/* LeakyReLU of x + bias on 16 lanes: slope * y where y is not > 0 */
+RV_AVX512_INLINE __m512
+leaky_f32x16_avx512(__m512 x_f32x16, __m512 bias_f32x16, __m512 slope_f32x16)
+{
+	__m512		y_f32x16 = _mm512_add_ps(x_f32x16, bias_f32x16);
+	__mmask16	le = _mm512_cmp_ps_mask(y_f32x16, _mm512_setzero_ps(), _CMP_NGT_UQ);
+
+	return _mm512_mask_mul_ps(y_f32x16, le, y_f32x16, slope_f32x16);
+}
+
+/* lanes where y - y is not 0: NaN or +/-Infinity */
+RV_AVX512_INLINE __mmask16
+nonfinite_mask_avx512(__m512 y_f32x16)
+{
+	return _mm512_cmp_ps_mask(_mm512_sub_ps(y_f32x16, y_f32x16), _mm512_setzero_ps(),
+							  _CMP_NEQ_UQ);
+}
+
+/*
+ * out[i] = LeakyReLU(x[i] + bias), the running max, and a mask of the
+ * non-finite results.  Tail lanes past n are left out of both.
+ */
+RV_AVX512 static float
+leaky_relu_f32_avx512(const float *x, size_t n, float bias, float slope,
+					  float *out, int *bad)
+{
+	__m512		bias_f32x16 = _mm512_set1_ps(bias),
+				slope_f32x16 = _mm512_set1_ps(slope);
+	__m512		max0_f32x16 = _mm512_set1_ps(-INFINITY),
+				max1_f32x16 = max0_f32x16;
+	__mmask16	bad_mask = 0;
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		y0_f32x16 = leaky_f32x16_avx512(_mm512_loadu_ps(x + i), bias_f32x16, slope_f32x16);
+		__m512		y1_f32x16 = leaky_f32x16_avx512(_mm512_loadu_ps(x + i + 16), bias_f32x16, slope_f32x16);
+
+		_mm512_storeu_ps(out + i, y0_f32x16);
+		_mm512_storeu_ps(out + i + 16, y1_f32x16);
+		max0_f32x16 = _mm512_max_ps(max0_f32x16, y0_f32x16);
+		max1_f32x16 = _mm512_max_ps(max1_f32x16, y1_f32x16);
+		bad_mask |= nonfinite_mask_avx512(y0_f32x16) | nonfinite_mask_avx512(y1_f32x16);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		y_f32x16 = leaky_f32x16_avx512(_mm512_loadu_ps(x + i), bias_f32x16, slope_f32x16);
+
+		_mm512_storeu_ps(out + i, y_f32x16);
+		max0_f32x16 = _mm512_max_ps(max0_f32x16, y_f32x16);
+		bad_mask |= nonfinite_mask_avx512(y_f32x16);
+	}
+	if (i < n)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i);
+		__m512		y_f32x16 = leaky_f32x16_avx512(_mm512_maskz_loadu_ps(mask, x + i), bias_f32x16,
+												   slope_f32x16);
+
+		_mm512_mask_storeu_ps(out + i, mask, y_f32x16);
+		max1_f32x16 = _mm512_mask_max_ps(max1_f32x16, mask, max1_f32x16, y_f32x16);
+		bad_mask |= nonfinite_mask_avx512(y_f32x16) & mask;
+	}
+	*bad = bad_mask != 0;
+	return _mm512_reduce_max_ps(_mm512_max_ps(max0_f32x16, max1_f32x16));
+}
+
 /* ==== end of linear, gat, sparse, moe ==== */
 
 /* ==== primitives of hyperbolic.c ==== */
@@ -1076,6 +1188,8 @@ const rv_kernels rv_kernels_avx512 = {
 	.max_checked = max_checked_f32_avx512,
 	.exp_sum_to = exp_sum_to_f32_avx512,
 	/* linear, gat, sparse, moe */
+	.phi = phi_f32_avx512,
+	.leaky_relu = leaky_relu_f32_avx512,
 
 	/* hyperbolic */
 

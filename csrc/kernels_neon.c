@@ -736,6 +736,116 @@ all_finite_f32_neon(const float *x, size_t n)
 
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
 
+/*
+ * phi(x) = elu(x) + 1 on 4 lanes: x + 1 where x >= 0, else exp(x) by the
+ * exp of x <= 0 applied to min(x, 0), plus x - x (0 for finite x, NaN for
+ * NaN and +/-Infinity) so that a non-finite input stays non-finite.  A
+ * register whose lanes are all >= 0 skips the exp.
+ */
+RV_NEON_INLINE float32x4_t
+phi_f32x4_neon(float32x4_t x_f32x4)
+{
+	float32x4_t zero_f32x4 = vdupq_n_f32(0.0f);
+	float32x4_t pos_f32x4 = vaddq_f32(x_f32x4, vdupq_n_f32(1.0f));
+	uint32x4_t	ge_u32x4 = vcgeq_f32(x_f32x4, zero_f32x4);
+	float32x4_t e_f32x4;
+
+	if (vminvq_u32(ge_u32x4) != 0)
+		return pos_f32x4;
+	e_f32x4 = exp_nonpos_f32x4_neon(vminq_f32(x_f32x4, zero_f32x4));
+	e_f32x4 = vaddq_f32(e_f32x4, vsubq_f32(x_f32x4, x_f32x4));
+	return vbslq_f32(ge_u32x4, pos_f32x4, e_f32x4);
+}
+
+/* out[i] = phi(x[i]); each chunk is loaded before it is stored, so out == x works. */
+static void
+phi_f32_neon(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		float32x4_t y0_f32x4 = phi_f32x4_neon(vld1q_f32(x + i));
+		float32x4_t y1_f32x4 = phi_f32x4_neon(vld1q_f32(x + i + 4));
+
+		vst1q_f32(out + i, y0_f32x4);
+		vst1q_f32(out + i + 4, y1_f32x4);
+	}
+	for (; i + 4 <= n; i += 4)
+		vst1q_f32(out + i, phi_f32x4_neon(vld1q_f32(x + i)));
+	if (i < n)
+		store_partial_f32x4(out + i, phi_f32x4_neon(load_partial_f32x4(x + i, n - i, 0.0f)),
+							n - i);
+}
+
+/* LeakyReLU of x + bias on 4 lanes */
+RV_NEON_INLINE float32x4_t
+leaky_f32x4_neon(float32x4_t x_f32x4, float32x4_t bias_f32x4, float32x4_t slope_f32x4)
+{
+	float32x4_t y_f32x4 = vaddq_f32(x_f32x4, bias_f32x4);
+
+	return vbslq_f32(vcgtq_f32(y_f32x4, vdupq_n_f32(0.0f)), y_f32x4,
+					 vmulq_f32(y_f32x4, slope_f32x4));
+}
+
+/* all-ones in the lanes where y - y is 0 (finite y) */
+RV_NEON_INLINE uint32x4_t
+finite_u32x4_neon(float32x4_t y_f32x4)
+{
+	return vceqq_f32(vsubq_f32(y_f32x4, y_f32x4), vdupq_n_f32(0.0f));
+}
+
+/*
+ * out[i] = LeakyReLU(x[i] + bias), the running max, and the AND of the
+ * finite lanes.  Tail lanes past n are replaced by -Infinity for the max
+ * and count as finite.
+ */
+static float
+leaky_relu_f32_neon(const float *x, size_t n, float bias, float slope,
+					float *out, int *bad)
+{
+	float32x4_t bias_f32x4 = vdupq_n_f32(bias),
+				slope_f32x4 = vdupq_n_f32(slope);
+	float32x4_t max0_f32x4 = vdupq_n_f32(-INFINITY),
+				max1_f32x4 = max0_f32x4;
+	uint32x4_t	ok_u32x4 = vdupq_n_u32(0xFFFFFFFFu);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		float32x4_t y0_f32x4 = leaky_f32x4_neon(vld1q_f32(x + i), bias_f32x4, slope_f32x4);
+		float32x4_t y1_f32x4 = leaky_f32x4_neon(vld1q_f32(x + i + 4), bias_f32x4, slope_f32x4);
+
+		vst1q_f32(out + i, y0_f32x4);
+		vst1q_f32(out + i + 4, y1_f32x4);
+		max0_f32x4 = vmaxq_f32(max0_f32x4, y0_f32x4);
+		max1_f32x4 = vmaxq_f32(max1_f32x4, y1_f32x4);
+		ok_u32x4 = vandq_u32(ok_u32x4, vandq_u32(finite_u32x4_neon(y0_f32x4),
+												 finite_u32x4_neon(y1_f32x4)));
+	}
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t y_f32x4 = leaky_f32x4_neon(vld1q_f32(x + i), bias_f32x4, slope_f32x4);
+
+		vst1q_f32(out + i, y_f32x4);
+		max0_f32x4 = vmaxq_f32(max0_f32x4, y_f32x4);
+		ok_u32x4 = vandq_u32(ok_u32x4, finite_u32x4_neon(y_f32x4));
+	}
+	if (i < n)
+	{
+		uint32x4_t	lanes_u32x4 = lane_mask_u32x4(n - i);
+		float32x4_t y_f32x4 = leaky_f32x4_neon(load_partial_f32x4(x + i, n - i, 0.0f),
+											   bias_f32x4, slope_f32x4);
+
+		store_partial_f32x4(out + i, y_f32x4, n - i);
+		max1_f32x4 = vmaxq_f32(max1_f32x4, vbslq_f32(lanes_u32x4, y_f32x4,
+													 vdupq_n_f32(-INFINITY)));
+		ok_u32x4 = vandq_u32(ok_u32x4, vornq_u32(finite_u32x4_neon(y_f32x4), lanes_u32x4));
+	}
+	*bad = vminvq_u32(ok_u32x4) == 0;
+	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
+}
+
 /* ==== end of linear, gat, sparse, moe ==== */
 
 /* ==== primitives of hyperbolic.c ==== */
@@ -756,6 +866,8 @@ const rv_kernels rv_kernels_neon = {
 	.max_checked = max_checked_f32_neon,
 	.exp_sum_to = exp_sum_to_f32_neon,
 	/* linear, gat, sparse, moe */
+	.phi = phi_f32_neon,
+	.leaky_relu = leaky_relu_f32_neon,
 
 	/* hyperbolic */
 

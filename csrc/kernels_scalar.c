@@ -150,6 +150,39 @@ exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
 
+/* phi(x) = elu(x) + 1; x - x is 0 for finite x and NaN otherwise */
+static void
+phi_serial(const float *x, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		float		v = x[i];
+
+		out[i] = v >= 0.0f ? v + 1.0f : rv_expf_serial(v) + (v - v);
+	}
+}
+
+static float
+leaky_relu_serial(const float *x, size_t n, float bias, float slope,
+				  float *out, int *bad)
+{
+	float		m = -INFINITY;
+	int			b = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		y = x[i] + bias;
+
+		y = y > 0.0f ? y : slope * y;
+		out[i] = y;
+		b |= !(y - y == 0.0f);
+		if (y > m)
+			m = y;
+	}
+	*bad = b;
+	return m;
+}
+
 /* ==== end of linear, gat, sparse, moe ==== */
 
 /* ==== primitives of hyperbolic.c ==== */
@@ -170,6 +203,8 @@ const rv_kernels rv_kernels_scalar = {
 	.max_checked = max_checked_serial,
 	.exp_sum_to = exp_sum_to_serial,
 	/* linear, gat, sparse, moe */
+	.phi = phi_serial,
+	.leaky_relu = leaky_relu_serial,
 
 	/* hyperbolic */
 

@@ -253,6 +253,8 @@ rv_status	rv_flash_attention(const float *Q, size_t m, const float *K,
 /*
  * Linear attention (Katharopoulos et al. 2020) with phi(x) = elu(x) + 1:
  * w_i = phi(q).phi(k_i) / sum_j phi(q).phi(k_j), out = sum_i w_i v_i.
+ * A query whose kernel weights phi(q).phi(k_j) all underflow to 0 (e.g.
+ * every q_j < -104) has no defined weights: RV_ERR_NONFINITE, never NaN.
  */
 size_t		rv_linear_attention_scratch(size_t m, size_t n, size_t d,
 										size_t dv, const rv_exec *ex);
@@ -265,7 +267,8 @@ rv_status	rv_linear_attention(const float *Q, size_t m, const float *K,
  * row-major): row j holds S[j][0..dv) = sum_i phi(k_i)[j] v_i and
  * M[j][dv] = z[j] = sum_i phi(k_i)[j].  Then for any query
  * out(q) = S^T phi(q) / (phi(q).z) in O(d dv)
- * (rv_linear_attention_from_summary).  n == 0 gives M = 0.
+ * (rv_linear_attention_from_summary; a zero denominator phi(q).z, as
+ * from the M of n == 0, is RV_ERR_NONFINITE).  n == 0 gives M = 0.
  */
 size_t		rv_linear_summary_scratch(size_t n, size_t d, size_t dv,
 									  const rv_exec *ex);

@@ -101,19 +101,96 @@ rv_status	rv_forward_init(rv_forward *f, const float *Q, size_t m,
 	rv_status	rv_##t##_logit(const rv_attention_params *p, const float *q, \
 							   const float *k, size_t d, float *out)
 
+/* ---- linear.c, gat.c, sparse.c, moe.c ---- */
+
 RV_TYPE_OPS(linear);
 RV_TYPE_OPS(gat);
 RV_TYPE_OPS(sparse);
 RV_TYPE_OPS(moe);
-RV_TYPE_OPS(cross);
-RV_TYPE_OPS(sliding);
-RV_TYPE_OPS(poincare);
-RV_TYPE_OPS(lorentz);
 
-/* ---- linear.c, gat.c, sparse.c, moe.c ---- */
+/* The logit scale of a type whose default is 1/sqrt(d): NAN selects it. */
+static inline float
+rv_scale_or_default(float scale, size_t d)
+{
+	return scale != scale ? rv_default_scale(d) : scale;
+}
+
+/*
+ * Helpers these four drivers share (sparse.c).
+ *
+ * rv_logits_rows: s[i] = scale * q.K_i for n rows of d floats (stride d),
+ * in blocks of RV_CANCEL_BLOCK rows with a poll of job after each;
+ * *max = max_i s[i].  RV_ERR_NONFINITE when some s[i] is not finite.
+ */
+rv_status	rv_logits_rows(const rv_kernels *kern, const float *q, const float *K,
+						   size_t n, size_t d, float scale, float *s,
+						   float *max, rv_job *job);
+
+/*
+ * out = beta * out + sum_i w_i V_i over n rows of dv floats (stride ldv),
+ * in blocks of RV_CANCEL_BLOCK rows with a poll of job after each (beta
+ * applies once: 0 overwrites out without reading it).  RV_OK or
+ * RV_ERR_CANCELLED; the caller checks the result for non-finite values.
+ */
+rv_status	rv_weighted_rows_polled(const rv_kernels *kern, const float *w,
+									const float *V, size_t n, size_t dv,
+									size_t ldv, float beta, float *out,
+									rv_job *job);
+
+/* sum_i x[i] in double, in a fixed order (four accumulators) */
+double		rv_sum_f64(const float *x, size_t n);
+
+/*
+ * Top-k selection without sorting: rv_top_k_init finds, with a bounded
+ * min-heap of k floats (heap: k floats of scratch), the k-th largest value
+ * t of x (1 <= k <= n, no NaN in x) in O(n log k), and how many entries
+ * equal to t belong to the top k.  Then a scan of x in index order calling
+ * rv_top_k_take on each entry (on a copy of the rv_top_k, once per scan)
+ * selects exactly the top k, with ties to the lower index: every x[i] > t,
+ * and the first `ties` entries equal to t.
+ */
+typedef struct rv_top_k
+{
+	float		t;				/* the k-th largest value */
+	size_t		ties;			/* entries equal to t still to be taken */
+} rv_top_k;
+
+void		rv_top_k_init(rv_top_k *sel, const float *x, size_t n, size_t k,
+						  float *heap);
+
+static inline int
+rv_top_k_take(rv_top_k *sel, float x)
+{
+	if (x > sel->t)
+		return 1;
+	if (x == sel->t && sel->ties > 0)
+	{
+		sel->ties--;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The checks the rv_<t>_weights functions share, after their parameter
+ * checks: d (RV_ERR_EMPTY_QUERY), nothing to do when m or n is 0 (then
+ * *nothing is set and RV_OK returned), buffers (scratch only when
+ * need_scratch), size overflow of m n, m d and n d.
+ */
+rv_status	rv_weights_init(const float *Q, size_t m, const float *K, size_t n,
+							size_t d, const float *W, const float *scratch,
+							int need_scratch, int *nothing);
 
 /* ---- hyperbolic.c ---- */
 
+RV_TYPE_OPS(poincare);
+RV_TYPE_OPS(lorentz);
+
+
 /* ---- cross.c (cross, sliding) ---- */
+
+RV_TYPE_OPS(cross);
+RV_TYPE_OPS(sliding);
+
 
 #endif							/* RV_INTERNAL_H */

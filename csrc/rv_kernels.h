@@ -95,6 +95,27 @@ typedef struct rv_kernels
 
 	/* ---- primitives of linear.c, gat.c, sparse.c, moe.c ---- */
 
+	/*
+	 * The feature map of linear attention, phi(x) = elu(x) + 1:
+	 * out[i] = x[i] + 1 for x[i] >= 0, else exp(x[i]) (the exp algorithm
+	 * below; 0 below RV_EXP_LO).  A non-finite x[i] gives a non-finite
+	 * out[i]: +Infinity for +Infinity, NaN for NaN and for -Infinity (whose
+	 * exp would be a finite 0), so that a bad input shows up in the
+	 * logits.  out may equal x.  Tables may skip the exp of a register
+	 * whose lanes are all >= 0 (phi(0) = 1 either way).
+	 */
+	void		(*phi) (const float *x, size_t n, float *out);
+
+	/*
+	 * GAT logits: out[i] = y > 0 ? y : slope * y with y = x[i] + bias (the
+	 * float sum), returning max_i out[i] (-INFINITY for n == 0; unspecified
+	 * when *bad), and *bad = 1 when some out[i] is NaN or +/-Infinity, else
+	 * 0 (the finiteness check of the logits in the same pass).  out may
+	 * equal x.
+	 */
+	float		(*leaky_relu) (const float *x, size_t n, float bias, float slope,
+							   float *out, int *bad);
+
 	/* ---- primitives of hyperbolic.c ---- */
 
 	/* ---- primitives of cross.c (cross, sliding) ---- */

@@ -164,7 +164,7 @@ def linear_attention(
 
     >>> import ruvector_cffi as rv
     >>> rv.linear_attention([1.0, 0.0], [[1.0, 0.0], [0.0, 1.0]], [[1.0], [0.0]]).round(4)
-    array([0.6], dtype=float32)
+    array([0.5556], dtype=float32)
     """
     return _forward(lib.RV_ATTN_LINEAR, query, keys, values, {}, threads, "linear_attention")
 
@@ -217,7 +217,7 @@ def linear_attention_from_summary(
     >>> import ruvector_cffi as rv
     >>> s = rv.linear_attention_summary([[1.0, 0.0], [0.0, 1.0]], [[1.0], [0.0]])
     >>> rv.linear_attention_from_summary([1.0, 0.0], s).round(4)
-    array([0.6], dtype=float32)
+    array([0.5556], dtype=float32)
     """
     if isinstance(S, LinearAttentionSummary):
         if z is not None:

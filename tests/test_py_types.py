@@ -520,8 +520,24 @@ def test_shape_and_value_errors(kind):
         rv.attention(np.zeros(0, np.float32), K, V, kind)
     for name, arr in (("query", q), ("keys", K), ("values", V)):
         bad = arr.copy()
-        bad.flat[-1] = np.nan
+        bad.flat[0] = np.nan  # the first key and value: every type reads them here
         args = {"query": q, "keys": K, "values": V}
         args[name] = bad
         with pytest.raises(rv.NonFiniteError, match=name):
             rv.attention(args["query"], args["keys"], args["values"], kind)
+
+
+def test_values_a_type_does_not_read_are_not_inspected(backend):
+    """NaN checks cover what a call reads: the values of keys that sparse or
+    moe leave out, and the keys and values before a sliding window, are not
+    read at all (that is the point of those types), so they cannot fail it."""
+    K = np.array([[3.0], [1.0], [2.0], [-5.0]], np.float32)
+    V = np.array([[1.0], [2.0], [3.0], [np.nan]], np.float32)
+    assert np.isfinite(rv.sparse_attention([1.0], K, V, 2)).all()
+    with pytest.raises(rv.NonFiniteError, match="values row 3"):
+        rv.sparse_attention([1.0], K, V, 4)
+    assert np.isfinite(rv.moe_attention([1.0], K, V, 2, 1)).all()
+    Kn = np.array([[np.nan], [0.0], [0.0]], np.float32)
+    assert np.isfinite(rv.sliding_window_attention([1.0], Kn, np.ones((3, 1), np.float32), 2)).all()
+    with pytest.raises(rv.NonFiniteError, match="keys row 0"):
+        rv.sliding_window_attention([1.0], Kn, np.ones((3, 1), np.float32), 3)
