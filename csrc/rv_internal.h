@@ -104,6 +104,8 @@ rv_status	rv_forward_init(rv_forward *f, const float *Q, size_t m,
 /* ---- linear.c, gat.c, sparse.c, moe.c ---- */
 
 /* ---- hyperbolic.c ---- */
+RV_TYPE_OPS(poincare);
+RV_TYPE_OPS(lorentz);
 
 /* ---- cross.c (cross, sliding) ---- */
 
