@@ -351,7 +351,7 @@ test_weights_logits(model mo)
 					 * relative error of s_i and s_max times their size, so the
 					 * absolute part of the bar scales with w_i (|s_i| + |s_max|).
 					 */
-					double		mag = ref[i] * (ref_dist(mo, Q + r * d, K + i * d, d, c) + lmax);
+					double		mag = fmax(1.0, ref[i] * (ref_dist(mo, Q + r * d, K + i * d, d, c) + lmax));
 
 					note(W[r * n + i], ref[i], mag, "weights");
 					okw &= close_to(W[r * n + i], ref[i], mag);
