@@ -373,15 +373,23 @@ poincare_output(const hyp_args *a, float *e, double sum, double *vb,
 
 /*
  * Lorentz output of one query from its exponentials e (sum `sum`):
- * u = sum_i e_i (v_i0, v_i) in double, out = u / (sqrt(c) sqrt(-<u, u>_L))
- * with -<u, u>_L = u0^2 - |u|^2 kept >= its lower bound sum^2 / c.  vb:
- * RV_CANCEL_BLOCK doubles for a block of value norms, u: dv doubles.
+ * u = sum_i e_i (v_i0, v_i), out = u / (sqrt(c) sqrt(-<u, u>_L)) with
+ * -<u, u>_L = u0^2 - |u|^2 kept >= its lower bound sum^2 / c.  u0 sums in
+ * double from the time coordinates (from norms in double); the spatial u
+ * first in float, by the weighted_sum of scaled-dot attention over the
+ * same blocks as Poincare; only when u0^2 > HYP_LORENTZ_OUT_ILL (u0^2 -
+ * |u|^2), i.e. the norm cancels (values far out and close together), is
+ * u summed again in double.  vb: a block of doubles, u: dv doubles.
  */
+#define HYP_LORENTZ_OUT_ILL 2.0
+
 static rv_status
 lorentz_output(const hyp_args *a, const float *e, double sum, double *vb,
 			   double *u, float *out, rv_job *job)
 {
 	const rv_kernels *kern = a->kern;
+	size_t		B = value_block(a->dv),
+				since_poll = 0;
 	double		ic = 1.0 / (double) a->c;
 	double		u0[4] = {0.0, 0.0, 0.0, 0.0},
 				t0,
@@ -389,32 +397,58 @@ lorentz_output(const hyp_args *a, const float *e, double sum, double *vb,
 				nd,
 				r;
 
-	memset(u, 0, a->dv * sizeof(double));
-	for (size_t b = 0; b < a->n; b += RV_CANCEL_BLOCK)
+	for (size_t b = 0; b < a->n; b += B)
 	{
-		size_t		len = a->n - b < RV_CANCEL_BLOCK ? a->n - b : RV_CANCEL_BLOCK;
+		size_t		len = a->n - b < B ? a->n - b : B;
+		const float *V = a->V + b * a->dv;
 		const double *v0 = a->shared ? a->vv + b : vb;
 		size_t		i = 0;
 
-		kern->weighted_sum_f64(e + b, a->V + b * a->dv, len, a->dv, a->dv, u,
-							   a->shared ? NULL : vb);
 		if (!a->shared)
+		{
+			kern->sqnorm_rows(V, len, a->dv, a->dv, vb);
 			for (size_t j = 0; j < len; j++)
 				vb[j] = sqrt(ic + vb[j]);
+		}
 		for (; i + 4 <= len; i += 4)
 			for (int l = 0; l < 4; l++)
 				u0[l] += (double) e[b + i + l] * v0[i + l];
 		for (; i < len; i++)
 			u0[0] += (double) e[b + i] * v0[i];
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
+		kern->weighted_sum(e + b, V, len, a->dv, a->dv, b == 0 ? 0.0f : 1.0f, out);
+		since_poll += len;
+		if (since_poll >= RV_CANCEL_BLOCK)
+		{
+			since_poll = 0;
+			if (rv_job_should_stop(job))
+				return RV_ERR_CANCELLED;
+		}
 	}
 	t0 = (u0[0] + u0[1]) + (u0[2] + u0[3]);
 	for (size_t j = 0; j < a->dv; j++)
+	{
+		u[j] = out[j];
 		uu += u[j] * u[j];
+	}
 	if (!isfinite(t0) || !isfinite(uu))
 		return RV_ERR_NONFINITE;
 	nd = t0 * t0 - uu;
+	if (!(t0 * t0 <= HYP_LORENTZ_OUT_ILL * nd))
+	{
+		memset(u, 0, a->dv * sizeof(double));
+		for (size_t b = 0; b < a->n; b += RV_CANCEL_BLOCK)
+		{
+			size_t		len = a->n - b < RV_CANCEL_BLOCK ? a->n - b : RV_CANCEL_BLOCK;
+
+			kern->weighted_sum_f64(e + b, a->V + b * a->dv, len, a->dv, a->dv, u);
+			if (rv_job_should_stop(job))
+				return RV_ERR_CANCELLED;
+		}
+		uu = 0.0;
+		for (size_t j = 0; j < a->dv; j++)
+			uu += u[j] * u[j];
+		nd = t0 * t0 - uu;
+	}
 	if (!(nd >= sum * sum * ic))
 		nd = sum * sum * ic;
 	r = 1.0 / (sqrt((double) a->c) * sqrt(nd));
@@ -458,7 +492,7 @@ query_task(rv_job *job, void *arg, size_t r, size_t worker)
 		return poincare_output(a, w, sum, dbl, slot + a->f_off,
 							   a->out + r * a->dv, job);
 	return lorentz_output(a, w, sum, dbl,
-						  dbl + (a->shared ? 0 : (a->n < RV_CANCEL_BLOCK ? a->n : RV_CANCEL_BLOCK)),
+						  dbl + (a->shared ? 0 : (a->n < value_block(a->dv) ? a->n : value_block(a->dv))),
 						  a->out + r * a->dv, job);
 }
 

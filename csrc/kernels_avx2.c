@@ -905,18 +905,17 @@ sq_rows_f32_avx2(const float *q, const float *const *k, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 		{
-			__m256		k_f32x8 = _mm256_loadu_ps(k[r] + j);
-
 			if (want_d2)
 			{
-				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, k_f32x8);
+				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, _mm256_loadu_ps(k[r] + j));
 
 				d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
 			}
 			if (want_kk)
 			{
-				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
-				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
+				/* converted straight from memory: no extract of the high half */
+				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
+				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
 
 				kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
 				kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
@@ -1182,13 +1181,12 @@ poincare_log0_f32_avx2(const double *vv, size_t n, float c, float *f)
 
 /*
  * out[j..j+8) += sum_r w_r v_r[j..j+8) in double for `rows` rows (a
- * constant 1 or 4), and the RV_SQNORM lanes of each row in vv_f64x4 when
- * want_vv; chunk j has rem (1..8) real columns, the rest zeros.
+ * constant 1 or 4), rows added in order; chunk j has rem (1..8) real
+ * columns.
  */
 RV_AVX2_INLINE void
 add_rows_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int rows,
-				  size_t j, size_t rem, double *out, const int want_vv,
-				  __m256d *vv_f64x4)
+				  size_t j, size_t rem, double *out)
 {
 	__m256i		mask = tail_mask_avx2(rem);
 	__m256d		lo_f64x4,
@@ -1199,16 +1197,9 @@ add_rows_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int rows,
 	for (int r = 0; r < rows; r++)
 	{
 		__m256		v_f32x8 = rem == 8 ? _mm256_loadu_ps(v[r] + j) : _mm256_maskload_ps(v[r] + j, mask);
-		__m256d		vlo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(v_f32x8));
-		__m256d		vhi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(v_f32x8, 1));
 
-		lo_f64x4 = _mm256_fmadd_pd(w_f64x4[r], vlo_f64x4, lo_f64x4);
-		hi_f64x4 = _mm256_fmadd_pd(w_f64x4[r], vhi_f64x4, hi_f64x4);
-		if (want_vv)
-		{
-			vv_f64x4[2 * r] = _mm256_fmadd_pd(vlo_f64x4, vlo_f64x4, vv_f64x4[2 * r]);
-			vv_f64x4[2 * r + 1] = _mm256_fmadd_pd(vhi_f64x4, vhi_f64x4, vv_f64x4[2 * r + 1]);
-		}
+		lo_f64x4 = _mm256_fmadd_pd(w_f64x4[r], _mm256_cvtps_pd(_mm256_castps256_ps128(v_f32x8)), lo_f64x4);
+		hi_f64x4 = _mm256_fmadd_pd(w_f64x4[r], _mm256_cvtps_pd(_mm256_extractf128_ps(v_f32x8, 1)), hi_f64x4);
 	}
 	if (rem == 8)
 	{
@@ -1222,27 +1213,6 @@ add_rows_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int rows,
 	}
 }
 
-/* rows (1 or 4) whole rows added to out, with their norms when vv_row != NULL */
-RV_AVX2_INLINE void
-add_rows_whole_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int rows,
-						size_t dv, double *out, double *vv, const size_t *vv_row)
-{
-	__m256d		vv_f64x4[8];
-
-	RV_UNROLL
-	for (int r = 0; r < 2 * rows; r++)
-		vv_f64x4[r] = _mm256_setzero_pd();
-	if (vv)
-		for (size_t j = 0; j < dv; j += 8)
-			add_rows_f64_avx2(v, w_f64x4, rows, j, dv - j < 8 ? dv - j : 8, out, 1, vv_f64x4);
-	else
-		for (size_t j = 0; j < dv; j += 8)
-			add_rows_f64_avx2(v, w_f64x4, rows, j, dv - j < 8 ? dv - j : 8, out, 0, vv_f64x4);
-	if (vv)
-		for (int r = 0; r < rows; r++)
-			vv[vv_row[r]] = sqnorm_reduce_avx2(vv_f64x4[2 * r], vv_f64x4[2 * r + 1]);
-}
-
 /*
  * weighted_sum_f64: out stays in L1 and each step adds 4 whole rows from
  * 4 contiguous, skewed stretches of V (as weighted_wide_f32_avx2), so V
@@ -1250,11 +1220,10 @@ add_rows_whole_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int
  */
 RV_AVX2 static void
 weighted_sum_f64_avx2(const float *w, const float *V, size_t n, size_t dv,
-					  size_t ldv, double *out, double *vv)
+					  size_t ldv, double *out)
 {
 	size_t		per_slot = n / 4;
 	size_t		skew[4];
-	size_t		row[4];
 	const float *v[4];
 	__m256d		w_f64x4[4];
 
@@ -1266,19 +1235,20 @@ weighted_sum_f64_avx2(const float *w, const float *V, size_t n, size_t dv,
 		for (int u = 0; u < 4; u++)
 		{
 			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
 
-			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-			v[u] = V + row[u] * ldv;
-			w_f64x4[u] = _mm256_set1_pd(w[row[u]]);
+			v[u] = V + row * ldv;
+			w_f64x4[u] = _mm256_set1_pd(w[row]);
 		}
-		add_rows_whole_f64_avx2(v, w_f64x4, 4, dv, out, vv, row);
+		for (size_t j = 0; j < dv; j += 8)
+			add_rows_f64_avx2(v, w_f64x4, 4, j, dv - j < 8 ? dv - j : 8, out);
 	}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
-		row[0] = i;
 		v[0] = V + i * ldv;
 		w_f64x4[0] = _mm256_set1_pd(w[i]);
-		add_rows_whole_f64_avx2(v, w_f64x4, 1, dv, out, vv, row);
+		for (size_t j = 0; j < dv; j += 8)
+			add_rows_f64_avx2(v, w_f64x4, 1, j, dv - j < 8 ? dv - j : 8, out);
 	}
 }
 

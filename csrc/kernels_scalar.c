@@ -317,7 +317,7 @@ poincare_log0_serial(const double *vv, size_t n, float c, float *f)
 
 static void
 weighted_sum_f64_serial(const float *w, const float *V, size_t n, size_t dv,
-						size_t ldv, double *out, double *vv)
+						size_t ldv, double *out)
 {
 	for (size_t i = 0; i < n; i++)
 	{
@@ -326,8 +326,6 @@ weighted_sum_f64_serial(const float *w, const float *V, size_t n, size_t dv,
 
 		for (size_t j = 0; j < dv; j++)
 			out[j] += wi * v[j];
-		if (vv)
-			vv[i] = sqnorm_row_serial(v, dv);
 	}
 }
 

@@ -152,13 +152,11 @@ typedef struct rv_kernels
 
 	/*
 	 * weighted_sum accumulated in double: out[j] += sum_i w[i] V_i[j] for
-	 * j < dv (out: dv doubles, V_i at V + i * ldv), exact products; when
-	 * vv != NULL also vv[i] = |V_i|^2, bit for bit sqnorm_rows.  The order
-	 * of additions depends on n only (never on the thread or the call).
+	 * j < dv (out: dv doubles, V_i at V + i * ldv), the products exact.
+	 * The order of additions depends on n only.
 	 */
 	void		(*weighted_sum_f64) (const float *w, const float *V, size_t n,
-									 size_t dv, size_t ldv, double *out,
-									 double *vv);
+									 size_t dv, size_t ldv, double *out);
 
 	/* out[i] = log1p(x[i]) by the RV_LOG1P algorithm below; out may equal x */
 	void		(*log1p) (const float *x, size_t n, float *out);
