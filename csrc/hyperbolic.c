@@ -25,8 +25,10 @@
  *    far out and in line with the origin): the primitive flags such rows
  *    and they are recomputed here in double (lorentz_exact_logit);
  *  - the Lorentz centroid's norm -<u, u>_L = u0^2 - |u|^2 cancels the same
- *    way, so u is accumulated in double (weighted_sum_f64) and the norm is
- *    never taken below its lower bound (sum w)^2 / c.
+ *    way for values far out and close together: u0 is summed in double
+ *    from time coordinates in double, u in float unless the norm cancels
+ *    (then again in double, weighted_sum_f64), and the norm is never
+ *    taken below its lower bound (sum w)^2 / c.
  *
  * The O(n d) passes stream K and V once per query (for one query, key and
  * value norms come out of the same reads); with several queries the norms

@@ -812,8 +812,6 @@ main(void)
 	test_reference();
 	FOR_EACH_BACKEND
 	{
-		if (getenv("HYP_ONLY") && strcmp(getenv("HYP_ONLY"), current_backend) != 0)
-			continue;
 		for (int mo = 0; mo < 2; mo++)
 		{
 			worst_ratio = 0.0;
