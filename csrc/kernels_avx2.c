@@ -889,6 +889,498 @@ leaky_relu_f32_avx2(const float *x, size_t n, float bias, float slope,
 
 /* ==== primitives of hyperbolic.c ==== */
 
+/* a window of 4 entries starting at 4 - rem has rem leading all-ones 64-bit lanes */
+static const int64_t tail_mask_pd_table_avx2[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
+/* Mask of the first rem (0..4) double lanes. */
+RV_AVX2_INLINE __m256i
+tail_mask_pd_avx2(size_t rem)
+{
+	return _mm256_loadu_si256((const __m256i *) (tail_mask_pd_table_avx2 + 4 - rem));
+}
+
+/* rem (0..8) doubles from p into lo, hi (zeros past rem), never reading past p + rem */
+RV_AVX2_INLINE void
+load_pd8_avx2(const double *p, size_t rem, __m256d *lo_f64x4, __m256d *hi_f64x4)
+{
+	if (rem >= 8)
+	{
+		*lo_f64x4 = _mm256_loadu_pd(p);
+		*hi_f64x4 = _mm256_loadu_pd(p + 4);
+		return;
+	}
+	*lo_f64x4 = _mm256_maskload_pd(p, tail_mask_pd_avx2(rem < 4 ? rem : 4));
+	*hi_f64x4 = _mm256_maskload_pd(p + 4, tail_mask_pd_avx2(rem > 4 ? rem - 4 : 0));
+}
+
+/* 8 doubles (two registers) rounded to 8 floats, lanes in order */
+RV_AVX2_INLINE __m256
+cvt_pd8_ps_avx2(__m256d lo_f64x4, __m256d hi_f64x4)
+{
+	return _mm256_set_m128(_mm256_cvtpd_ps(hi_f64x4), _mm256_cvtpd_ps(lo_f64x4));
+}
+
+/* RV_LOG1P (rv_kernels.h) on 8 lanes, FMA in the polynomial */
+RV_AVX2_INLINE __m256
+log1p_f32x8_avx2(__m256 x_f32x8)
+{
+	__m256		one_f32x8 = _mm256_set1_ps(1.0f);
+	__m256		u_f32x8 = _mm256_add_ps(x_f32x8, one_f32x8);
+	__m256i		ix_i32x8 = _mm256_add_epi32(_mm256_castps_si256(u_f32x8),
+											_mm256_set1_epi32(RV_LOG1P_BIAS));
+	__m256		k_f32x8 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(ix_i32x8, 23),
+															  _mm256_set1_epi32(127)));
+	__m256		m_f32x8 = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(ix_i32x8,
+																				_mm256_set1_epi32(0x007fffff)),
+															   _mm256_set1_epi32(RV_LOG1P_SQRTHF_BITS)));
+	__m256		f_f32x8 = _mm256_sub_ps(m_f32x8, one_f32x8);
+	__m256		corr_f32x8 = _mm256_div_ps(_mm256_sub_ps(x_f32x8, _mm256_sub_ps(u_f32x8, one_f32x8)),
+										   u_f32x8);
+	__m256		z_f32x8 = _mm256_mul_ps(f_f32x8, f_f32x8);
+	__m256		p_f32x8,
+				y_f32x8,
+				r_f32x8,
+				special_f32x8,
+				ok_f32x8;
+
+	p_f32x8 = _mm256_fmadd_ps(_mm256_set1_ps(RV_LOG1P_P8), f_f32x8, _mm256_set1_ps(RV_LOG1P_P7));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P6));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P5));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P4));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P3));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P2));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P1));
+	p_f32x8 = _mm256_fmadd_ps(p_f32x8, f_f32x8, _mm256_set1_ps(RV_LOG1P_P0));
+	y_f32x8 = _mm256_mul_ps(_mm256_mul_ps(p_f32x8, f_f32x8), z_f32x8);
+	y_f32x8 = _mm256_fmadd_ps(k_f32x8, _mm256_set1_ps(RV_LN2_LO), y_f32x8);
+	y_f32x8 = _mm256_fnmadd_ps(_mm256_set1_ps(0.5f), z_f32x8, y_f32x8);
+	y_f32x8 = _mm256_add_ps(y_f32x8, corr_f32x8);
+	r_f32x8 = _mm256_add_ps(f_f32x8, y_f32x8);
+	r_f32x8 = _mm256_fmadd_ps(k_f32x8, _mm256_set1_ps(RV_LN2_HI), r_f32x8);
+
+	/* NaN and +Infinity give x, -1 gives -Infinity, below -1 NaN */
+	ok_f32x8 = _mm256_and_ps(_mm256_cmp_ps(x_f32x8, _mm256_set1_ps(-1.0f), _CMP_GT_OQ),
+							 _mm256_cmp_ps(x_f32x8, _mm256_set1_ps(INFINITY), _CMP_LT_OQ));
+	special_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(NAN), x_f32x8,
+									 _mm256_cmp_ps(x_f32x8, _mm256_set1_ps(-1.0f), _CMP_GT_OQ));
+	special_f32x8 = _mm256_blendv_ps(special_f32x8, _mm256_set1_ps(-INFINITY),
+									 _mm256_cmp_ps(x_f32x8, _mm256_set1_ps(-1.0f), _CMP_EQ_OQ));
+	return _mm256_blendv_ps(special_f32x8, r_f32x8, ok_f32x8);
+}
+
+/* RV_ACOSH1P on 8 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
+RV_AVX2_INLINE __m256
+acosh1p_f32x8_avx2(__m256 t_f32x8)
+{
+	__m256		w_f32x8 = _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(1.0f),
+													   _mm256_mul_ps(t_f32x8, t_f32x8)));
+
+	return log1p_f32x8_avx2(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t_f32x8),
+										  _mm256_add_ps(t_f32x8, w_f32x8)));
+}
+
+/* RV_SQNORM's lane combination of lanes lo = [l0..l3], hi = [l4..l7] */
+RV_AVX2_INLINE double
+sqnorm_reduce_avx2(__m256d lo_f64x4, __m256d hi_f64x4)
+{
+	__m256d		s_f64x4 = _mm256_add_pd(lo_f64x4, hi_f64x4);
+	__m128d		h_f64x2 = _mm_add_pd(_mm256_castpd256_pd128(s_f64x4),
+									 _mm256_extractf128_pd(s_f64x4, 1));
+
+	return _mm_cvtsd_f64(_mm_add_sd(h_f64x2, _mm_unpackhi_pd(h_f64x2, h_f64x2)));
+}
+
+/*
+ * For `rows` rows k[r] (a constant 4 or 8 after inlining), over d columns:
+ * when want_d2, d2_f32x8[r] accumulates (q - k_r)^2 in 8 float lanes; when
+ * want_kk, kk_f64x4[2r], kk_f64x4[2r + 1] accumulate k_r^2 in the 8 double
+ * lanes of RV_SQNORM (columns j, j + 4 of each chunk of 8 as lanes 0..3,
+ * 4..7).  The d tail is one masked chunk of zeros past d.
+ */
+RV_AVX2_INLINE void
+sq_rows_f32_avx2(const float *q, const float *const *k, size_t d,
+				 const int rows, const int want_d2, const int want_kk,
+				 __m256 *d2_f32x8, __m256d *kk_f64x4)
+{
+	size_t		j = 0;
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		if (want_d2)
+			d2_f32x8[r] = _mm256_setzero_ps();
+		if (want_kk)
+			kk_f64x4[2 * r] = kk_f64x4[2 * r + 1] = _mm256_setzero_pd();
+	}
+	for (; j + 8 <= d; j += 8)
+	{
+		__m256		q_f32x8 = want_d2 ? _mm256_loadu_ps(q + j) : _mm256_setzero_ps();
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			if (want_d2)
+			{
+				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, _mm256_loadu_ps(k[r] + j));
+
+				d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
+			}
+			if (want_kk)
+			{
+				/* converted straight from memory: no extract of the high half */
+				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
+				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
+
+				kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
+				kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
+			}
+		}
+	}
+	if (j < d)
+	{
+		__m256i		mask = tail_mask_avx2(d - j);
+		__m256		q_f32x8 = want_d2 ? _mm256_maskload_ps(q + j, mask) : _mm256_setzero_ps();
+
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			__m256		k_f32x8 = _mm256_maskload_ps(k[r] + j, mask);
+
+			if (want_d2)
+			{
+				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, k_f32x8);
+
+				d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
+			}
+			if (want_kk)
+			{
+				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
+				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
+
+				kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
+				kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
+			}
+		}
+	}
+}
+
+/*
+ * The row loop of sqdist_rows and sqnorm_rows: `rows` row slots (4 with
+ * norms, 8 without: the accumulators fit the 16 registers), each walking
+ * its own contiguous, skewed stretch of rows as in scores_f32_avx2, so
+ * that K streams from DRAM as `rows` sequential streams; the n % rows
+ * last rows reuse the kernel with the missing slots aimed at the last
+ * real row and only the real results stored.
+ */
+RV_AVX2_INLINE void
+sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+					  size_t ldk, float *d2, double *kk, const int rows,
+					  const int want_d2, const int want_kk)
+{
+	__m256		d2_f32x8[8];
+	__m256d		kk_f64x4[16];
+	const float *k[8];
+	size_t		blocks = n / rows;
+	size_t		skew[8];
+	size_t		row[8];
+
+	for (int r = 0; r < rows && blocks > 0; r++)
+		skew[r] = (size_t) r % blocks;
+	for (size_t b = 0; b <= blocks; b++)
+	{
+		int			real = rows;
+
+		if (b == blocks)
+		{
+			real = (int) (n - blocks * rows);
+			if (real == 0)
+				break;
+			for (int r = 0; r < rows; r++)
+				row[r] = blocks * rows + (size_t) (r < real ? r : real - 1);
+		}
+		else
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			k[r] = K + row[r] * ldk;
+		sq_rows_f32_avx2(q, k, d, rows, want_d2, want_kk, d2_f32x8, kk_f64x4);
+		if (want_d2)
+		{
+			float		s8[8];
+
+			if (rows == 8)
+				_mm256_storeu_ps(s8, reduce_rows8_f32x8(d2_f32x8));
+			else
+				_mm_storeu_ps(s8, reduce_rows4_f32x8(d2_f32x8));
+			for (int r = 0; r < real; r++)
+				d2[row[r]] = s8[r];
+		}
+		if (want_kk)
+			for (int r = 0; r < real; r++)
+				kk[row[r]] = sqnorm_reduce_avx2(kk_f64x4[2 * r], kk_f64x4[2 * r + 1]);
+	}
+}
+
+RV_AVX2 static void
+sqnorm_rows_f32_avx2(const float *X, size_t n, size_t d, size_t ldx, double *out)
+{
+	sq_rows_loop_f32_avx2(NULL, X, n, d, ldx, NULL, out, 4, 0, 1);
+}
+
+RV_AVX2 static void
+sqdist_rows_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+					 size_t ldk, float *d2, double *kk)
+{
+	if (kk)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, 4, 1, 1);
+	else
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, 8, 1, 0);
+}
+
+/*
+ * 1 - c x in double (a product, then a difference: never fused), rounded
+ * to float.  It is > 0 exactly when the double is: a positive 1 - c x is
+ * at least 2^-53 (x >= 0), far above the float underflow.
+ */
+RV_AVX2_INLINE __m256
+ball_gap_f32x8_avx2(__m256d c_f64x4, __m256d xlo_f64x4, __m256d xhi_f64x4)
+{
+	__m256d		one_f64x4 = _mm256_set1_pd(1.0);
+
+	return cvt_pd8_ps_avx2(_mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, xlo_f64x4)),
+						   _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, xhi_f64x4)));
+}
+
+/* poincare_logits on 8 lanes (the tail chunk has zeros past n) */
+RV_AVX2_INLINE __m256
+poincare_logit_f32x8_avx2(__m256 d2_f32x8, __m256d kklo_f64x4, __m256d kkhi_f64x4,
+						  __m256d c_f64x4, __m256 sc_f32x8, __m256 aq_f32x8, __m256 rc_f32x8)
+{
+	__m256		a_f32x8 = ball_gap_f32x8_avx2(c_f64x4, kklo_f64x4, kkhi_f64x4);
+	__m256		t_f32x8 = _mm256_div_ps(_mm256_mul_ps(sc_f32x8, _mm256_sqrt_ps(d2_f32x8)),
+										_mm256_sqrt_ps(_mm256_mul_ps(aq_f32x8, a_f32x8)));
+	__m256		s_f32x8 = _mm256_xor_ps(_mm256_mul_ps(acosh1p_f32x8_avx2(t_f32x8), rc_f32x8),
+										_mm256_set1_ps(-0.0f));
+
+	return _mm256_blendv_ps(_mm256_set1_ps(NAN), s_f32x8,
+							_mm256_cmp_ps(a_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+RV_AVX2 static float
+poincare_logits_f32_avx2(const float *d2, const double *kk, size_t n,
+						 double aq, float c, float *s)
+{
+	__m256d		c_f64x4 = _mm256_set1_pd(c);
+	__m256		sc_f32x8 = _mm256_set1_ps((float) sqrt((double) c)),
+				rc_f32x8 = _mm256_set1_ps((float) (1.0 / sqrt((double) c))),
+				aq_f32x8 = _mm256_set1_ps((float) aq),
+				max_f32x8 = _mm256_set1_ps(-INFINITY);
+	size_t		i = 0;
+
+	for (; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256i		mask = tail_mask_avx2(rem);
+		__m256d		lo_f64x4,
+					hi_f64x4;
+		__m256		s_f32x8;
+
+		load_pd8_avx2(kk + i, rem, &lo_f64x4, &hi_f64x4);
+		s_f32x8 = poincare_logit_f32x8_avx2(rem == 8 ? _mm256_loadu_ps(d2 + i)
+											: _mm256_maskload_ps(d2 + i, mask),
+											lo_f64x4, hi_f64x4, c_f64x4, sc_f32x8, aq_f32x8,
+											rc_f32x8);
+		if (rem == 8)
+			_mm256_storeu_ps(s + i, s_f32x8);
+		else
+		{
+			_mm256_maskstore_ps(s + i, mask, s_f32x8);
+			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8, _mm256_castsi256_ps(mask));
+		}
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	return hmax_f32x8_avx2(max_f32x8);
+}
+
+RV_AVX2 static float
+lorentz_logits_f32_avx2(const float *d2, const double *kk, size_t n,
+						double qq, float c, float *s)
+{
+	double		ic = 1.0 / (double) c;
+	__m256d		qq_f64x4 = _mm256_set1_pd(qq);
+	__m256		ic_f32x8 = _mm256_set1_ps((float) ic),
+				q0_f32x8 = _mm256_set1_ps((float) sqrt(ic + qq)),
+				hc_f32x8 = _mm256_set1_ps((float) (sqrt((double) c) / 2.0)),
+				rc_f32x8 = _mm256_set1_ps((float) (1.0 / sqrt((double) c))),
+				ill_f32x8 = _mm256_set1_ps(RV_LORENTZ_ILL),
+				max_f32x8 = _mm256_set1_ps(-INFINITY);
+	size_t		i = 0;
+
+	for (; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256i		mask = tail_mask_avx2(rem);
+		__m256d		lo_f64x4,
+					hi_f64x4;
+		__m256		d2_f32x8 = rem == 8 ? _mm256_loadu_ps(d2 + i) : _mm256_maskload_ps(d2 + i, mask);
+		__m256		dqk_f32x8,
+					k0_f32x8,
+					t_f32x8,
+					y_f32x8,
+					s_f32x8;
+
+		load_pd8_avx2(kk + i, rem, &lo_f64x4, &hi_f64x4);
+		dqk_f32x8 = cvt_pd8_ps_avx2(_mm256_sub_pd(qq_f64x4, lo_f64x4), _mm256_sub_pd(qq_f64x4, hi_f64x4));
+		k0_f32x8 = _mm256_sqrt_ps(_mm256_add_ps(ic_f32x8, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4)));
+		t_f32x8 = _mm256_div_ps(dqk_f32x8, _mm256_add_ps(q0_f32x8, k0_f32x8));
+		y_f32x8 = _mm256_sub_ps(d2_f32x8, _mm256_mul_ps(t_f32x8, t_f32x8));
+		s_f32x8 = _mm256_mul_ps(hc_f32x8, _mm256_sqrt_ps(_mm256_max_ps(_mm256_setzero_ps(), y_f32x8)));
+		s_f32x8 = _mm256_xor_ps(_mm256_mul_ps(acosh1p_f32x8_avx2(s_f32x8), rc_f32x8),
+								_mm256_set1_ps(-0.0f));
+		s_f32x8 = _mm256_blendv_ps(s_f32x8, _mm256_set1_ps(INFINITY),
+								   _mm256_cmp_ps(d2_f32x8, _mm256_mul_ps(ill_f32x8, y_f32x8), _CMP_GT_OQ));
+		if (rem == 8)
+			_mm256_storeu_ps(s + i, s_f32x8);
+		else
+		{
+			_mm256_maskstore_ps(s + i, mask, s_f32x8);
+			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8, _mm256_castsi256_ps(mask));
+		}
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	return hmax_f32x8_avx2(max_f32x8);
+}
+
+RV_AVX2 static void
+poincare_log0_f32_avx2(const double *vv, size_t n, float c, float *f)
+{
+	__m256d		c_f64x4 = _mm256_set1_pd(c);
+	__m256		one_f32x8 = _mm256_set1_ps(1.0f),
+				two_f32x8 = _mm256_set1_ps(2.0f);
+	size_t		i = 0;
+
+	for (; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256d		lo_f64x4,
+					hi_f64x4;
+		__m256		a_f32x8,
+					r_f32x8,
+					t_f32x8,
+					f_f32x8;
+
+		load_pd8_avx2(vv + i, rem, &lo_f64x4, &hi_f64x4);
+		a_f32x8 = ball_gap_f32x8_avx2(c_f64x4, lo_f64x4, hi_f64x4);
+		r_f32x8 = _mm256_sqrt_ps(cvt_pd8_ps_avx2(_mm256_mul_pd(c_f64x4, lo_f64x4),
+												 _mm256_mul_pd(c_f64x4, hi_f64x4)));
+		t_f32x8 = _mm256_div_ps(_mm256_mul_ps(_mm256_mul_ps(two_f32x8, r_f32x8),
+											  _mm256_add_ps(one_f32x8, r_f32x8)), a_f32x8);
+		f_f32x8 = _mm256_div_ps(log1p_f32x8_avx2(t_f32x8), _mm256_mul_ps(two_f32x8, r_f32x8));
+		f_f32x8 = _mm256_blendv_ps(f_f32x8, one_f32x8,
+								   _mm256_cmp_ps(r_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ));
+		f_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(NAN), f_f32x8,
+								   _mm256_cmp_ps(a_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
+		if (rem == 8)
+			_mm256_storeu_ps(f + i, f_f32x8);
+		else
+			_mm256_maskstore_ps(f + i, tail_mask_avx2(rem), f_f32x8);
+	}
+}
+
+/*
+ * out[j..j+8) += sum_r w_r v_r[j..j+8) in double for `rows` rows (a
+ * constant 1 or 4), rows added in order; chunk j has rem (1..8) real
+ * columns.
+ */
+RV_AVX2_INLINE void
+add_rows_f64_avx2(const float *const *v, const __m256d *w_f64x4, const int rows,
+				  size_t j, size_t rem, double *out)
+{
+	__m256i		mask = tail_mask_avx2(rem);
+	__m256d		lo_f64x4,
+				hi_f64x4;
+
+	load_pd8_avx2(out + j, rem, &lo_f64x4, &hi_f64x4);
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		__m256		v_f32x8 = rem == 8 ? _mm256_loadu_ps(v[r] + j) : _mm256_maskload_ps(v[r] + j, mask);
+
+		lo_f64x4 = _mm256_fmadd_pd(w_f64x4[r], _mm256_cvtps_pd(_mm256_castps256_ps128(v_f32x8)), lo_f64x4);
+		hi_f64x4 = _mm256_fmadd_pd(w_f64x4[r], _mm256_cvtps_pd(_mm256_extractf128_ps(v_f32x8, 1)), hi_f64x4);
+	}
+	if (rem == 8)
+	{
+		_mm256_storeu_pd(out + j, lo_f64x4);
+		_mm256_storeu_pd(out + j + 4, hi_f64x4);
+	}
+	else
+	{
+		_mm256_maskstore_pd(out + j, tail_mask_pd_avx2(rem < 4 ? rem : 4), lo_f64x4);
+		_mm256_maskstore_pd(out + j + 4, tail_mask_pd_avx2(rem > 4 ? rem - 4 : 0), hi_f64x4);
+	}
+}
+
+/*
+ * weighted_sum_f64: out stays in L1 and each step adds 4 whole rows from
+ * 4 contiguous, skewed stretches of V (as weighted_wide_f32_avx2), so V
+ * streams as 4 sequential reads; the n % 4 last rows one at a time.
+ */
+RV_AVX2 static void
+weighted_sum_f64_avx2(const float *w, const float *V, size_t n, size_t dv,
+					  size_t ldv, double *out)
+{
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4];
+	__m256d		w_f64x4[4];
+
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+			v[u] = V + row * ldv;
+			w_f64x4[u] = _mm256_set1_pd(w[row]);
+		}
+		for (size_t j = 0; j < dv; j += 8)
+			add_rows_f64_avx2(v, w_f64x4, 4, j, dv - j < 8 ? dv - j : 8, out);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f64x4[0] = _mm256_set1_pd(w[i]);
+		for (size_t j = 0; j < dv; j += 8)
+			add_rows_f64_avx2(v, w_f64x4, 1, j, dv - j < 8 ? dv - j : 8, out);
+	}
+}
+
+RV_AVX2 static void
+log1p_f32_avx2(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, log1p_f32x8_avx2(_mm256_loadu_ps(x + i)));
+	if (i < n)
+	{
+		__m256i		mask = tail_mask_avx2(n - i);
+
+		_mm256_maskstore_ps(out + i, mask, log1p_f32x8_avx2(_mm256_maskload_ps(x + i, mask)));
+	}
+}
+
 /* ==== end of hyperbolic ==== */
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
@@ -909,6 +1401,13 @@ const rv_kernels rv_kernels_avx2 = {
 	.leaky_relu = leaky_relu_f32_avx2,
 
 	/* hyperbolic */
+	.sqnorm_rows = sqnorm_rows_f32_avx2,
+	.sqdist_rows = sqdist_rows_f32_avx2,
+	.poincare_logits = poincare_logits_f32_avx2,
+	.lorentz_logits = lorentz_logits_f32_avx2,
+	.poincare_log0 = poincare_log0_f32_avx2,
+	.weighted_sum_f64 = weighted_sum_f64_avx2,
+	.log1p = log1p_f32_avx2,
 
 	/* cross, sliding */
 };

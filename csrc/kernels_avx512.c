@@ -1170,6 +1170,457 @@ leaky_relu_f32_avx512(const float *x, size_t n, float bias, float slope,
 
 /* ==== primitives of hyperbolic.c ==== */
 
+/* 16 floats from two halves of 8 (lanes 0..7 from lo) */
+RV_AVX512_INLINE __m512
+join_f32x8_avx512(__m256 lo_f32x8, __m256 hi_f32x8)
+{
+	return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo_f32x8)),
+											   _mm256_castps_pd(hi_f32x8), 1));
+}
+
+/* the high 8 floats of 16 */
+RV_AVX512_INLINE __m256
+high_f32x8_avx512(__m512 v_f32x16)
+{
+	return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v_f32x16), 1));
+}
+
+/* rem (0..16) doubles from p into lo, hi (zeros past rem), never reading past p + rem */
+RV_AVX512_INLINE void
+load_pd16_avx512(const double *p, size_t rem, __m512d *lo_f64x8, __m512d *hi_f64x8)
+{
+	if (rem >= 16)
+	{
+		*lo_f64x8 = _mm512_loadu_pd(p);
+		*hi_f64x8 = _mm512_loadu_pd(p + 8);
+		return;
+	}
+	*lo_f64x8 = _mm512_maskz_loadu_pd((__mmask8) ((1u << (rem < 8 ? rem : 8)) - 1u), p);
+	*hi_f64x8 = _mm512_maskz_loadu_pd((__mmask8) ((1u << (rem > 8 ? rem - 8 : 0)) - 1u), p + 8);
+}
+
+/* RV_LOG1P (rv_kernels.h) on 16 lanes, FMA in the polynomial */
+RV_AVX512_INLINE __m512
+log1p_f32x16_avx512(__m512 x_f32x16)
+{
+	__m512		one_f32x16 = _mm512_set1_ps(1.0f);
+	__m512		u_f32x16 = _mm512_add_ps(x_f32x16, one_f32x16);
+	__m512i		ix_i32x16 = _mm512_add_epi32(_mm512_castps_si512(u_f32x16),
+											 _mm512_set1_epi32(RV_LOG1P_BIAS));
+	__m512		k_f32x16 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix_i32x16, 23),
+															   _mm512_set1_epi32(127)));
+	__m512		m_f32x16 = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_epi32(ix_i32x16,
+																				 _mm512_set1_epi32(0x007fffff)),
+																_mm512_set1_epi32(RV_LOG1P_SQRTHF_BITS)));
+	__m512		f_f32x16 = _mm512_sub_ps(m_f32x16, one_f32x16);
+	__m512		corr_f32x16 = _mm512_div_ps(_mm512_sub_ps(x_f32x16, _mm512_sub_ps(u_f32x16, one_f32x16)),
+											u_f32x16);
+	__m512		z_f32x16 = _mm512_mul_ps(f_f32x16, f_f32x16);
+	__m512		p_f32x16,
+				y_f32x16,
+				r_f32x16,
+				special_f32x16;
+	__mmask16	gt,
+				ok;
+
+	p_f32x16 = _mm512_fmadd_ps(_mm512_set1_ps(RV_LOG1P_P8), f_f32x16, _mm512_set1_ps(RV_LOG1P_P7));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P6));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P5));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P4));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P3));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P2));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P1));
+	p_f32x16 = _mm512_fmadd_ps(p_f32x16, f_f32x16, _mm512_set1_ps(RV_LOG1P_P0));
+	y_f32x16 = _mm512_mul_ps(_mm512_mul_ps(p_f32x16, f_f32x16), z_f32x16);
+	y_f32x16 = _mm512_fmadd_ps(k_f32x16, _mm512_set1_ps(RV_LN2_LO), y_f32x16);
+	y_f32x16 = _mm512_fnmadd_ps(_mm512_set1_ps(0.5f), z_f32x16, y_f32x16);
+	y_f32x16 = _mm512_add_ps(y_f32x16, corr_f32x16);
+	r_f32x16 = _mm512_add_ps(f_f32x16, y_f32x16);
+	r_f32x16 = _mm512_fmadd_ps(k_f32x16, _mm512_set1_ps(RV_LN2_HI), r_f32x16);
+
+	/* NaN and +Infinity give x, -1 gives -Infinity, below -1 NaN */
+	gt = _mm512_cmp_ps_mask(x_f32x16, _mm512_set1_ps(-1.0f), _CMP_GT_OQ);
+	ok = gt & _mm512_cmp_ps_mask(x_f32x16, _mm512_set1_ps(INFINITY), _CMP_LT_OQ);
+	special_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN), gt, x_f32x16);
+	special_f32x16 = _mm512_mask_mov_ps(special_f32x16,
+										_mm512_cmp_ps_mask(x_f32x16, _mm512_set1_ps(-1.0f), _CMP_EQ_OQ),
+										_mm512_set1_ps(-INFINITY));
+	return _mm512_mask_mov_ps(special_f32x16, ok, r_f32x16);
+}
+
+/* RV_ACOSH1P on 16 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
+RV_AVX512_INLINE __m512
+acosh1p_f32x16_avx512(__m512 t_f32x16)
+{
+	__m512		w_f32x16 = _mm512_sqrt_ps(_mm512_add_ps(_mm512_set1_ps(1.0f),
+														_mm512_mul_ps(t_f32x16, t_f32x16)));
+
+	return log1p_f32x16_avx512(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f), t_f32x16),
+											 _mm512_add_ps(t_f32x16, w_f32x16)));
+}
+
+/* RV_SQNORM's lane combination of lanes [l0..l7] */
+RV_AVX512_INLINE double
+sqnorm_reduce_avx512(__m512d v_f64x8)
+{
+	__m256d		s_f64x4 = _mm256_add_pd(_mm512_castpd512_pd256(v_f64x8),
+										_mm512_extractf64x4_pd(v_f64x8, 1));
+	__m128d		h_f64x2 = _mm_add_pd(_mm256_castpd256_pd128(s_f64x4),
+									 _mm256_extractf128_pd(s_f64x4, 1));
+
+	return _mm_cvtsd_f64(_mm_add_sd(h_f64x2, _mm_unpackhi_pd(h_f64x2, h_f64x2)));
+}
+
+/*
+ * For 8 rows k[r]: when want_d2, d2_f32x16[r] accumulates (q - k_r)^2 in
+ * 16 float lanes; when want_kk, kk_f64x8[r] accumulates k_r^2 in the 8
+ * double lanes of RV_SQNORM (columns j..j+7 of a chunk, then j+8..j+15,
+ * in that order).  The d tail is one masked chunk of zeros past d.
+ */
+RV_AVX512_INLINE void
+sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
+				   const int want_d2, const int want_kk,
+				   __m512 *d2_f32x16, __m512d *kk_f64x8)
+{
+	size_t		j = 0;
+
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+	{
+		if (want_d2)
+			d2_f32x16[r] = _mm512_setzero_ps();
+		if (want_kk)
+			kk_f64x8[r] = _mm512_setzero_pd();
+	}
+	for (; j + 16 <= d; j += 16)
+	{
+		__m512		q_f32x16 = want_d2 ? _mm512_loadu_ps(q + j) : _mm512_setzero_ps();
+
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+		{
+			if (want_d2)
+			{
+				__m512		e_f32x16 = _mm512_sub_ps(q_f32x16, _mm512_loadu_ps(k[r] + j));
+
+				d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
+			}
+			if (want_kk)
+			{
+				__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j));
+				__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j + 8));
+
+				kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
+				kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
+			}
+		}
+	}
+	if (j < d)
+	{
+		__mmask16	mask = tail_mask_avx512(d - j);
+		__m512		q_f32x16 = want_d2 ? _mm512_maskz_loadu_ps(mask, q + j) : _mm512_setzero_ps();
+
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+		{
+			__m512		k_f32x16 = _mm512_maskz_loadu_ps(mask, k[r] + j);
+
+			if (want_d2)
+			{
+				__m512		e_f32x16 = _mm512_sub_ps(q_f32x16, k_f32x16);
+
+				d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
+			}
+			if (want_kk)
+			{
+				__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(k_f32x16));
+				__m512d		hi_f64x8 = _mm512_cvtps_pd(high_f32x8_avx512(k_f32x16));
+
+				kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
+				kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
+			}
+		}
+	}
+}
+
+/*
+ * The row loop of sqdist_rows and sqnorm_rows: 8 row slots, each walking
+ * its own contiguous, skewed stretch of rows as in scores_f32_avx512; the
+ * n % 8 last rows reuse the kernel with the missing slots aimed at the
+ * last real row, only the real results stored.
+ */
+RV_AVX512_INLINE void
+sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
+						size_t ldk, float *d2, double *kk, const int want_d2,
+						const int want_kk)
+{
+	__m512		d2_f32x16[8];
+	__m512d		kk_f64x8[8];
+	const float *k[8];
+	size_t		blocks = n / 8;
+	size_t		skew[8];
+	size_t		row[8];
+
+	for (size_t r = 0; r < 8 && blocks > 0; r++)
+		skew[r] = r % blocks;
+	for (size_t b = 0; b <= blocks; b++)
+	{
+		size_t		real = 8;
+
+		if (b == blocks)
+		{
+			real = n - blocks * 8;
+			if (real == 0)
+				break;
+			for (size_t r = 0; r < 8; r++)
+				row[r] = blocks * 8 + (r < real ? r : real - 1);
+		}
+		else
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			k[r] = K + row[r] * ldk;
+		sq_rows_f32_avx512(q, k, d, want_d2, want_kk, d2_f32x16, kk_f64x8);
+		if (want_d2)
+		{
+			float		s8[8];
+
+			_mm256_storeu_ps(s8, reduce_rows8_f32x16(d2_f32x16));
+			for (size_t r = 0; r < real; r++)
+				d2[row[r]] = s8[r];
+		}
+		if (want_kk)
+			for (size_t r = 0; r < real; r++)
+				kk[row[r]] = sqnorm_reduce_avx512(kk_f64x8[r]);
+	}
+}
+
+RV_AVX512 static void
+sqnorm_rows_f32_avx512(const float *X, size_t n, size_t d, size_t ldx, double *out)
+{
+	sq_rows_loop_f32_avx512(NULL, X, n, d, ldx, NULL, out, 0, 1);
+}
+
+RV_AVX512 static void
+sqdist_rows_f32_avx512(const float *q, const float *K, size_t n, size_t d,
+					   size_t ldk, float *d2, double *kk)
+{
+	if (kk)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, 1, 1);
+	else
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, NULL, 1, 0);
+}
+
+/* 1 - c x in double (never fused), rounded to float: > 0 exactly when the double is */
+RV_AVX512_INLINE __m512
+ball_gap_f32x16_avx512(__m512d c_f64x8, __m512d xlo_f64x8, __m512d xhi_f64x8)
+{
+	__m512d		one_f64x8 = _mm512_set1_pd(1.0);
+
+	return join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, xlo_f64x8))),
+							 _mm512_cvtpd_ps(_mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, xhi_f64x8))));
+}
+
+RV_AVX512 static float
+poincare_logits_f32_avx512(const float *d2, const double *kk, size_t n,
+						   double aq, float c, float *s)
+{
+	__m512d		c_f64x8 = _mm512_set1_pd(c);
+	__m512		sc_f32x16 = _mm512_set1_ps((float) sqrt((double) c)),
+				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
+				aq_f32x16 = _mm512_set1_ps((float) aq),
+				max_f32x16 = _mm512_set1_ps(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__mmask16	mask = tail_mask_avx512(rem);
+		__m512d		lo_f64x8,
+					hi_f64x8;
+		__m512		a_f32x16,
+					t_f32x16,
+					s_f32x16;
+
+		load_pd16_avx512(kk + i, rem, &lo_f64x8, &hi_f64x8);
+		a_f32x16 = ball_gap_f32x16_avx512(c_f64x8, lo_f64x8, hi_f64x8);
+		t_f32x16 = _mm512_div_ps(_mm512_mul_ps(sc_f32x16, _mm512_sqrt_ps(_mm512_maskz_loadu_ps(mask, d2 + i))),
+								 _mm512_sqrt_ps(_mm512_mul_ps(aq_f32x16, a_f32x16)));
+		s_f32x16 = _mm512_sub_ps(_mm512_setzero_ps(),
+								 _mm512_mul_ps(acosh1p_f32x16_avx512(t_f32x16), rc_f32x16));
+		s_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
+									  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ),
+									  s_f32x16);
+		_mm512_mask_storeu_ps(s + i, mask, s_f32x16);
+		max_f32x16 = _mm512_mask_max_ps(max_f32x16, mask, max_f32x16, s_f32x16);
+	}
+	return hmax_f32x8_avx512(_mm256_max_ps(_mm512_castps512_ps256(max_f32x16),
+										   high_f32x8_avx512(max_f32x16)));
+}
+
+RV_AVX512 static float
+lorentz_logits_f32_avx512(const float *d2, const double *kk, size_t n,
+						  double qq, float c, float *s)
+{
+	double		ic = 1.0 / (double) c;
+	__m512d		qq_f64x8 = _mm512_set1_pd(qq);
+	__m512		ic_f32x16 = _mm512_set1_ps((float) ic),
+				q0_f32x16 = _mm512_set1_ps((float) sqrt(ic + qq)),
+				hc_f32x16 = _mm512_set1_ps((float) (sqrt((double) c) / 2.0)),
+				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
+				ill_f32x16 = _mm512_set1_ps(RV_LORENTZ_ILL),
+				max_f32x16 = _mm512_set1_ps(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__mmask16	mask = tail_mask_avx512(rem);
+		__m512d		lo_f64x8,
+					hi_f64x8;
+		__m512		d2_f32x16 = _mm512_maskz_loadu_ps(mask, d2 + i);
+		__m512		dqk_f32x16,
+					k0_f32x16,
+					t_f32x16,
+					y_f32x16,
+					s_f32x16;
+
+		load_pd16_avx512(kk + i, rem, &lo_f64x8, &hi_f64x8);
+		dqk_f32x16 = join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_sub_pd(qq_f64x8, lo_f64x8)),
+									   _mm512_cvtpd_ps(_mm512_sub_pd(qq_f64x8, hi_f64x8)));
+		k0_f32x16 = _mm512_sqrt_ps(_mm512_add_ps(ic_f32x16,
+												 join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8),
+																   _mm512_cvtpd_ps(hi_f64x8))));
+		t_f32x16 = _mm512_div_ps(dqk_f32x16, _mm512_add_ps(q0_f32x16, k0_f32x16));
+		y_f32x16 = _mm512_sub_ps(d2_f32x16, _mm512_mul_ps(t_f32x16, t_f32x16));
+		s_f32x16 = _mm512_mul_ps(hc_f32x16, _mm512_sqrt_ps(_mm512_max_ps(_mm512_setzero_ps(), y_f32x16)));
+		s_f32x16 = _mm512_sub_ps(_mm512_setzero_ps(),
+								 _mm512_mul_ps(acosh1p_f32x16_avx512(s_f32x16), rc_f32x16));
+		s_f32x16 = _mm512_mask_mov_ps(s_f32x16,
+									  _mm512_cmp_ps_mask(d2_f32x16, _mm512_mul_ps(ill_f32x16, y_f32x16),
+														 _CMP_GT_OQ),
+									  _mm512_set1_ps(INFINITY));
+		_mm512_mask_storeu_ps(s + i, mask, s_f32x16);
+		max_f32x16 = _mm512_mask_max_ps(max_f32x16, mask, max_f32x16, s_f32x16);
+	}
+	return hmax_f32x8_avx512(_mm256_max_ps(_mm512_castps512_ps256(max_f32x16),
+										   high_f32x8_avx512(max_f32x16)));
+}
+
+RV_AVX512 static void
+poincare_log0_f32_avx512(const double *vv, size_t n, float c, float *f)
+{
+	__m512d		c_f64x8 = _mm512_set1_pd(c);
+	__m512		one_f32x16 = _mm512_set1_ps(1.0f),
+				two_f32x16 = _mm512_set1_ps(2.0f);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__m512d		lo_f64x8,
+					hi_f64x8;
+		__m512		a_f32x16,
+					r_f32x16,
+					t_f32x16,
+					f_f32x16;
+
+		load_pd16_avx512(vv + i, rem, &lo_f64x8, &hi_f64x8);
+		a_f32x16 = ball_gap_f32x16_avx512(c_f64x8, lo_f64x8, hi_f64x8);
+		r_f32x16 = _mm512_sqrt_ps(join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_mul_pd(c_f64x8, lo_f64x8)),
+													_mm512_cvtpd_ps(_mm512_mul_pd(c_f64x8, hi_f64x8))));
+		t_f32x16 = _mm512_div_ps(_mm512_mul_ps(_mm512_mul_ps(two_f32x16, r_f32x16),
+											   _mm512_add_ps(one_f32x16, r_f32x16)), a_f32x16);
+		f_f32x16 = _mm512_div_ps(log1p_f32x16_avx512(t_f32x16), _mm512_mul_ps(two_f32x16, r_f32x16));
+		f_f32x16 = _mm512_mask_mov_ps(f_f32x16,
+									  _mm512_cmp_ps_mask(r_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ),
+									  one_f32x16);
+		f_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
+									  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ),
+									  f_f32x16);
+		_mm512_mask_storeu_ps(f + i, tail_mask_avx512(rem), f_f32x16);
+	}
+}
+
+/*
+ * out[j..j+16) += sum_r w_r v_r[j..j+16) in double for `rows` rows (a
+ * constant 1 or 4), rows added in order; chunk j has rem (1..16) real
+ * columns.
+ */
+RV_AVX512_INLINE void
+add_rows_f64_avx512(const float *const *v, const __m512d *w_f64x8, const int rows,
+					size_t j, size_t rem, double *out)
+{
+	__mmask16	mask = tail_mask_avx512(rem);
+	__m512d		lo_f64x8,
+				hi_f64x8;
+
+	load_pd16_avx512(out + j, rem, &lo_f64x8, &hi_f64x8);
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		__m512		v_f32x16 = _mm512_maskz_loadu_ps(mask, v[r] + j);
+
+		lo_f64x8 = _mm512_fmadd_pd(w_f64x8[r], _mm512_cvtps_pd(_mm512_castps512_ps256(v_f32x16)), lo_f64x8);
+		hi_f64x8 = _mm512_fmadd_pd(w_f64x8[r], _mm512_cvtps_pd(high_f32x8_avx512(v_f32x16)), hi_f64x8);
+	}
+	_mm512_mask_storeu_pd(out + j, (__mmask8) ((1u << (rem < 8 ? rem : 8)) - 1u), lo_f64x8);
+	_mm512_mask_storeu_pd(out + j + 8, (__mmask8) ((1u << (rem > 8 ? rem - 8 : 0)) - 1u), hi_f64x8);
+}
+
+/*
+ * weighted_sum_f64: out stays in L1 and each step adds 4 whole rows from
+ * 4 contiguous, skewed stretches of V (as weighted_wide_f32_avx512); the
+ * n % 4 last rows one at a time.
+ */
+RV_AVX512 static void
+weighted_sum_f64_avx512(const float *w, const float *V, size_t n, size_t dv,
+						size_t ldv, double *out)
+{
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4];
+	__m512d		w_f64x8[4];
+
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+			v[u] = V + row * ldv;
+			w_f64x8[u] = _mm512_set1_pd(w[row]);
+		}
+		for (size_t j = 0; j < dv; j += 16)
+			add_rows_f64_avx512(v, w_f64x8, 4, j, dv - j < 16 ? dv - j : 16, out);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f64x8[0] = _mm512_set1_pd(w[i]);
+		for (size_t j = 0; j < dv; j += 16)
+			add_rows_f64_avx512(v, w_f64x8, 1, j, dv - j < 16 ? dv - j : 16, out);
+	}
+}
+
+RV_AVX512 static void
+log1p_f32_avx512(const float *x, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	mask = tail_mask_avx512(n - i < 16 ? n - i : 16);
+
+		_mm512_mask_storeu_ps(out + i, mask, log1p_f32x16_avx512(_mm512_maskz_loadu_ps(mask, x + i)));
+	}
+}
+
 /* ==== end of hyperbolic ==== */
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
@@ -1192,6 +1643,13 @@ const rv_kernels rv_kernels_avx512 = {
 	.leaky_relu = leaky_relu_f32_avx512,
 
 	/* hyperbolic */
+	.sqnorm_rows = sqnorm_rows_f32_avx512,
+	.sqdist_rows = sqdist_rows_f32_avx512,
+	.poincare_logits = poincare_logits_f32_avx512,
+	.lorentz_logits = lorentz_logits_f32_avx512,
+	.poincare_log0 = poincare_log0_f32_avx512,
+	.weighted_sum_f64 = weighted_sum_f64_avx512,
+	.log1p = log1p_f32_avx512,
 
 	/* cross, sliding */
 };

@@ -850,6 +850,433 @@ leaky_relu_f32_neon(const float *x, size_t n, float bias, float slope,
 
 /* ==== primitives of hyperbolic.c ==== */
 
+/* rem (0..4) doubles from p as two registers (zeros past rem), never past p + rem */
+RV_NEON_INLINE void
+load_pd4_neon(const double *p, size_t rem, float64x2_t *lo_f64x2, float64x2_t *hi_f64x2)
+{
+	float64x2_t z_f64x2 = vdupq_n_f64(0.0);
+
+	if (rem >= 4)
+	{
+		*lo_f64x2 = vld1q_f64(p);
+		*hi_f64x2 = vld1q_f64(p + 2);
+		return;
+	}
+	*lo_f64x2 = rem >= 2 ? vld1q_f64(p) : rem == 1 ? vld1q_lane_f64(p, z_f64x2, 0) : z_f64x2;
+	*hi_f64x2 = rem == 3 ? vld1q_lane_f64(p + 2, z_f64x2, 0) : z_f64x2;
+}
+
+/* two doubles registers rounded to 4 floats, lanes in order */
+RV_NEON_INLINE float32x4_t
+cvt_pd4_ps_neon(float64x2_t lo_f64x2, float64x2_t hi_f64x2)
+{
+	return vcvt_high_f32_f64(vcvt_f32_f64(lo_f64x2), hi_f64x2);
+}
+
+/* RV_LOG1P (rv_kernels.h) on 4 lanes, FMA in the polynomial */
+RV_NEON_INLINE float32x4_t
+log1p_f32x4_neon(float32x4_t x_f32x4)
+{
+	float32x4_t one_f32x4 = vdupq_n_f32(1.0f);
+	float32x4_t u_f32x4 = vaddq_f32(x_f32x4, one_f32x4);
+	uint32x4_t	ix_u32x4 = vaddq_u32(vreinterpretq_u32_f32(u_f32x4), vdupq_n_u32(RV_LOG1P_BIAS));
+	float32x4_t k_f32x4 = vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(ix_u32x4, 23)),
+												  vdupq_n_s32(127)));
+	float32x4_t m_f32x4 = vreinterpretq_f32_u32(vaddq_u32(vandq_u32(ix_u32x4, vdupq_n_u32(0x007fffff)),
+														  vdupq_n_u32(RV_LOG1P_SQRTHF_BITS)));
+	float32x4_t f_f32x4 = vsubq_f32(m_f32x4, one_f32x4);
+	float32x4_t corr_f32x4 = vdivq_f32(vsubq_f32(x_f32x4, vsubq_f32(u_f32x4, one_f32x4)), u_f32x4);
+	float32x4_t z_f32x4 = vmulq_f32(f_f32x4, f_f32x4);
+	float32x4_t p_f32x4,
+				y_f32x4,
+				r_f32x4,
+				special_f32x4;
+	uint32x4_t	gt_u32x4,
+				ok_u32x4;
+
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P7), vdupq_n_f32(RV_LOG1P_P8), f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P6), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P5), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P4), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P3), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P2), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P1), p_f32x4, f_f32x4);
+	p_f32x4 = vfmaq_f32(vdupq_n_f32(RV_LOG1P_P0), p_f32x4, f_f32x4);
+	y_f32x4 = vmulq_f32(vmulq_f32(p_f32x4, f_f32x4), z_f32x4);
+	y_f32x4 = vfmaq_f32(y_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_LO));
+	y_f32x4 = vfmsq_f32(y_f32x4, vdupq_n_f32(0.5f), z_f32x4);
+	y_f32x4 = vaddq_f32(y_f32x4, corr_f32x4);
+	r_f32x4 = vaddq_f32(f_f32x4, y_f32x4);
+	r_f32x4 = vfmaq_f32(r_f32x4, k_f32x4, vdupq_n_f32(RV_LN2_HI));
+
+	/* NaN and +Infinity give x, -1 gives -Infinity, below -1 NaN */
+	gt_u32x4 = vcgtq_f32(x_f32x4, vdupq_n_f32(-1.0f));
+	ok_u32x4 = vandq_u32(gt_u32x4, vcltq_f32(x_f32x4, vdupq_n_f32(INFINITY)));
+	special_f32x4 = vbslq_f32(gt_u32x4, x_f32x4, vdupq_n_f32(NAN));
+	special_f32x4 = vbslq_f32(vceqq_f32(x_f32x4, vdupq_n_f32(-1.0f)), vdupq_n_f32(-INFINITY),
+							  special_f32x4);
+	return vbslq_f32(ok_u32x4, r_f32x4, special_f32x4);
+}
+
+/* RV_ACOSH1P on 4 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
+RV_NEON_INLINE float32x4_t
+acosh1p_f32x4_neon(float32x4_t t_f32x4)
+{
+	float32x4_t w_f32x4 = vsqrtq_f32(vaddq_f32(vdupq_n_f32(1.0f), vmulq_f32(t_f32x4, t_f32x4)));
+
+	return log1p_f32x4_neon(vmulq_f32(vmulq_n_f32(t_f32x4, 2.0f), vaddq_f32(t_f32x4, w_f32x4)));
+}
+
+/* RV_SQNORM's lane combination of lanes (l0,l1), (l2,l3), (l4,l5), (l6,l7) */
+RV_NEON_INLINE double
+sqnorm_reduce_neon(const float64x2_t *acc_f64x2)
+{
+	/* (l0 + l4, l1 + l5) + (l2 + l6, l3 + l7), then the two lanes */
+	float64x2_t s_f64x2 = vaddq_f64(vaddq_f64(acc_f64x2[0], acc_f64x2[2]),
+									vaddq_f64(acc_f64x2[1], acc_f64x2[3]));
+
+	return vgetq_lane_f64(s_f64x2, 0) + vgetq_lane_f64(s_f64x2, 1);
+}
+
+/* 8 floats at p (rem of them real, 1..8, zeros past) as two registers */
+RV_NEON_INLINE void
+load_ps8_neon(const float *p, size_t rem, float32x4_t *lo_f32x4, float32x4_t *hi_f32x4)
+{
+	if (rem >= 8)
+	{
+		*lo_f32x4 = vld1q_f32(p);
+		*hi_f32x4 = vld1q_f32(p + 4);
+		return;
+	}
+	*lo_f32x4 = rem >= 4 ? vld1q_f32(p) : load_partial_f32x4(p, rem, 0.0f);
+	*hi_f32x4 = rem > 4 ? load_partial_f32x4(p + 4, rem - 4, 0.0f) : vdupq_n_f32(0.0f);
+}
+
+/*
+ * For 4 rows k[r], in chunks of 8 columns: when want_d2, d2_f32x4[2r],
+ * [2r + 1] accumulate (q - k_r)^2 in 8 float lanes; when want_kk,
+ * kk_f64x2[4r .. 4r + 3] accumulate k_r^2 in the 8 double lanes of
+ * RV_SQNORM.  The d tail is one chunk with zeros past d.
+ */
+RV_NEON_INLINE void
+sq_rows_f32_neon(const float *q, const float *const *k, size_t d,
+				 const int want_d2, const int want_kk,
+				 float32x4_t *d2_f32x4, float64x2_t *kk_f64x2)
+{
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+		d2_f32x4[r] = vdupq_n_f32(0.0f);
+	RV_UNROLL
+	for (int r = 0; r < 16; r++)
+		kk_f64x2[r] = vdupq_n_f64(0.0);
+	for (size_t j = 0; j < d; j += 8)
+	{
+		size_t		rem = d - j < 8 ? d - j : 8;
+		float32x4_t qlo_f32x4 = vdupq_n_f32(0.0f),
+					qhi_f32x4 = vdupq_n_f32(0.0f);
+
+		if (want_d2)
+			load_ps8_neon(q + j, rem, &qlo_f32x4, &qhi_f32x4);
+		RV_UNROLL
+		for (int r = 0; r < 4; r++)
+		{
+			float32x4_t klo_f32x4,
+						khi_f32x4;
+
+			load_ps8_neon(k[r] + j, rem, &klo_f32x4, &khi_f32x4);
+			if (want_d2)
+			{
+				float32x4_t elo_f32x4 = vsubq_f32(qlo_f32x4, klo_f32x4);
+				float32x4_t ehi_f32x4 = vsubq_f32(qhi_f32x4, khi_f32x4);
+
+				d2_f32x4[2 * r] = vfmaq_f32(d2_f32x4[2 * r], elo_f32x4, elo_f32x4);
+				d2_f32x4[2 * r + 1] = vfmaq_f32(d2_f32x4[2 * r + 1], ehi_f32x4, ehi_f32x4);
+			}
+			if (want_kk)
+			{
+				float64x2_t x0_f64x2 = vcvt_f64_f32(vget_low_f32(klo_f32x4));
+				float64x2_t x1_f64x2 = vcvt_high_f64_f32(klo_f32x4);
+				float64x2_t x2_f64x2 = vcvt_f64_f32(vget_low_f32(khi_f32x4));
+				float64x2_t x3_f64x2 = vcvt_high_f64_f32(khi_f32x4);
+
+				kk_f64x2[4 * r] = vfmaq_f64(kk_f64x2[4 * r], x0_f64x2, x0_f64x2);
+				kk_f64x2[4 * r + 1] = vfmaq_f64(kk_f64x2[4 * r + 1], x1_f64x2, x1_f64x2);
+				kk_f64x2[4 * r + 2] = vfmaq_f64(kk_f64x2[4 * r + 2], x2_f64x2, x2_f64x2);
+				kk_f64x2[4 * r + 3] = vfmaq_f64(kk_f64x2[4 * r + 3], x3_f64x2, x3_f64x2);
+			}
+		}
+	}
+}
+
+/*
+ * The row loop of sqdist_rows and sqnorm_rows: 4 row slots, each walking
+ * its own contiguous, skewed stretch of rows as in scores_f32_neon; the
+ * n % 4 last rows reuse the kernel with the missing slots aimed at the
+ * last real row, only the real results stored.
+ */
+RV_NEON_INLINE void
+sq_rows_loop_f32_neon(const float *q, const float *K, size_t n, size_t d,
+					  size_t ldk, float *d2, double *kk, const int want_d2,
+					  const int want_kk)
+{
+	float32x4_t d2_f32x4[8];
+	float64x2_t kk_f64x2[16];
+	const float *k[4];
+	size_t		blocks = n / 4;
+	size_t		skew[4];
+	size_t		row[4];
+
+	for (size_t r = 0; r < 4 && blocks > 0; r++)
+		skew[r] = r % blocks;
+	for (size_t b = 0; b <= blocks; b++)
+	{
+		size_t		real = 4;
+
+		if (b == blocks)
+		{
+			real = n - blocks * 4;
+			if (real == 0)
+				break;
+			for (size_t r = 0; r < 4; r++)
+				row[r] = blocks * 4 + (r < real ? r : real - 1);
+		}
+		else
+			RV_UNROLL
+			for (int r = 0; r < 4; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+		RV_UNROLL
+		for (int r = 0; r < 4; r++)
+			k[r] = K + row[r] * ldk;
+		sq_rows_f32_neon(q, k, d, want_d2, want_kk, d2_f32x4, kk_f64x2);
+		if (want_d2)
+		{
+			float		s4[4];
+
+			vst1q_f32(s4, vpaddq_f32(vpaddq_f32(vaddq_f32(d2_f32x4[0], d2_f32x4[1]),
+												vaddq_f32(d2_f32x4[2], d2_f32x4[3])),
+									 vpaddq_f32(vaddq_f32(d2_f32x4[4], d2_f32x4[5]),
+												vaddq_f32(d2_f32x4[6], d2_f32x4[7]))));
+			for (size_t r = 0; r < real; r++)
+				d2[row[r]] = s4[r];
+		}
+		if (want_kk)
+			for (size_t r = 0; r < real; r++)
+				kk[row[r]] = sqnorm_reduce_neon(kk_f64x2 + 4 * r);
+	}
+}
+
+static void
+sqnorm_rows_f32_neon(const float *X, size_t n, size_t d, size_t ldx, double *out)
+{
+	sq_rows_loop_f32_neon(NULL, X, n, d, ldx, NULL, out, 0, 1);
+}
+
+static void
+sqdist_rows_f32_neon(const float *q, const float *K, size_t n, size_t d,
+					 size_t ldk, float *d2, double *kk)
+{
+	if (kk)
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, kk, 1, 1);
+	else
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, 1, 0);
+}
+
+/* 1 - c x in double (never fused), rounded to float: > 0 exactly when the double is */
+RV_NEON_INLINE float32x4_t
+ball_gap_f32x4_neon(float64x2_t c_f64x2, float64x2_t lo_f64x2, float64x2_t hi_f64x2)
+{
+	float64x2_t one_f64x2 = vdupq_n_f64(1.0);
+
+	return cvt_pd4_ps_neon(vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, lo_f64x2)),
+						   vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, hi_f64x2)));
+}
+
+static float
+poincare_logits_f32_neon(const float *d2, const double *kk, size_t n,
+						 double aq, float c, float *s)
+{
+	float64x2_t c_f64x2 = vdupq_n_f64(c);
+	float32x4_t sc_f32x4 = vdupq_n_f32((float) sqrt((double) c)),
+				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
+				aq_f32x4 = vdupq_n_f32((float) aq),
+				max_f32x4 = vdupq_n_f32(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2;
+		float32x4_t a_f32x4,
+					t_f32x4,
+					s_f32x4;
+
+		load_pd4_neon(kk + i, rem, &lo_f64x2, &hi_f64x2);
+		a_f32x4 = ball_gap_f32x4_neon(c_f64x2, lo_f64x2, hi_f64x2);
+		t_f32x4 = vdivq_f32(vmulq_f32(sc_f32x4, vsqrtq_f32(rem == 4 ? vld1q_f32(d2 + i)
+														   : load_partial_f32x4(d2 + i, rem, 0.0f))),
+							vsqrtq_f32(vmulq_f32(aq_f32x4, a_f32x4)));
+		s_f32x4 = vnegq_f32(vmulq_f32(acosh1p_f32x4_neon(t_f32x4), rc_f32x4));
+		s_f32x4 = vbslq_f32(vcgtq_f32(a_f32x4, vdupq_n_f32(0.0f)), s_f32x4, vdupq_n_f32(NAN));
+		store_partial_f32x4(s + i, s_f32x4, rem);
+		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4,
+												   vdupq_n_f32(-INFINITY)));
+	}
+	return vmaxvq_f32(max_f32x4);
+}
+
+static float
+lorentz_logits_f32_neon(const float *d2, const double *kk, size_t n,
+						double qq, float c, float *s)
+{
+	double		ic = 1.0 / (double) c;
+	float64x2_t qq_f64x2 = vdupq_n_f64(qq);
+	float32x4_t ic_f32x4 = vdupq_n_f32((float) ic),
+				q0_f32x4 = vdupq_n_f32((float) sqrt(ic + qq)),
+				hc_f32x4 = vdupq_n_f32((float) (sqrt((double) c) / 2.0)),
+				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
+				max_f32x4 = vdupq_n_f32(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2;
+		float32x4_t d2_f32x4 = rem == 4 ? vld1q_f32(d2 + i) : load_partial_f32x4(d2 + i, rem, 0.0f);
+		float32x4_t dqk_f32x4,
+					k0_f32x4,
+					t_f32x4,
+					y_f32x4,
+					s_f32x4;
+
+		load_pd4_neon(kk + i, rem, &lo_f64x2, &hi_f64x2);
+		dqk_f32x4 = cvt_pd4_ps_neon(vsubq_f64(qq_f64x2, lo_f64x2), vsubq_f64(qq_f64x2, hi_f64x2));
+		k0_f32x4 = vsqrtq_f32(vaddq_f32(ic_f32x4, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2)));
+		t_f32x4 = vdivq_f32(dqk_f32x4, vaddq_f32(q0_f32x4, k0_f32x4));
+		y_f32x4 = vsubq_f32(d2_f32x4, vmulq_f32(t_f32x4, t_f32x4));
+		/* y < 0 becomes 0; NaN stays NaN */
+		s_f32x4 = vmulq_f32(hc_f32x4, vsqrtq_f32(vbslq_f32(vcltq_f32(y_f32x4, vdupq_n_f32(0.0f)),
+															vdupq_n_f32(0.0f), y_f32x4)));
+		s_f32x4 = vnegq_f32(vmulq_f32(acosh1p_f32x4_neon(s_f32x4), rc_f32x4));
+		s_f32x4 = vbslq_f32(vcgtq_f32(d2_f32x4, vmulq_n_f32(y_f32x4, RV_LORENTZ_ILL)),
+							vdupq_n_f32(INFINITY), s_f32x4);
+		store_partial_f32x4(s + i, s_f32x4, rem);
+		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4,
+												   vdupq_n_f32(-INFINITY)));
+	}
+	return vmaxvq_f32(max_f32x4);
+}
+
+static void
+poincare_log0_f32_neon(const double *vv, size_t n, float c, float *f)
+{
+	float64x2_t c_f64x2 = vdupq_n_f64(c);
+	float32x4_t one_f32x4 = vdupq_n_f32(1.0f);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2;
+		float32x4_t a_f32x4,
+					r_f32x4,
+					t_f32x4,
+					f_f32x4;
+
+		load_pd4_neon(vv + i, rem, &lo_f64x2, &hi_f64x2);
+		a_f32x4 = ball_gap_f32x4_neon(c_f64x2, lo_f64x2, hi_f64x2);
+		r_f32x4 = vsqrtq_f32(cvt_pd4_ps_neon(vmulq_f64(c_f64x2, lo_f64x2), vmulq_f64(c_f64x2, hi_f64x2)));
+		t_f32x4 = vdivq_f32(vmulq_f32(vmulq_n_f32(r_f32x4, 2.0f), vaddq_f32(one_f32x4, r_f32x4)), a_f32x4);
+		f_f32x4 = vdivq_f32(log1p_f32x4_neon(t_f32x4), vmulq_n_f32(r_f32x4, 2.0f));
+		f_f32x4 = vbslq_f32(vceqq_f32(r_f32x4, vdupq_n_f32(0.0f)), one_f32x4, f_f32x4);
+		f_f32x4 = vbslq_f32(vcgtq_f32(a_f32x4, vdupq_n_f32(0.0f)), f_f32x4, vdupq_n_f32(NAN));
+		store_partial_f32x4(f + i, f_f32x4, rem);
+	}
+}
+
+/*
+ * out[j..j+4) += sum_r w_r v_r[j..j+4) in double for `rows` rows (a
+ * constant 1 or 4), rows added in order; chunk j has rem (1..4) real
+ * columns.
+ */
+RV_NEON_INLINE void
+add_rows_f64_neon(const float *const *v, const float64x2_t *w_f64x2, const int rows,
+				  size_t j, size_t rem, double *out)
+{
+	float64x2_t lo_f64x2,
+				hi_f64x2;
+
+	load_pd4_neon(out + j, rem, &lo_f64x2, &hi_f64x2);
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		float32x4_t v_f32x4 = rem == 4 ? vld1q_f32(v[r] + j) : load_partial_f32x4(v[r] + j, rem, 0.0f);
+
+		lo_f64x2 = vfmaq_f64(lo_f64x2, w_f64x2[r], vcvt_f64_f32(vget_low_f32(v_f32x4)));
+		hi_f64x2 = vfmaq_f64(hi_f64x2, w_f64x2[r], vcvt_high_f64_f32(v_f32x4));
+	}
+	if (rem == 4)
+	{
+		vst1q_f64(out + j, lo_f64x2);
+		vst1q_f64(out + j + 2, hi_f64x2);
+		return;
+	}
+	vst1q_lane_f64(out + j, lo_f64x2, 0);
+	if (rem >= 2)
+		vst1q_lane_f64(out + j + 1, lo_f64x2, 1);
+	if (rem == 3)
+		vst1q_lane_f64(out + j + 2, hi_f64x2, 0);
+}
+
+/* weighted_sum_f64: as weighted_wide_f32_neon, 4 whole rows per step from 4 skewed stretches */
+static void
+weighted_sum_f64_neon(const float *w, const float *V, size_t n, size_t dv,
+					  size_t ldv, double *out)
+{
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4];
+	float64x2_t w_f64x2[4];
+
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+			v[u] = V + row * ldv;
+			w_f64x2[u] = vdupq_n_f64(w[row]);
+		}
+		for (size_t j = 0; j < dv; j += 4)
+			add_rows_f64_neon(v, w_f64x2, 4, j, dv - j < 4 ? dv - j : 4, out);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f64x2[0] = vdupq_n_f64(w[i]);
+		for (size_t j = 0; j < dv; j += 4)
+			add_rows_f64_neon(v, w_f64x2, 1, j, dv - j < 4 ? dv - j : 4, out);
+	}
+}
+
+static void
+log1p_f32_neon(const float *x, size_t n, float *out)
+{
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		vst1q_f32(out + i, log1p_f32x4_neon(vld1q_f32(x + i)));
+	if (i < n)
+		store_partial_f32x4(out + i, log1p_f32x4_neon(load_partial_f32x4(x + i, n - i, 0.0f)), n - i);
+}
+
 /* ==== end of hyperbolic ==== */
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
@@ -870,6 +1297,13 @@ const rv_kernels rv_kernels_neon = {
 	.leaky_relu = leaky_relu_f32_neon,
 
 	/* hyperbolic */
+	.sqnorm_rows = sqnorm_rows_f32_neon,
+	.sqdist_rows = sqdist_rows_f32_neon,
+	.poincare_logits = poincare_logits_f32_neon,
+	.lorentz_logits = lorentz_logits_f32_neon,
+	.poincare_log0 = poincare_log0_f32_neon,
+	.weighted_sum_f64 = weighted_sum_f64_neon,
+	.log1p = log1p_f32_neon,
 
 	/* cross, sliding */
 };

@@ -187,6 +187,188 @@ leaky_relu_serial(const float *x, size_t n, float bias, float slope,
 
 /* ==== primitives of hyperbolic.c ==== */
 
+float
+rv_log1pf_serial(float x)
+{
+	float		u, m, f, kf, z, p, y, r, corr;
+	uint32_t	ix;
+
+	if (!(x > -1.0f && x < INFINITY))
+		return x == -1.0f ? -INFINITY : (x > -1.0f ? x : NAN);
+	u = 1.0f + x;
+	memcpy(&ix, &u, sizeof ix);
+	ix += RV_LOG1P_BIAS;
+	kf = (float) ((int32_t) (ix >> 23) - 127);
+	ix = (ix & 0x007fffffu) + RV_LOG1P_SQRTHF_BITS;
+	memcpy(&m, &ix, sizeof m);
+	f = m - 1.0f;
+	corr = (x - (u - 1.0f)) / u;
+	z = f * f;
+	p = RV_LOG1P_P8;
+	p = p * f + RV_LOG1P_P7;
+	p = p * f + RV_LOG1P_P6;
+	p = p * f + RV_LOG1P_P5;
+	p = p * f + RV_LOG1P_P4;
+	p = p * f + RV_LOG1P_P3;
+	p = p * f + RV_LOG1P_P2;
+	p = p * f + RV_LOG1P_P1;
+	p = p * f + RV_LOG1P_P0;
+	y = p * f * z;
+	y = y + kf * RV_LN2_LO;
+	y = y - 0.5f * z;
+	y = y + corr;
+	r = f + y;
+	return r + kf * RV_LN2_HI;
+}
+
+float
+rv_acosh1pf_serial(float t)
+{
+	return rv_log1pf_serial(2.0f * t * (t + sqrtf(1.0f + t * t)));
+}
+
+/* RV_SQNORM's lane order: 8 double lanes, combined pairwise as documented */
+static double
+sqnorm_lanes_reduce(const double *acc)
+{
+	return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+static double
+sqnorm_row_serial(const float *x, size_t d)
+{
+	double		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+
+	for (size_t j = 0; j < d; j++)
+		acc[j % 8] += (double) x[j] * x[j];
+	return sqnorm_lanes_reduce(acc);
+}
+
+static void
+sqnorm_rows_serial(const float *X, size_t n, size_t d, size_t ldx, double *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = sqnorm_row_serial(X + i * ldx, d);
+}
+
+static void
+sqdist_rows_serial(const float *q, const float *K, size_t n, size_t d,
+				   size_t ldk, float *d2, double *kk)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		const float *k = K + i * ldk;
+		float		a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+		size_t		j = 0;
+
+		for (; j + 4 <= d; j += 4)
+		{
+			float		e0 = q[j] - k[j], e1 = q[j + 1] - k[j + 1],
+						e2 = q[j + 2] - k[j + 2], e3 = q[j + 3] - k[j + 3];
+
+			a0 += e0 * e0;
+			a1 += e1 * e1;
+			a2 += e2 * e2;
+			a3 += e3 * e3;
+		}
+		for (; j < d; j++)
+			a0 += (q[j] - k[j]) * (q[j] - k[j]);
+		d2[i] = (a0 + a1) + (a2 + a3);
+		if (kk)
+			kk[i] = sqnorm_row_serial(k, d);
+	}
+}
+
+static float
+poincare_logits_serial(const float *d2, const double *kk, size_t n,
+					   double aq, float c, float *s)
+{
+	double		cd = c;
+	float		sc = (float) sqrt(cd),
+				rc = (float) (1.0 / sqrt(cd)),
+				aqf = (float) aq;
+	float		m = -INFINITY;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		double		a = 1.0 - cd * kk[i];
+		float		t = sc * sqrtf(d2[i]) / sqrtf(aqf * (float) a);
+
+		s[i] = a > 0.0 ? -(rv_acosh1pf_serial(t) * rc) : NAN;
+		if (s[i] > m)
+			m = s[i];
+	}
+	return m;
+}
+
+static float
+lorentz_logits_serial(const float *d2, const double *kk, size_t n,
+					  double qq, float c, float *s)
+{
+	double		cd = c,
+				ic = 1.0 / cd;
+	float		icf = (float) ic,
+				q0 = (float) sqrt(ic + qq),
+				hc = (float) (sqrt(cd) / 2.0),
+				rc = (float) (1.0 / sqrt(cd));
+	float		m = -INFINITY;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		t = (float) (qq - kk[i]) / (q0 + sqrtf(icf + (float) kk[i]));
+		float		y = d2[i] - t * t;
+
+		if (d2[i] > RV_LORENTZ_ILL * y)
+			s[i] = INFINITY;
+		else
+			s[i] = -(rv_acosh1pf_serial(hc * sqrtf(y < 0.0f ? 0.0f : y)) * rc);
+		if (s[i] > m)
+			m = s[i];
+	}
+	return m;
+}
+
+static void
+poincare_log0_serial(const double *vv, size_t n, float c, float *f)
+{
+	double		cd = c;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		double		a = 1.0 - cd * vv[i];
+		float		r = sqrtf((float) (cd * vv[i]));
+		float		t = 2.0f * r * (1.0f + r) / (float) a;
+
+		if (!(a > 0.0))
+			f[i] = NAN;
+		else if (r == 0.0f)
+			f[i] = 1.0f;
+		else
+			f[i] = rv_log1pf_serial(t) / (2.0f * r);
+	}
+}
+
+static void
+weighted_sum_f64_serial(const float *w, const float *V, size_t n, size_t dv,
+						size_t ldv, double *out)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		const float *v = V + i * ldv;
+		double		wi = w[i];
+
+		for (size_t j = 0; j < dv; j++)
+			out[j] += wi * v[j];
+	}
+}
+
+static void
+log1p_serial(const float *x, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = rv_log1pf_serial(x[i]);
+}
+
 /* ==== end of hyperbolic ==== */
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
@@ -207,6 +389,13 @@ const rv_kernels rv_kernels_scalar = {
 	.leaky_relu = leaky_relu_serial,
 
 	/* hyperbolic */
+	.sqnorm_rows = sqnorm_rows_serial,
+	.sqdist_rows = sqdist_rows_serial,
+	.poincare_logits = poincare_logits_serial,
+	.lorentz_logits = lorentz_logits_serial,
+	.poincare_log0 = poincare_log0_serial,
+	.weighted_sum_f64 = weighted_sum_f64_serial,
+	.log1p = log1p_serial,
 
 	/* cross, sliding */
 };

@@ -182,10 +182,8 @@ rv_status	rv_weights_init(const float *Q, size_t m, const float *K, size_t n,
 							int need_scratch, int *nothing);
 
 /* ---- hyperbolic.c ---- */
-
 RV_TYPE_OPS(poincare);
 RV_TYPE_OPS(lorentz);
-
 
 /* ---- cross.c (cross, sliding) ---- */
 

@@ -118,6 +118,70 @@ typedef struct rv_kernels
 
 	/* ---- primitives of hyperbolic.c ---- */
 
+	/*
+	 * Squared norms in double: out[i] = sum_j X_i[j]^2 for n rows (row i
+	 * at X + i * ldx, d columns).  Every table follows RV_SQNORM (below)
+	 * exactly, so the results are bit-identical across tables: the
+	 * Poincare ball test 1 - c |x|^2 > 0 (rv_ball_check) then decides the
+	 * same everywhere.
+	 */
+	void		(*sqnorm_rows) (const float *X, size_t n, size_t d, size_t ldx,
+								double *out);
+
+	/*
+	 * Squared distances of one point to n rows, reading each row once:
+	 * d2[i] = |q - K_i|^2 summed in float lanes (every term is >= 0, so
+	 * the float sum keeps its relative accuracy), and when kk != NULL
+	 * also kk[i] = |K_i|^2, bit for bit sqnorm_rows.
+	 */
+	void		(*sqdist_rows) (const float *q, const float *K, size_t n,
+								size_t d, size_t ldk, float *d2, double *kk);
+
+	/*
+	 * Poincare logits -d_c(q, k_i) from d2[i] = |q - k_i|^2 and
+	 * kk[i] = |k_i|^2, with aq = 1 - c |q|^2 > 0 (the caller's check):
+	 *   a_i = 1 - c kk[i]  (in double, one product then one difference,
+	 *                      as rv_ball_check: never fused)
+	 *   t = sqrt(c d2[i] / (aq a_i)),  s[i] = -RV_ACOSH1P(t) / sqrt(c)
+	 * and s[i] = NaN where a_i is not > 0 (k_i outside the ball, or NaN).
+	 * Returns max_i s[i] (NaN propagation not required).  s may equal d2.
+	 */
+	float		(*poincare_logits) (const float *d2, const double *kk,
+									size_t n, double aq, float c, float *s);
+
+	/*
+	 * Lorentz logits -(1/sqrt c) arcosh(-c <q, k_i>_L) from
+	 * d2[i] = |q - k_i|^2, kk[i] = |k_i|^2 and qq = |q|^2: with
+	 * q0 = sqrt(1/c + qq), k0 = sqrt(1/c + kk[i]), the Minkowski chord
+	 *   y = d2[i] - ((qq - kk[i]) / (q0 + k0))^2   (qq - kk[i] in double)
+	 *   t = sqrt(c y) / 2,  s[i] = -RV_ACOSH1P(t) / sqrt(c).
+	 * y cancels where q - k_i is nearly lightlike (far out, radial): rows
+	 * where d2[i] > RV_LORENTZ_ILL * y get s[i] = +Infinity (which no logit
+	 * can be) and the caller recomputes them in double.  Returns max_i s[i]
+	 * (+Infinity when a row needs that).  s may equal d2.
+	 */
+	float		(*lorentz_logits) (const float *d2, const double *kk, size_t n,
+								   double qq, float c, float *s);
+
+	/*
+	 * Factors of the Poincare log map at 0: f[i] = artanh(r) / r with
+	 * r = sqrt(c vv[i]) (1 at r = 0), so that log0_c(v_i) = f[i] v_i;
+	 * artanh(r) = log1p(2 r (1 + r) / a) / 2 with a = 1 - c vv[i] formed
+	 * as in poincare_logits; NaN where a is not > 0.
+	 */
+	void		(*poincare_log0) (const double *vv, size_t n, float c, float *f);
+
+	/*
+	 * weighted_sum accumulated in double: out[j] += sum_i w[i] V_i[j] for
+	 * j < dv (out: dv doubles, V_i at V + i * ldv), the products exact.
+	 * The order of additions depends on n only.
+	 */
+	void		(*weighted_sum_f64) (const float *w, const float *V, size_t n,
+									 size_t dv, size_t ldv, double *out);
+
+	/* out[i] = log1p(x[i]) by the RV_LOG1P algorithm below; out may equal x */
+	void		(*log1p) (const float *x, size_t n, float *out);
+
 	/* ---- primitives of cross.c (cross, sliding) ---- */
 } rv_kernels;
 
@@ -191,5 +255,47 @@ rv_head_weighted_sum(const rv_kernels *k, const float *W, size_t ldw,
 
 /* Scalar version of the algorithm above; used by drivers and the scalar table. */
 float		rv_expf_serial(float x);
+
+/* ------------------------------------------------------------------------
+ * hyperbolic.c: the algorithms its primitives share (every table follows
+ * them, so that ISAs agree closely).
+ *
+ * RV_SQNORM, |x|^2 in double: x[j]^2 is exact in double (24-bit
+ *   mantissas), so FMA or not makes no difference; lane l = j % 8 sums
+ *   its squares in column order starting from +0 (columns past d add
+ *   exact zeros), and the lanes are combined as
+ *   ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+ *
+ * RV_LOG1P, log1p(x) in float: u = 1 + x rounded; u = 2^k m with m in
+ *   [sqrt(1/2), sqrt(2)) from the bits (u + 0x004afb0d, then the
+ *   mantissa back on 0x3f3504f3), f = m - 1 (exact);
+ *   log1p(x) = k ln2 + log1p(f) + (x - (u - 1)) / u, the last term the
+ *   rounding of u; log1p(f) = f - f^2/2 + f^3 P(f), P of degree 8
+ *   (Cephes logf; k ln2 split as RV_LN2_HI + RV_LN2_LO).  Specials:
+ *   NaN and +Infinity give x, -1 gives -Infinity, x < -1 NaN.
+ *
+ * RV_ACOSH1P(t) = log1p(2 t (t + sqrt(1 + t^2))) = 2 asinh(t)
+ *   = arcosh(1 + 2 t^2): the hyperbolic distance times sqrt(c) from
+ *   t = sinh(sqrt(c) d / 2), without cancellation for small t and
+ *   without overflow for t below 2^63.
+ * ---------------------------------------------------------------------- */
+#define RV_LOG1P_BIAS 0x004afb0d		/* 0x3f800000 - 0x3f3504f3 */
+#define RV_LOG1P_SQRTHF_BITS 0x3f3504f3 /* sqrt(1/2) */
+#define RV_LOG1P_P0 3.3333331174E-1f
+#define RV_LOG1P_P1 -2.4999993993E-1f
+#define RV_LOG1P_P2 2.0000714765E-1f
+#define RV_LOG1P_P3 -1.6668057665E-1f
+#define RV_LOG1P_P4 1.4249322787E-1f
+#define RV_LOG1P_P5 -1.2420140846E-1f
+#define RV_LOG1P_P6 1.1676998740E-1f
+#define RV_LOG1P_P7 -1.1514610310E-1f
+#define RV_LOG1P_P8 7.0376836292E-2f
+
+/* Lorentz rows with d2 > RV_LORENTZ_ILL * y are recomputed in double */
+#define RV_LORENTZ_ILL 4.0f
+
+/* Scalar versions of RV_LOG1P and RV_ACOSH1P, for drivers and the scalar table. */
+float		rv_log1pf_serial(float x);
+float		rv_acosh1pf_serial(float t);
 
 #endif							/* RV_KERNELS_H */

@@ -119,4 +119,68 @@ _mm512_srai_epi32(__m512i v, unsigned int imm)
 #define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4(a, b, imm)
 #endif
 
+/* ---- added for the hyperbolic primitives (SIMDe 0.7 lacks them) ---- */
+
+typedef simde__mmask8 __mmask8;
+
+static inline __m512d
+_mm512_maskz_loadu_pd(__mmask8 k, const void *p)
+{
+	double		t[8];
+
+	for (int i = 0; i < 8; i++)
+		if ((k >> i) & 1)
+			memcpy(&t[i], (const double *) p + i, sizeof(double));
+		else
+			t[i] = 0.0;
+	return _mm512_loadu_pd(t);
+}
+
+static inline void
+_mm512_mask_storeu_pd(void *p, __mmask8 k, __m512d v)
+{
+	double		t[8];
+
+	_mm512_storeu_pd(t, v);
+	for (int i = 0; i < 8; i++)
+		if ((k >> i) & 1)
+			memcpy((double *) p + i, &t[i], sizeof(double));
+}
+
+static inline __m512d
+_mm512_cvtps_pd(__m256 v)
+{
+	float		t[8];
+	double		r[8];
+
+	_mm256_storeu_ps(t, v);
+	for (int i = 0; i < 8; i++)
+		r[i] = (double) t[i];
+	return _mm512_loadu_pd(r);
+}
+
+static inline __m256
+_mm512_cvtpd_ps(__m512d v)
+{
+	double		t[8];
+	float		r[8];
+
+	_mm512_storeu_pd(t, v);
+	for (int i = 0; i < 8; i++)
+		r[i] = (float) t[i];	/* round to nearest, as the hardware */
+	return _mm256_loadu_ps(r);
+}
+
+static inline __m512
+_mm512_cvtepi32_ps(__m512i v)
+{
+	int32_t		t[16];
+	float		r[16];
+
+	_mm512_storeu_si512(t, v);
+	for (int i = 0; i < 16; i++)
+		r[i] = (float) t[i];
+	return rv_emu_ps(r);
+}
+
 #endif

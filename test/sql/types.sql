@@ -114,7 +114,7 @@ SELECT pg_temp.r4(ruvector_hyperbolic_attention('{1,0}', '{{1,0},{0,1},{-3,0}}',
 --
 SELECT t.name,
        pg_temp.r4(ruvector_attention('{0.1,0.2,0,0.1}', k, v, t.name)) AS output,
-       round(ruvector_attention_score('{0.1,0.2,0,0.1}', k[2:2][:], t.name)::numeric, 4) AS score_of_key_2,
+       round(ruvector_attention_score('{0.1,0.2,0,0.1}', '{0,0.2,0,0}', t.name)::numeric, 4) AS score_of_key_2,
        round((SELECT sum(w) FROM unnest(ruvector_attention_scores('{0.1,0.2,0,0.1}', k, t.name)) AS w)::numeric, 4) AS weights_sum
 FROM ruvector_attention_types() AS t,
      (VALUES ('{{0.1,0,0,0},{0,0.2,0,0},{0,0,0.3,0},{0.1,0.1,0.1,0.1},{0.2,0.2,0,0}}'::real[],
