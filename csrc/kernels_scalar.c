@@ -158,6 +158,81 @@ exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
+static void
+cross_scores_serial(const float *Qt, size_t ldq, const float *K, size_t ldk,
+					size_t nk, size_t dh, size_t w, float scale, float *S,
+					size_t lds)
+{
+	for (size_t j = 0; j < nk; j++)
+	{
+		float	   *s = S + j * lds;
+
+		for (size_t c = 0; c < w; c++)
+			s[c] = 0.0f;
+		for (size_t k = 0; k < dh; k++)
+		{
+			float		kv = K[j * ldk + k];
+			const float *qt = Qt + k * ldq;
+
+			for (size_t c = 0; c < w; c++)
+				s[c] += kv * qt[c];
+		}
+		for (size_t c = 0; c < w; c++)
+			s[c] *= scale;
+	}
+}
+
+static void
+cross_exp_serial(float *S, size_t lds, size_t nk, size_t w, float *m,
+				 float *l)
+{
+	for (size_t c = 0; c < w; c++)
+	{
+		float		mx = m[c],
+					b,
+					sum = 0.0f;
+
+		for (size_t j = 0; j < nk; j++)
+			if (S[j * lds + c] > mx)
+				mx = S[j * lds + c];
+		m[c] = mx;
+		b = mx == -INFINITY ? 0.0f : mx;
+		for (size_t j = 0; j < nk; j++)
+		{
+			float		e = rv_expf_serial(S[j * lds + c] - b);
+
+			S[j * lds + c] = e;
+			sum += e;
+		}
+		l[c] = sum;
+	}
+}
+
+static void
+cross_pv_serial(const float *P, size_t ldp, const float *V, size_t ldv,
+				size_t nk, size_t rows, size_t dv, const float *alpha,
+				float *O, size_t ldo)
+{
+	for (size_t r = 0; r < rows; r++)
+	{
+		float	   *o = O + r * ldo;
+
+		if (alpha[r] == 0.0f)
+			memset(o, 0, dv * sizeof(float));
+		else
+			for (size_t c = 0; c < dv; c++)
+				o[c] *= alpha[r];
+		for (size_t j = 0; j < nk; j++)
+		{
+			float		p = P[j * ldp + r];
+			const float *v = V + j * ldv;
+
+			for (size_t c = 0; c < dv; c++)
+				o[c] += p * v[c];
+		}
+	}
+}
+
 /* ==== end of cross ==== */
 
 const rv_kernels rv_kernels_scalar = {
@@ -174,4 +249,7 @@ const rv_kernels rv_kernels_scalar = {
 	/* hyperbolic */
 
 	/* cross, sliding */
+	.cross_scores = cross_scores_serial,
+	.cross_exp = cross_exp_serial,
+	.cross_pv = cross_pv_serial,
 };
