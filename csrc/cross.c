@@ -41,9 +41,13 @@
 
 #include "rv_internal.h"
 
+#ifndef RV_CROSS_BR
 #define RV_CROSS_BR 64			/* query rows per block (multiple of
 								 * RV_CROSS_PAD) */
+#endif
+#ifndef RV_CROSS_BC
 #define RV_CROSS_BC 64			/* keys per tile */
+#endif
 #define RV_CROSS_MIN_ROWS 8		/* fewer rows take the per-row path */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
 
@@ -116,8 +120,13 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 		if (rv_mul_size(work, a->br, &t))
 			t = (size_t) -1;
 		work = t;
-		/* Qt (dh x W) and one tile of S (Bc x W) */
-		if (rv_mul_size(a->dh + RV_CROSS_BC, round_up_pad(a->br), &a->slot))
+		/*
+		 * Qt (dh x ld), one tile of S (Bc x ld), and with several heads the
+		 * tile's key and value slices packed (Bc x (dh + dvh))
+		 */
+		if (rv_mul_size(a->dh + RV_CROSS_BC, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
+			(H > 1 && (rv_mul_size(RV_CROSS_BC, a->dh + a->dvh, &t) ||
+					   a->slot + t < t || (a->slot += t, 0))))
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	else
@@ -145,12 +154,15 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 				r0 = (t % a->blocks) * a->br;
 	size_t		rows = a->m - r0 < a->br ? a->m - r0 : a->br;
 	size_t		W = round_up_pad(rows);
+	size_t		ld = W + RV_CROSS_PAD;	/* not a power of two: see below */
 	size_t		d = a->f.d,
 				dv = a->f.dv,
 				dh = a->dh,
 				dvh = a->dvh;
 	float	   *Qt = a->f.scratch + worker * a->slot;
-	float	   *S = Qt + dh * W;
+	float	   *S = Qt + dh * ld;
+	float	   *Kp = S + RV_CROSS_BC * ld;	/* H > 1: packed tile slices */
+	float	   *Vp = Kp + RV_CROSS_BC * dh;
 	float	   *O = a->f.out + r0 * dv + h * dvh;
 	const float *K = a->f.K + h * dh,
 			   *V = a->f.V + h * dvh;
@@ -169,7 +181,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 		const float *q = a->f.Q + (r0 + (c < rows ? c : 0)) * d + h * dh;
 
 		for (size_t k = 0; k < dh; k++)
-			Qt[k * W + c] = c < rows ? q[k] : 0.0f;
+			Qt[k * ld + c] = c < rows ? q[k] : 0.0f;
 	}
 	for (size_t c = 0; c < W; c++)
 	{
@@ -178,6 +190,9 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 	}
 	for (size_t c = 0; c < rows; c++)
 		row_range(a, r0 + c, &lo_r[c], &hi_r[c]);
+	/* the gap between S rows is never written: keep it finite for all_finite */
+	for (size_t j = 0; j < RV_CROSS_BC; j++)
+		memset(S + j * ld + W, 0, RV_CROSS_PAD * sizeof(float));
 	/* ranges grow with r: the block's keys run from its first row's start to its last row's end */
 	row_range(a, r0, &lo, &first_hi);
 	row_range(a, r0 + rows - 1, &last_lo, &hi);
@@ -185,19 +200,52 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 	for (size_t j0 = lo; j0 < hi; j0 += RV_CROSS_BC)
 	{
 		size_t		nk = hi - j0 < RV_CROSS_BC ? hi - j0 : RV_CROSS_BC;
+		const float *Kt = K + j0 * d,
+				   *Vt = V + j0 * dv;
+		size_t		ldk = d,
+					ldv = dv;
 
-		kern->cross_scores(Qt, W, K + j0 * d, d, nk, dh, W, a->f.scale, S, W);
-		if (!kern->all_finite(S, nk * W))
+		/*
+		 * A head's rows are d floats apart: with d a multiple of 1 KiB the
+		 * tile's rows all fall in a few L1 sets and evict each other, so
+		 * copy the head's slices of the tile together first (a few percent
+		 * of the tile's work).
+		 */
+		if (a->H > 1)
+		{
+			for (size_t j = 0; j < nk; j++)
+			{
+				memcpy(Kp + j * dh, Kt + j * d, dh * sizeof(float));
+				memcpy(Vp + j * dvh, Vt + j * dv, dvh * sizeof(float));
+			}
+			/*
+			 * The hardware prefetchers do not follow a head's slices (a
+			 * short run every d floats): ask for the next tile now.
+			 */
+			for (size_t j = nk; j < 2 * nk && j0 + j < hi; j++)
+			{
+				for (size_t k = 0; k < dh; k += 16)
+					__builtin_prefetch(Kt + j * d + k);
+				for (size_t k = 0; k < dvh; k += 16)
+					__builtin_prefetch(Vt + j * dv + k);
+			}
+			Kt = Kp;
+			Vt = Vp;
+			ldk = dh;
+			ldv = dvh;
+		}
+		kern->cross_scores(Qt, ld, Kt, ldk, nk, dh, W, a->f.scale, S, ld);
+		if (!kern->all_finite(S, nk * ld))
 			return RV_ERR_NONFINITE;
 		/* a diagonal or band tile: mask the keys outside each row's range */
 		if (j0 + nk > first_hi || j0 < last_lo)
 			for (size_t j = 0; j < nk; j++)
 				for (size_t c = 0; c < rows; c++)
 					if (j0 + j < lo_r[c] || j0 + j >= hi_r[c])
-						S[j * W + c] = -INFINITY;
+						S[j * ld + c] = -INFINITY;
 
 		memcpy(m_old, m, W * sizeof(float));
-		kern->cross_exp(S, W, nk, W, m, l_tile);
+		kern->cross_exp(S, ld, nk, W, m, l_tile);
 		for (size_t c = 0; c < rows; c++)
 		{
 			alpha[c] = m_old[c] == -INFINITY ? 0.0f
@@ -213,7 +261,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 				return RV_ERR_NONFINITE;
 			l[c] = alpha[c] * l[c] + l_tile[c];
 		}
-		kern->cross_pv(S, W, V + j0 * dv, dv, nk, rows, dvh, alpha, O, dv);
+		kern->cross_pv(S, ld, Vt, ldv, nk, rows, dvh, alpha, O, dv);
 		if (rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
