@@ -784,7 +784,7 @@ all_finite_f32_avx2(const float *x, size_t n)
  * inlining) x 16 query columns, 12 accumulators in registers.  Each step
  * of the dh loop loads one 16-float row of Qt (2 registers) and broadcasts
  * one element of each key: 12 FMAs for 2 loads and 6 broadcasts, within
- * the 16 registers.
+ * the 16 registers.  Blocks of RV_CROSS_DOT_BLOCK steps are added to S.
  */
 RV_AVX2_INLINE void
 cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
@@ -793,34 +793,47 @@ cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
 {
 	__m256		acc_f32x8[6][2];
 	const float *k[6];
+	size_t		k0 = 0;
 
 	RV_UNROLL
 	for (int j = 0; j < keys; j++)
-	{
 		k[j] = K + j * ldk;
-		acc_f32x8[j][0] = _mm256_setzero_ps();
-		acc_f32x8[j][1] = _mm256_setzero_ps();
-	}
-	for (size_t t = 0; t < dh; t++)
+	do
 	{
-		__m256		q0_f32x8 = _mm256_loadu_ps(Qt + t * ldq);
-		__m256		q1_f32x8 = _mm256_loadu_ps(Qt + t * ldq + 8);
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
 
 		RV_UNROLL
 		for (int j = 0; j < keys; j++)
 		{
-			__m256		k_f32x8 = _mm256_broadcast_ss(k[j] + t);
-
-			acc_f32x8[j][0] = _mm256_fmadd_ps(k_f32x8, q0_f32x8, acc_f32x8[j][0]);
-			acc_f32x8[j][1] = _mm256_fmadd_ps(k_f32x8, q1_f32x8, acc_f32x8[j][1]);
+			acc_f32x8[j][0] = _mm256_setzero_ps();
+			acc_f32x8[j][1] = _mm256_setzero_ps();
 		}
-	}
-	RV_UNROLL
-	for (int j = 0; j < keys; j++)
-	{
-		_mm256_storeu_ps(S + j * lds, _mm256_mul_ps(acc_f32x8[j][0], scale_f32x8));
-		_mm256_storeu_ps(S + j * lds + 8, _mm256_mul_ps(acc_f32x8[j][1], scale_f32x8));
-	}
+		for (size_t t = k0; t < k1; t++)
+		{
+			__m256		q0_f32x8 = _mm256_loadu_ps(Qt + t * ldq);
+			__m256		q1_f32x8 = _mm256_loadu_ps(Qt + t * ldq + 8);
+
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				__m256		k_f32x8 = _mm256_broadcast_ss(k[j] + t);
+
+				acc_f32x8[j][0] = _mm256_fmadd_ps(k_f32x8, q0_f32x8, acc_f32x8[j][0]);
+				acc_f32x8[j][1] = _mm256_fmadd_ps(k_f32x8, q1_f32x8, acc_f32x8[j][1]);
+			}
+		}
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 2; t++)
+			{
+				float	   *s = S + j * lds + 8 * t;
+				__m256		s_f32x8 = _mm256_mul_ps(acc_f32x8[j][t], scale_f32x8);
+
+				_mm256_storeu_ps(s, k0 == 0 ? s_f32x8 : _mm256_add_ps(_mm256_loadu_ps(s), s_f32x8));
+			}
+		k0 = k1;
+	} while (k0 < dh);
 }
 
 /*

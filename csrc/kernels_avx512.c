@@ -1066,7 +1066,8 @@ all_finite_f32_avx512(const float *x, size_t n)
  * One micro-tile of cross_scores: `keys` keys (1..8, a constant after
  * inlining) x `regs` (1 or 2) registers of 16 query columns, up to 16
  * accumulators: per step of dh, `regs` loads of Qt and `keys`
- * broadcasts for keys * regs FMAs.
+ * broadcasts for keys * regs FMAs.  Blocks of RV_CROSS_DOT_BLOCK steps
+ * are added to S.
  */
 RV_AVX512_INLINE void
 cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
@@ -1075,37 +1076,49 @@ cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
 {
 	__m512		acc_f32x16[8][2];
 	const float *k[8];
+	size_t		k0 = 0;
 
 	RV_UNROLL
 	for (int j = 0; j < keys; j++)
-	{
 		k[j] = K + j * ldk;
-		RV_UNROLL
-		for (int t = 0; t < regs; t++)
-			acc_f32x16[j][t] = _mm512_setzero_ps();
-	}
-	for (size_t i = 0; i < dh; i++)
+	do
 	{
-		__m512		q_f32x16[2];
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
 
 		RV_UNROLL
-		for (int t = 0; t < regs; t++)
-			q_f32x16[t] = _mm512_loadu_ps(Qt + i * ldq + 16 * t);
-		RV_UNROLL
 		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x16[j][t] = _mm512_setzero_ps();
+		for (size_t i = k0; i < k1; i++)
 		{
-			__m512		k_f32x16 = _mm512_set1_ps(k[j][i]);
+			__m512		q_f32x16[2];
 
 			RV_UNROLL
 			for (int t = 0; t < regs; t++)
-				acc_f32x16[j][t] = _mm512_fmadd_ps(k_f32x16, q_f32x16[t], acc_f32x16[j][t]);
+				q_f32x16[t] = _mm512_loadu_ps(Qt + i * ldq + 16 * t);
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				__m512		k_f32x16 = _mm512_set1_ps(k[j][i]);
+
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+					acc_f32x16[j][t] = _mm512_fmadd_ps(k_f32x16, q_f32x16[t], acc_f32x16[j][t]);
+			}
 		}
-	}
-	RV_UNROLL
-	for (int j = 0; j < keys; j++)
 		RV_UNROLL
-		for (int t = 0; t < regs; t++)
-			_mm512_storeu_ps(S + j * lds + 16 * t, _mm512_mul_ps(acc_f32x16[j][t], scale_f32x16));
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				float	   *s = S + j * lds + 16 * t;
+				__m512		s_f32x16 = _mm512_mul_ps(acc_f32x16[j][t], scale_f32x16);
+
+				_mm512_storeu_ps(s, k0 == 0 ? s_f32x16 : _mm512_add_ps(_mm512_loadu_ps(s), s_f32x16));
+			}
+		k0 = k1;
+	} while (k0 < dh);
 }
 
 /* all keys of a tile for one column block of 16 * regs (a constant) */

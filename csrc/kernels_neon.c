@@ -748,6 +748,7 @@ all_finite_f32_neon(const float *x, size_t n)
  * One micro-tile of cross_scores: `keys` keys (1..6, a constant after
  * inlining) x 16 query columns (4 registers), 24 accumulators of the 32
  * registers: per step of dh, 4 loads of Qt and `keys` broadcasts.
+ * Blocks of RV_CROSS_DOT_BLOCK steps are added to S.
  */
 RV_NEON_INLINE void
 cross_scores_tile_neon(const float *Qt, size_t ldq, const float *K,
@@ -756,37 +757,49 @@ cross_scores_tile_neon(const float *Qt, size_t ldq, const float *K,
 {
 	float32x4_t acc_f32x4[6][4];
 	const float *k[6];
+	size_t		k0 = 0;
 
 	RV_UNROLL
 	for (int j = 0; j < keys; j++)
-	{
 		k[j] = K + j * ldk;
-		RV_UNROLL
-		for (int t = 0; t < 4; t++)
-			acc_f32x4[j][t] = vdupq_n_f32(0.0f);
-	}
-	for (size_t i = 0; i < dh; i++)
+	do
 	{
-		float32x4_t q_f32x4[4];
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
 
 		RV_UNROLL
-		for (int t = 0; t < 4; t++)
-			q_f32x4[t] = vld1q_f32(Qt + i * ldq + 4 * t);
-		RV_UNROLL
 		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 4; t++)
+				acc_f32x4[j][t] = vdupq_n_f32(0.0f);
+		for (size_t i = k0; i < k1; i++)
 		{
-			float32x4_t k_f32x4 = vld1q_dup_f32(k[j] + i);
+			float32x4_t q_f32x4[4];
 
 			RV_UNROLL
 			for (int t = 0; t < 4; t++)
-				acc_f32x4[j][t] = vfmaq_f32(acc_f32x4[j][t], k_f32x4, q_f32x4[t]);
+				q_f32x4[t] = vld1q_f32(Qt + i * ldq + 4 * t);
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				float32x4_t k_f32x4 = vld1q_dup_f32(k[j] + i);
+
+				RV_UNROLL
+				for (int t = 0; t < 4; t++)
+					acc_f32x4[j][t] = vfmaq_f32(acc_f32x4[j][t], k_f32x4, q_f32x4[t]);
+			}
 		}
-	}
-	RV_UNROLL
-	for (int j = 0; j < keys; j++)
 		RV_UNROLL
-		for (int t = 0; t < 4; t++)
-			vst1q_f32(S + j * lds + 4 * t, vmulq_n_f32(acc_f32x4[j][t], scale));
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 4; t++)
+			{
+				float	   *s = S + j * lds + 4 * t;
+				float32x4_t s_f32x4 = vmulq_n_f32(acc_f32x4[j][t], scale);
+
+				vst1q_f32(s, k0 == 0 ? s_f32x4 : vaddq_f32(vld1q_f32(s), s_f32x4));
+			}
+		k0 = k1;
+	} while (k0 < dh);
 }
 
 /* S = scale * K Qt: column blocks of 16, keys in groups of 6, then the tail */
@@ -949,6 +962,9 @@ cross_pv_rows_neon(const float *P, size_t ldp, const float *V, size_t ldv,
 			break;
 		case 3:
 			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 3, rem - 8);
+			break;
+		case 4:
+			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 4, rem - 12);
 			break;
 		default:
 			break;

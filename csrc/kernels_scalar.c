@@ -164,22 +164,21 @@ cross_scores_serial(const float *Qt, size_t ldq, const float *K, size_t ldk,
 					size_t lds)
 {
 	for (size_t j = 0; j < nk; j++)
-	{
-		float	   *s = S + j * lds;
-
 		for (size_t c = 0; c < w; c++)
-			s[c] = 0.0f;
-		for (size_t k = 0; k < dh; k++)
 		{
-			float		kv = K[j * ldk + k];
-			const float *qt = Qt + k * ldq;
+			size_t		k0 = 0;
 
-			for (size_t c = 0; c < w; c++)
-				s[c] += kv * qt[c];
+			do
+			{
+				size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
+				float		t = 0.0f;
+
+				for (size_t k = k0; k < k1; k++)
+					t += K[j * ldk + k] * Qt[k * ldq + c];
+				S[j * lds + c] = k0 == 0 ? t * scale : S[j * lds + c] + t * scale;
+				k0 = k1;
+			} while (k0 < dh);
 		}
-		for (size_t c = 0; c < w; c++)
-			s[c] *= scale;
-	}
 }
 
 static void

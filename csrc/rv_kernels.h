@@ -108,7 +108,10 @@ typedef struct rv_kernels
 	 *
 	 * cross_scores: the logit tile, transposed:
 	 *   S[j*lds + c] = scale * sum_{k<dh} K[j*ldk + k] * Qt[k*ldq + c]
-	 * for j < nk keys, c < w; ldq, lds >= w.  dh may be 0 (S = 0).
+	 * for j < nk keys, c < w; ldq, lds >= w.  dh may be 0 (S = 0).  The
+	 * sum runs in blocks of RV_CROSS_DOT_BLOCK terms (one float
+	 * accumulator each, scaled and added to S in order), which keeps long
+	 * dot products accurate.
 	 */
 	void		(*cross_scores) (const float *Qt, size_t ldq, const float *K,
 								 size_t ldk, size_t nk, size_t dh, size_t w,
@@ -141,6 +144,9 @@ typedef struct rv_kernels
 
 /* The column counts w of cross_scores and cross_exp are multiples of this. */
 #define RV_CROSS_PAD 16
+
+/* Terms per block of the dot products of cross_scores. */
+#define RV_CROSS_DOT_BLOCK 64
 
 /*
  * The tables.  A table for an ISA the compiler cannot target is NULL-free
