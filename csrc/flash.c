@@ -32,27 +32,30 @@ typedef struct flash_args
 	size_t		block;
 } flash_args;
 
-static rv_status
-flash_task(rv_job *job, void *arg, size_t r, size_t worker)
+/*
+ * One query row over n keys (rows of K with stride ldk, d columns; rows
+ * of V with stride ldv, dv columns) in tiles of block keys, as described
+ * above: S is block floats of scratch, O (dv floats) receives the result.
+ */
+rv_status
+rv_flash_row(const rv_kernels *kern, const float *q, const float *K,
+			 size_t ldk, const float *V, size_t ldv, size_t n, size_t d,
+			 size_t dv, float scale, size_t block, float *S, float *O,
+			 rv_job *job)
 {
-	const flash_args *a = arg;
-	const rv_kernels *kern = a->f.kern;
-	const float *q = a->f.Q + r * a->f.d;
-	float	   *S = a->f.scratch + worker * a->block;
-	float	   *O = a->f.out + r * a->f.dv;
 	float		m = -INFINITY;
 	double		l = 0.0;		/* scaled by 2^-E, like O */
 	int			E = 0;
 	size_t		since_poll = 0;
 
-	for (size_t b = 0; b < a->f.n; b += a->block)
+	for (size_t b = 0; b < n; b += block)
 	{
-		size_t		len = a->f.n - b < a->block ? a->f.n - b : a->block;
+		size_t		len = n - b < block ? n - b : block;
 		float		m_tile, m_new, alpha;
 		double		p_sum, l_new;
 		int			e;
 
-		m_tile = kern->scores(q, a->f.K + b * a->f.d, len, a->f.d, a->f.d, a->f.scale, S);
+		m_tile = kern->scores(q, K + b * ldk, len, d, ldk, scale, S);
 		if (!kern->all_finite(S, len))
 			return RV_ERR_NONFINITE;
 		m_new = m_tile > m ? m_tile : m;
@@ -76,9 +79,9 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 		 * NaN/Infinity from earlier values is being dropped.
 		 */
 		alpha = ldexpf(alpha, -e);
-		if (b != 0 && alpha == 0.0f && !kern->all_finite(O, a->f.dv))
+		if (b != 0 && alpha == 0.0f && !kern->all_finite(O, dv))
 			return RV_ERR_NONFINITE;
-		kern->weighted_sum(S, a->f.V + b * a->f.dv, len, a->f.dv, a->f.dv, alpha, O);
+		kern->weighted_sum(S, V + b * ldv, len, dv, ldv, alpha, O);
 		m = m_new;
 
 		since_poll += len;
@@ -92,10 +95,21 @@ flash_task(rv_job *job, void *arg, size_t r, size_t worker)
 	/* l > 0 (the max logit contributes exp(0)); the guard is for safety */
 	if (!(l > 0.0))
 		return RV_ERR_NONFINITE;
-	kern->scale(O, a->f.dv, (float) (1.0 / l));
-	if (!kern->all_finite(O, a->f.dv))
+	kern->scale(O, dv, (float) (1.0 / l));
+	if (!kern->all_finite(O, dv))
 		return RV_ERR_NONFINITE;
 	return RV_OK;
+}
+
+static rv_status
+flash_task(rv_job *job, void *arg, size_t r, size_t worker)
+{
+	const flash_args *a = arg;
+
+	return rv_flash_row(a->f.kern, a->f.Q + r * a->f.d, a->f.K, a->f.d, a->f.V,
+						a->f.dv, a->f.n, a->f.d, a->f.dv, a->f.scale, a->block,
+						a->f.scratch + worker * a->block,
+						a->f.out + r * a->f.dv, job);
 }
 
 static size_t

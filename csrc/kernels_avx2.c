@@ -1385,6 +1385,271 @@ log1p_f32_avx2(const float *x, size_t n, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
+/*
+ * One micro-tile of cross_scores: `keys` keys (1..6, a constant after
+ * inlining) x 16 query columns, 12 accumulators in registers.  Each step
+ * of the dh loop loads one 16-float row of Qt (2 registers) and broadcasts
+ * one element of each key: 12 FMAs for 2 loads and 6 broadcasts, within
+ * the 16 registers.  Blocks of RV_CROSS_DOT_BLOCK steps are added to S.
+ */
+RV_AVX2_INLINE void
+cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
+					   size_t ldk, size_t dh, __m256 scale_f32x8, float *S,
+					   size_t lds, const int keys)
+{
+	__m256		acc_f32x8[6][2];
+	const float *k[6];
+	size_t		k0 = 0;
+
+	RV_UNROLL
+	for (int j = 0; j < keys; j++)
+		k[j] = K + j * ldk;
+	do
+	{
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
+
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+		{
+			acc_f32x8[j][0] = _mm256_setzero_ps();
+			acc_f32x8[j][1] = _mm256_setzero_ps();
+		}
+		for (size_t t = k0; t < k1; t++)
+		{
+			__m256		q0_f32x8 = _mm256_loadu_ps(Qt + t * ldq);
+			__m256		q1_f32x8 = _mm256_loadu_ps(Qt + t * ldq + 8);
+
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				__m256		k_f32x8 = _mm256_broadcast_ss(k[j] + t);
+
+				acc_f32x8[j][0] = _mm256_fmadd_ps(k_f32x8, q0_f32x8, acc_f32x8[j][0]);
+				acc_f32x8[j][1] = _mm256_fmadd_ps(k_f32x8, q1_f32x8, acc_f32x8[j][1]);
+			}
+		}
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 2; t++)
+			{
+				float	   *s = S + j * lds + 8 * t;
+				__m256		s_f32x8 = _mm256_mul_ps(acc_f32x8[j][t], scale_f32x8);
+
+				_mm256_storeu_ps(s, k0 == 0 ? s_f32x8 : _mm256_add_ps(_mm256_loadu_ps(s), s_f32x8));
+			}
+		k0 = k1;
+	} while (k0 < dh);
+}
+
+/*
+ * S = scale * K Qt over a tile: column blocks of 16 outside, keys in
+ * groups of 6 inside (the 16 columns of Qt, dh x 16 floats, stay in L1
+ * while every key of the tile passes), the key tail by a narrower copy.
+ */
+RV_AVX2 static void
+cross_scores_f32_avx2(const float *Qt, size_t ldq, const float *K, size_t ldk,
+					  size_t nk, size_t dh, size_t w, float scale, float *S,
+					  size_t lds)
+{
+	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+
+	for (size_t c = 0; c + 16 <= w; c += 16)
+	{
+		size_t		j = 0;
+
+		for (; j + 6 <= nk; j += 6)
+			cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+								   S + j * lds + c, lds, 6);
+		switch (nk - j)
+		{
+			case 1:
+				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+									   S + j * lds + c, lds, 1);
+				break;
+			case 2:
+				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+									   S + j * lds + c, lds, 2);
+				break;
+			case 3:
+				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+									   S + j * lds + c, lds, 3);
+				break;
+			case 4:
+				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+									   S + j * lds + c, lds, 4);
+				break;
+			case 5:
+				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
+									   S + j * lds + c, lds, 5);
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/*
+ * The online-softmax step per column, 16 columns at a time: a max pass
+ * down the tile, then exp(S - b) down the tile with a vertical sum.
+ * Entries are <= b (or -Infinity), so the cheaper nonpositive exp does.
+ */
+RV_AVX2 static void
+cross_exp_f32_avx2(float *S, size_t lds, size_t nk, size_t w, float *m,
+				   float *l)
+{
+	__m256		neg_inf_f32x8 = _mm256_set1_ps(-INFINITY);
+
+	for (size_t c = 0; c + 16 <= w; c += 16)
+	{
+		__m256		m0_f32x8 = _mm256_loadu_ps(m + c),
+					m1_f32x8 = _mm256_loadu_ps(m + c + 8);
+		__m256		l0_f32x8 = _mm256_setzero_ps(),
+					l1_f32x8 = _mm256_setzero_ps();
+		__m256		b0_f32x8, b1_f32x8;
+
+		for (size_t j = 0; j < nk; j++)
+		{
+			m0_f32x8 = _mm256_max_ps(m0_f32x8, _mm256_loadu_ps(S + j * lds + c));
+			m1_f32x8 = _mm256_max_ps(m1_f32x8, _mm256_loadu_ps(S + j * lds + c + 8));
+		}
+		_mm256_storeu_ps(m + c, m0_f32x8);
+		_mm256_storeu_ps(m + c + 8, m1_f32x8);
+		/* b = m, or 0 where m is -Infinity (a column with no key yet) */
+		b0_f32x8 = _mm256_andnot_ps(_mm256_cmp_ps(m0_f32x8, neg_inf_f32x8, _CMP_EQ_OQ), m0_f32x8);
+		b1_f32x8 = _mm256_andnot_ps(_mm256_cmp_ps(m1_f32x8, neg_inf_f32x8, _CMP_EQ_OQ), m1_f32x8);
+		for (size_t j = 0; j < nk; j++)
+		{
+			float	   *s = S + j * lds + c;
+			__m256		e0_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s), b0_f32x8));
+			__m256		e1_f32x8 = exp_nonpos_f32x8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + 8), b1_f32x8));
+
+			_mm256_storeu_ps(s, e0_f32x8);
+			_mm256_storeu_ps(s + 8, e1_f32x8);
+			l0_f32x8 = _mm256_add_ps(l0_f32x8, e0_f32x8);
+			l1_f32x8 = _mm256_add_ps(l1_f32x8, e1_f32x8);
+		}
+		_mm256_storeu_ps(l + c, l0_f32x8);
+		_mm256_storeu_ps(l + c + 8, l1_f32x8);
+	}
+}
+
+/*
+ * One micro-tile of cross_pv: `rows` output rows (1..6) x `regs` registers
+ * (1 or 2) of columns, the last one masked when `masked`, in registers
+ * over all nk keys: per key 1-2 loads of V and `rows` broadcasts of P for
+ * up to 12 FMAs.  Rows with alpha 0 start from 0 without reading O.
+ */
+RV_AVX2_INLINE void
+cross_pv_tile_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
+				   size_t nk, const float *alpha, float *O, size_t ldo,
+				   const int rows, const int regs, const int masked,
+				   __m256i tail)
+{
+	__m256		acc_f32x8[6][2];
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		__m256		a_f32x8 = _mm256_set1_ps(alpha[r]);
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			if (alpha[r] == 0.0f)
+				acc_f32x8[r][t] = _mm256_setzero_ps();
+			else
+				acc_f32x8[r][t] = _mm256_mul_ps(a_f32x8, (masked && t == regs - 1)
+												? _mm256_maskload_ps(O + r * ldo + 8 * t, tail)
+												: _mm256_loadu_ps(O + r * ldo + 8 * t));
+		}
+	}
+	for (size_t j = 0; j < nk; j++)
+	{
+		const float *v = V + j * ldv;
+		const float *p = P + j * ldp;
+		__m256		v_f32x8[2];
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			v_f32x8[t] = (masked && t == regs - 1) ? _mm256_maskload_ps(v + 8 * t, tail)
+				: _mm256_loadu_ps(v + 8 * t);
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			__m256		p_f32x8 = _mm256_broadcast_ss(p + r);
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x8[r][t] = _mm256_fmadd_ps(p_f32x8, v_f32x8[t], acc_f32x8[r][t]);
+		}
+	}
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			if (masked && t == regs - 1)
+				_mm256_maskstore_ps(O + r * ldo + 8 * t, tail, acc_f32x8[r][t]);
+			else
+				_mm256_storeu_ps(O + r * ldo + 8 * t, acc_f32x8[r][t]);
+		}
+}
+
+/* cross_pv for `rows` rows (a constant): column blocks of 16, then the tail */
+RV_AVX2_INLINE void
+cross_pv_rows_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
+				   size_t nk, size_t dv, const float *alpha, float *O,
+				   size_t ldo, const int rows)
+{
+	__m256i		full = _mm256_set1_epi32(-1);
+	size_t		c = 0,
+				rem;
+
+	for (; c + 16 <= dv; c += 16)
+		cross_pv_tile_avx2(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 2, 0, full);
+	rem = dv - c;
+	if (rem > 8)
+		cross_pv_tile_avx2(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 2, 1,
+						   tail_mask_avx2(rem - 8));
+	else if (rem == 8)
+		cross_pv_tile_avx2(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 1, 0, full);
+	else if (rem > 0)
+		cross_pv_tile_avx2(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 1, 1,
+						   tail_mask_avx2(rem));
+}
+
+RV_AVX2 static void
+cross_pv_f32_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
+				  size_t nk, size_t rows, size_t dv, const float *alpha,
+				  float *O, size_t ldo)
+{
+	size_t		r = 0;
+
+	for (; r + 6 <= rows; r += 6)
+		cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 6);
+	switch (rows - r)
+	{
+		case 1:
+			cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 1);
+			break;
+		case 2:
+			cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 2);
+			break;
+		case 3:
+			cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 3);
+			break;
+		case 4:
+			cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 4);
+			break;
+		case 5:
+			cross_pv_rows_avx2(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 5);
+			break;
+		default:
+			break;
+	}
+}
+
 /* ==== end of cross ==== */
 
 const rv_kernels rv_kernels_avx2 = {
@@ -1410,6 +1675,9 @@ const rv_kernels rv_kernels_avx2 = {
 	.log1p = log1p_f32_avx2,
 
 	/* cross, sliding */
+	.cross_scores = cross_scores_f32_avx2,
+	.cross_exp = cross_exp_f32_avx2,
+	.cross_pv = cross_pv_f32_avx2,
 };
 
 #endif							/* __x86_64__ */

@@ -1625,6 +1625,263 @@ log1p_f32_avx512(const float *x, size_t n, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
+/*
+ * One micro-tile of cross_scores: `keys` keys (1..8, a constant after
+ * inlining) x `regs` (1 or 2) registers of 16 query columns, up to 16
+ * accumulators: per step of dh, `regs` loads of Qt and `keys`
+ * broadcasts for keys * regs FMAs.  Blocks of RV_CROSS_DOT_BLOCK steps
+ * are added to S.
+ */
+RV_AVX512_INLINE void
+cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
+						 size_t ldk, size_t dh, __m512 scale_f32x16, float *S,
+						 size_t lds, const int keys, const int regs)
+{
+	__m512		acc_f32x16[8][2];
+	const float *k[8];
+	size_t		k0 = 0;
+
+	RV_UNROLL
+	for (int j = 0; j < keys; j++)
+		k[j] = K + j * ldk;
+	do
+	{
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
+
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x16[j][t] = _mm512_setzero_ps();
+		for (size_t i = k0; i < k1; i++)
+		{
+			__m512		q_f32x16[2];
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				q_f32x16[t] = _mm512_loadu_ps(Qt + i * ldq + 16 * t);
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				__m512		k_f32x16 = _mm512_set1_ps(k[j][i]);
+
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+					acc_f32x16[j][t] = _mm512_fmadd_ps(k_f32x16, q_f32x16[t], acc_f32x16[j][t]);
+			}
+		}
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+			{
+				float	   *s = S + j * lds + 16 * t;
+				__m512		s_f32x16 = _mm512_mul_ps(acc_f32x16[j][t], scale_f32x16);
+
+				_mm512_storeu_ps(s, k0 == 0 ? s_f32x16 : _mm512_add_ps(_mm512_loadu_ps(s), s_f32x16));
+			}
+		k0 = k1;
+	} while (k0 < dh);
+}
+
+/* all keys of a tile for one column block of 16 * regs (a constant) */
+RV_AVX512_INLINE void
+cross_scores_cols_avx512(const float *Qt, size_t ldq, const float *K,
+						 size_t ldk, size_t nk, size_t dh, __m512 scale_f32x16,
+						 float *S, size_t lds, const int regs)
+{
+	size_t		j = 0;
+
+	for (; j + 8 <= nk; j += 8)
+		cross_scores_tile_avx512(Qt, ldq, K + j * ldk, ldk, dh, scale_f32x16,
+								 S + j * lds, lds, 8, regs);
+	K += j * ldk;
+	S += j * lds;
+	switch (nk - j)
+	{
+		case 1:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 1, regs);
+			break;
+		case 2:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 2, regs);
+			break;
+		case 3:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 3, regs);
+			break;
+		case 4:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 4, regs);
+			break;
+		case 5:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 5, regs);
+			break;
+		case 6:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 6, regs);
+			break;
+		case 7:
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 7, regs);
+			break;
+		default:
+			break;
+	}
+}
+
+/* S = scale * K Qt: column blocks of 32, then one of 16 */
+RV_AVX512 static void
+cross_scores_f32_avx512(const float *Qt, size_t ldq, const float *K,
+						size_t ldk, size_t nk, size_t dh, size_t w,
+						float scale, float *S, size_t lds)
+{
+	__m512		scale_f32x16 = _mm512_set1_ps(scale);
+	size_t		c = 0;
+
+	for (; c + 32 <= w; c += 32)
+		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds, 2);
+	if (c < w)
+		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds, 1);
+}
+
+/*
+ * The online-softmax step per column, 16 columns at a time: a max pass
+ * down the tile, then exp(S - b) down the tile with a vertical sum.
+ */
+RV_AVX512 static void
+cross_exp_f32_avx512(float *S, size_t lds, size_t nk, size_t w, float *m,
+					 float *l)
+{
+	for (size_t c = 0; c + 16 <= w; c += 16)
+	{
+		__m512		m_f32x16 = _mm512_loadu_ps(m + c);
+		__m512		l_f32x16 = _mm512_setzero_ps();
+		__m512		b_f32x16;
+		__mmask16	none;
+
+		for (size_t j = 0; j < nk; j++)
+			m_f32x16 = _mm512_max_ps(m_f32x16, _mm512_loadu_ps(S + j * lds + c));
+		_mm512_storeu_ps(m + c, m_f32x16);
+		/* b = m, or 0 where m is -Infinity (a column with no key yet) */
+		none = _mm512_cmp_ps_mask(m_f32x16, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+		b_f32x16 = _mm512_mask_mov_ps(m_f32x16, none, _mm512_setzero_ps());
+		for (size_t j = 0; j < nk; j++)
+		{
+			float	   *s = S + j * lds + c;
+			__m512		e_f32x16 = exp_nonpos_f32x16_avx512(_mm512_sub_ps(_mm512_loadu_ps(s), b_f32x16));
+
+			_mm512_storeu_ps(s, e_f32x16);
+			l_f32x16 = _mm512_add_ps(l_f32x16, e_f32x16);
+		}
+		_mm512_storeu_ps(l + c, l_f32x16);
+	}
+}
+
+/*
+ * One micro-tile of cross_pv: `rows` output rows (1..8) x `regs` (1 or 2)
+ * registers of columns under the masks m0, m1 (all ones but the last
+ * column tile's), in registers over all nk keys.  Rows with alpha 0 start
+ * from 0 without reading O.
+ */
+RV_AVX512_INLINE void
+cross_pv_tile_avx512(const float *P, size_t ldp, const float *V, size_t ldv,
+					 size_t nk, const float *alpha, float *O, size_t ldo,
+					 const int rows, const int regs, __mmask16 m0,
+					 __mmask16 m1)
+{
+	__m512		acc_f32x16[8][2];
+	__mmask16	mask[2] = {m0, m1};
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			acc_f32x16[r][t] = alpha[r] == 0.0f ? _mm512_setzero_ps()
+				: _mm512_mul_ps(_mm512_set1_ps(alpha[r]),
+								_mm512_maskz_loadu_ps(mask[t], O + r * ldo + 16 * t));
+	for (size_t j = 0; j < nk; j++)
+	{
+		const float *v = V + j * ldv;
+		const float *p = P + j * ldp;
+		__m512		v_f32x16[2];
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			v_f32x16[t] = _mm512_maskz_loadu_ps(mask[t], v + 16 * t);
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			__m512		p_f32x16 = _mm512_set1_ps(p[r]);
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x16[r][t] = _mm512_fmadd_ps(p_f32x16, v_f32x16[t], acc_f32x16[r][t]);
+		}
+	}
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			_mm512_mask_storeu_ps(O + r * ldo + 16 * t, mask[t], acc_f32x16[r][t]);
+}
+
+/* cross_pv for `rows` rows (a constant): column blocks of 32, then the tail */
+RV_AVX512_INLINE void
+cross_pv_rows_avx512(const float *P, size_t ldp, const float *V, size_t ldv,
+					 size_t nk, size_t dv, const float *alpha, float *O,
+					 size_t ldo, const int rows)
+{
+	size_t		c = 0,
+				rem;
+
+	for (; c + 32 <= dv; c += 32)
+		cross_pv_tile_avx512(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 2,
+							 0xFFFF, 0xFFFF);
+	rem = dv - c;
+	if (rem > 16)
+		cross_pv_tile_avx512(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 2,
+							 0xFFFF, tail_mask_avx512(rem - 16));
+	else if (rem > 0)
+		cross_pv_tile_avx512(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 1,
+							 rem == 16 ? 0xFFFF : tail_mask_avx512(rem), 0);
+}
+
+RV_AVX512 static void
+cross_pv_f32_avx512(const float *P, size_t ldp, const float *V, size_t ldv,
+					size_t nk, size_t rows, size_t dv, const float *alpha,
+					float *O, size_t ldo)
+{
+	size_t		r = 0;
+
+	for (; r + 8 <= rows; r += 8)
+		cross_pv_rows_avx512(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 8);
+	P += r;
+	alpha += r;
+	O += r * ldo;
+	switch (rows - r)
+	{
+		case 1:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 1);
+			break;
+		case 2:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 2);
+			break;
+		case 3:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 3);
+			break;
+		case 4:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 4);
+			break;
+		case 5:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 5);
+			break;
+		case 6:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 6);
+			break;
+		case 7:
+			cross_pv_rows_avx512(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 7);
+			break;
+		default:
+			break;
+	}
+}
+
 /* ==== end of cross ==== */
 
 const rv_kernels rv_kernels_avx512 = {
@@ -1652,6 +1909,9 @@ const rv_kernels rv_kernels_avx512 = {
 	.log1p = log1p_f32_avx512,
 
 	/* cross, sliding */
+	.cross_scores = cross_scores_f32_avx512,
+	.cross_exp = cross_exp_f32_avx512,
+	.cross_pv = cross_pv_f32_avx512,
 };
 
 #endif							/* __x86_64__ */

@@ -1281,6 +1281,267 @@ log1p_f32_neon(const float *x, size_t n, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
+/*
+ * One micro-tile of cross_scores: `keys` keys (1..6, a constant after
+ * inlining) x 16 query columns (4 registers), 24 accumulators of the 32
+ * registers: per step of dh, 4 loads of Qt and `keys` broadcasts.
+ * Blocks of RV_CROSS_DOT_BLOCK steps are added to S.
+ */
+RV_NEON_INLINE void
+cross_scores_tile_neon(const float *Qt, size_t ldq, const float *K,
+					   size_t ldk, size_t dh, float scale, float *S,
+					   size_t lds, const int keys)
+{
+	float32x4_t acc_f32x4[6][4];
+	const float *k[6];
+	size_t		k0 = 0;
+
+	RV_UNROLL
+	for (int j = 0; j < keys; j++)
+		k[j] = K + j * ldk;
+	do
+	{
+		size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
+
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 4; t++)
+				acc_f32x4[j][t] = vdupq_n_f32(0.0f);
+		for (size_t i = k0; i < k1; i++)
+		{
+			float32x4_t q_f32x4[4];
+
+			RV_UNROLL
+			for (int t = 0; t < 4; t++)
+				q_f32x4[t] = vld1q_f32(Qt + i * ldq + 4 * t);
+			RV_UNROLL
+			for (int j = 0; j < keys; j++)
+			{
+				float32x4_t k_f32x4 = vld1q_dup_f32(k[j] + i);
+
+				RV_UNROLL
+				for (int t = 0; t < 4; t++)
+					acc_f32x4[j][t] = vfmaq_f32(acc_f32x4[j][t], k_f32x4, q_f32x4[t]);
+			}
+		}
+		RV_UNROLL
+		for (int j = 0; j < keys; j++)
+			RV_UNROLL
+			for (int t = 0; t < 4; t++)
+			{
+				float	   *s = S + j * lds + 4 * t;
+				float32x4_t s_f32x4 = vmulq_n_f32(acc_f32x4[j][t], scale);
+
+				vst1q_f32(s, k0 == 0 ? s_f32x4 : vaddq_f32(vld1q_f32(s), s_f32x4));
+			}
+		k0 = k1;
+	} while (k0 < dh);
+}
+
+/* S = scale * K Qt: column blocks of 16, keys in groups of 6, then the tail */
+static void
+cross_scores_f32_neon(const float *Qt, size_t ldq, const float *K, size_t ldk,
+					  size_t nk, size_t dh, size_t w, float scale, float *S,
+					  size_t lds)
+{
+	for (size_t c = 0; c + 16 <= w; c += 16)
+	{
+		size_t		j = 0;
+		const float *Kj;
+		float	   *Sj;
+
+		for (; j + 6 <= nk; j += 6)
+			cross_scores_tile_neon(Qt + c, ldq, K + j * ldk, ldk, dh, scale,
+								   S + j * lds + c, lds, 6);
+		Kj = K + j * ldk;
+		Sj = S + j * lds + c;
+		switch (nk - j)
+		{
+			case 1:
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 1);
+				break;
+			case 2:
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 2);
+				break;
+			case 3:
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 3);
+				break;
+			case 4:
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 4);
+				break;
+			case 5:
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 5);
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/*
+ * The online-softmax step per column, 8 columns at a time: a max pass
+ * down the tile, then exp(S - b) down the tile with a vertical sum.
+ */
+static void
+cross_exp_f32_neon(float *S, size_t lds, size_t nk, size_t w, float *m,
+				   float *l)
+{
+	float32x4_t neg_inf_f32x4 = vdupq_n_f32(-INFINITY);
+
+	for (size_t c = 0; c + 8 <= w; c += 8)
+	{
+		float32x4_t m0_f32x4 = vld1q_f32(m + c),
+					m1_f32x4 = vld1q_f32(m + c + 4);
+		float32x4_t l0_f32x4 = vdupq_n_f32(0.0f),
+					l1_f32x4 = vdupq_n_f32(0.0f);
+		float32x4_t b0_f32x4, b1_f32x4;
+
+		for (size_t j = 0; j < nk; j++)
+		{
+			m0_f32x4 = vmaxq_f32(m0_f32x4, vld1q_f32(S + j * lds + c));
+			m1_f32x4 = vmaxq_f32(m1_f32x4, vld1q_f32(S + j * lds + c + 4));
+		}
+		vst1q_f32(m + c, m0_f32x4);
+		vst1q_f32(m + c + 4, m1_f32x4);
+		/* b = m, or 0 where m is -Infinity (a column with no key yet) */
+		b0_f32x4 = vbslq_f32(vceqq_f32(m0_f32x4, neg_inf_f32x4), vdupq_n_f32(0.0f), m0_f32x4);
+		b1_f32x4 = vbslq_f32(vceqq_f32(m1_f32x4, neg_inf_f32x4), vdupq_n_f32(0.0f), m1_f32x4);
+		for (size_t j = 0; j < nk; j++)
+		{
+			float	   *s = S + j * lds + c;
+			float32x4_t e0_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(s), b0_f32x4));
+			float32x4_t e1_f32x4 = exp_nonpos_f32x4_neon(vsubq_f32(vld1q_f32(s + 4), b1_f32x4));
+
+			vst1q_f32(s, e0_f32x4);
+			vst1q_f32(s + 4, e1_f32x4);
+			l0_f32x4 = vaddq_f32(l0_f32x4, e0_f32x4);
+			l1_f32x4 = vaddq_f32(l1_f32x4, e1_f32x4);
+		}
+		vst1q_f32(l + c, l0_f32x4);
+		vst1q_f32(l + c + 4, l1_f32x4);
+	}
+}
+
+/*
+ * One micro-tile of cross_pv: `rows` output rows (1..6) x `regs` (1..4)
+ * registers of columns, the last one holding `last` (1..4) columns, in
+ * registers over all nk keys.  Rows with alpha 0 start from 0 without
+ * reading O.
+ */
+RV_NEON_INLINE void
+cross_pv_tile_neon(const float *P, size_t ldp, const float *V, size_t ldv,
+				   size_t nk, const float *alpha, float *O, size_t ldo,
+				   const int rows, const int regs, size_t last)
+{
+	float32x4_t acc_f32x4[6][4];
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			const float *o = O + r * ldo + 4 * t;
+
+			acc_f32x4[r][t] = alpha[r] == 0.0f ? vdupq_n_f32(0.0f)
+				: vmulq_n_f32(t == regs - 1 && last < 4 ? load_partial_f32x4(o, last, 0.0f)
+							  : vld1q_f32(o), alpha[r]);
+		}
+	for (size_t j = 0; j < nk; j++)
+	{
+		const float *v = V + j * ldv;
+		const float *p = P + j * ldp;
+		float32x4_t v_f32x4[4];
+
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			v_f32x4[t] = t == regs - 1 && last < 4 ? load_partial_f32x4(v + 4 * t, last, 0.0f)
+				: vld1q_f32(v + 4 * t);
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+		{
+			float32x4_t p_f32x4 = vld1q_dup_f32(p + r);
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x4[r][t] = vfmaq_f32(acc_f32x4[r][t], p_f32x4, v_f32x4[t]);
+		}
+	}
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+			store_partial_f32x4(O + r * ldo + 4 * t, acc_f32x4[r][t],
+								t == regs - 1 ? last : 4);
+}
+
+/* cross_pv for `rows` rows (a constant): column blocks of 16, then the tail */
+RV_NEON_INLINE void
+cross_pv_rows_neon(const float *P, size_t ldp, const float *V, size_t ldv,
+				   size_t nk, size_t dv, const float *alpha, float *O,
+				   size_t ldo, const int rows)
+{
+	size_t		c = 0,
+				rem;
+
+	for (; c + 16 <= dv; c += 16)
+		cross_pv_tile_neon(P, ldp, V + c, ldv, nk, alpha, O + c, ldo, rows, 4, 4);
+	rem = dv - c;
+	V += c;
+	O += c;
+	switch ((rem + 3) / 4)
+	{
+		case 1:
+			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 1, rem);
+			break;
+		case 2:
+			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 2, rem - 4);
+			break;
+		case 3:
+			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 3, rem - 8);
+			break;
+		case 4:
+			cross_pv_tile_neon(P, ldp, V, ldv, nk, alpha, O, ldo, rows, 4, rem - 12);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+cross_pv_f32_neon(const float *P, size_t ldp, const float *V, size_t ldv,
+				  size_t nk, size_t rows, size_t dv, const float *alpha,
+				  float *O, size_t ldo)
+{
+	size_t		r = 0;
+
+	for (; r + 6 <= rows; r += 6)
+		cross_pv_rows_neon(P + r, ldp, V, ldv, nk, dv, alpha + r, O + r * ldo, ldo, 6);
+	P += r;
+	alpha += r;
+	O += r * ldo;
+	switch (rows - r)
+	{
+		case 1:
+			cross_pv_rows_neon(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 1);
+			break;
+		case 2:
+			cross_pv_rows_neon(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 2);
+			break;
+		case 3:
+			cross_pv_rows_neon(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 3);
+			break;
+		case 4:
+			cross_pv_rows_neon(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 4);
+			break;
+		case 5:
+			cross_pv_rows_neon(P, ldp, V, ldv, nk, dv, alpha, O, ldo, 5);
+			break;
+		default:
+			break;
+	}
+}
+
 /* ==== end of cross ==== */
 
 const rv_kernels rv_kernels_neon = {
@@ -1306,6 +1567,9 @@ const rv_kernels rv_kernels_neon = {
 	.log1p = log1p_f32_neon,
 
 	/* cross, sliding */
+	.cross_scores = cross_scores_f32_neon,
+	.cross_exp = cross_exp_f32_neon,
+	.cross_pv = cross_pv_f32_neon,
 };
 
 #endif							/* __aarch64__ */

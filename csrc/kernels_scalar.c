@@ -373,6 +373,80 @@ log1p_serial(const float *x, size_t n, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
+static void
+cross_scores_serial(const float *Qt, size_t ldq, const float *K, size_t ldk,
+					size_t nk, size_t dh, size_t w, float scale, float *S,
+					size_t lds)
+{
+	for (size_t j = 0; j < nk; j++)
+		for (size_t c = 0; c < w; c++)
+		{
+			size_t		k0 = 0;
+
+			do
+			{
+				size_t		k1 = dh - k0 < RV_CROSS_DOT_BLOCK ? dh : k0 + RV_CROSS_DOT_BLOCK;
+				float		t = 0.0f;
+
+				for (size_t k = k0; k < k1; k++)
+					t += K[j * ldk + k] * Qt[k * ldq + c];
+				S[j * lds + c] = k0 == 0 ? t * scale : S[j * lds + c] + t * scale;
+				k0 = k1;
+			} while (k0 < dh);
+		}
+}
+
+static void
+cross_exp_serial(float *S, size_t lds, size_t nk, size_t w, float *m,
+				 float *l)
+{
+	for (size_t c = 0; c < w; c++)
+	{
+		float		mx = m[c],
+					b,
+					sum = 0.0f;
+
+		for (size_t j = 0; j < nk; j++)
+			if (S[j * lds + c] > mx)
+				mx = S[j * lds + c];
+		m[c] = mx;
+		b = mx == -INFINITY ? 0.0f : mx;
+		for (size_t j = 0; j < nk; j++)
+		{
+			float		e = rv_expf_serial(S[j * lds + c] - b);
+
+			S[j * lds + c] = e;
+			sum += e;
+		}
+		l[c] = sum;
+	}
+}
+
+static void
+cross_pv_serial(const float *P, size_t ldp, const float *V, size_t ldv,
+				size_t nk, size_t rows, size_t dv, const float *alpha,
+				float *O, size_t ldo)
+{
+	for (size_t r = 0; r < rows; r++)
+	{
+		float	   *o = O + r * ldo;
+
+		if (alpha[r] == 0.0f)
+			memset(o, 0, dv * sizeof(float));
+		else
+			for (size_t c = 0; c < dv; c++)
+				o[c] *= alpha[r];
+		for (size_t j = 0; j < nk; j++)
+		{
+			float		p = P[j * ldp + r];
+			const float *v = V + j * ldv;
+
+			for (size_t c = 0; c < dv; c++)
+				o[c] += p * v[c];
+		}
+	}
+}
+
 /* ==== end of cross ==== */
 
 const rv_kernels rv_kernels_scalar = {
@@ -398,4 +472,7 @@ const rv_kernels rv_kernels_scalar = {
 	.log1p = log1p_serial,
 
 	/* cross, sliding */
+	.cross_scores = cross_scores_serial,
+	.cross_exp = cross_exp_serial,
+	.cross_pv = cross_pv_serial,
 };

@@ -190,5 +190,17 @@ RV_TYPE_OPS(lorentz);
 RV_TYPE_OPS(cross);
 RV_TYPE_OPS(sliding);
 
+/*
+ * FlashAttention-2 for one query row (flash.c, also the per-row path of
+ * cross.c): out row O (dv floats) = softmax(scale * K q) V over n keys,
+ * K rows with stride ldk (d columns), V rows with stride ldv (dv
+ * columns), in tiles of block keys; S is block floats of scratch.  Polls
+ * job every RV_CANCEL_BLOCK keys.
+ */
+rv_status	rv_flash_row(const rv_kernels *kern, const float *q,
+						 const float *K, size_t ldk, const float *V,
+						 size_t ldv, size_t n, size_t d, size_t dv,
+						 float scale, size_t block, float *S, float *O,
+						 rv_job *job);
 
 #endif							/* RV_INTERNAL_H */

@@ -183,7 +183,55 @@ typedef struct rv_kernels
 	void		(*log1p) (const float *x, size_t n, float *out);
 
 	/* ---- primitives of cross.c (cross, sliding) ---- */
+
+	/*
+	 * The three steps of one FlashAttention-2 tile, on a block of queries
+	 * held transposed (column c = query row c), so that every step is a
+	 * broadcast-FMA micro-kernel or a vertical (per-column) vector op.
+	 * Column counts w are multiples of RV_CROSS_PAD (the driver pads
+	 * its query block); everything else takes any length.
+	 *
+	 * cross_scores: the logit tile, transposed:
+	 *   S[j*lds + c] = scale * sum_{k<dh} K[j*ldk + k] * Qt[k*ldq + c]
+	 * for j < nk keys, c < w; ldq, lds >= w.  dh may be 0 (S = 0).  The
+	 * sum runs in blocks of RV_CROSS_DOT_BLOCK terms (one float
+	 * accumulator each, scaled and added to S in order), which keeps long
+	 * dot products accurate.
+	 */
+	void		(*cross_scores) (const float *Qt, size_t ldq, const float *K,
+								 size_t ldk, size_t nk, size_t dh, size_t w,
+								 float scale, float *S, size_t lds);
+
+	/*
+	 * cross_exp: the online-softmax step of a tile, per column c < w:
+	 *   mx = max(m[c], max_{j<nk} S[j*lds + c]); m[c] = mx;
+	 *   b = mx == -Infinity ? 0 : mx;
+	 *   S[j*lds + c] = exp(S[j*lds + c] - b); l[c] = sum_j S[j*lds + c]
+	 * (l overwritten; a float sum in j order per column).  S holds no NaN
+	 * and no +Infinity (callers check the tile with all_finite); -Infinity
+	 * marks a masked entry and gives 0.  Same exp algorithm and accuracy as
+	 * exp_sum_to.
+	 */
+	void		(*cross_exp) (float *S, size_t lds, size_t nk, size_t w,
+							  float *m, float *l);
+
+	/*
+	 * cross_pv: O += P V for a tile, with the per-row rescale folded in:
+	 *   O[r*ldo + c] = alpha[r] * O[r*ldo + c]
+	 *                  + sum_{j<nk} P[j*ldp + r] * V[j*ldv + c]
+	 * for r < rows, c < dv (any rows, any dv; ldp >= rows).  alpha[r] == 0
+	 * overwrites row r without reading it (it may hold garbage).
+	 */
+	void		(*cross_pv) (const float *P, size_t ldp, const float *V,
+							 size_t ldv, size_t nk, size_t rows, size_t dv,
+							 const float *alpha, float *O, size_t ldo);
 } rv_kernels;
+
+/* The column counts w of cross_scores and cross_exp are multiples of this. */
+#define RV_CROSS_PAD 16
+
+/* Terms per block of the dot products of cross_scores. */
+#define RV_CROSS_DOT_BLOCK 64
 
 /*
  * The tables.  A table for an ISA the compiler cannot target is NULL-free

@@ -1,0 +1,556 @@
+/*
+ * cross.c: cross attention (num_heads heads, optionally causal) and
+ * sliding-window attention, one driver for both.
+ *
+ * Every query row r of m attends a contiguous range of keys [lo_r, hi_r):
+ * all n keys for plain cross attention; with the causal (bottom-right
+ * aligned) mask hi_r = r + 1 + n - m (clamped at 0), and a sliding window
+ * of w keys also lo_r = hi_r - w (clamped at 0).  An empty range gives a
+ * row of zeros.
+ *
+ * Many rows: FlashAttention-2 (Dao 2023, Algorithm 1).  A task is one
+ * (head, block of Br query rows).  The block is packed transposed once,
+ * Qt (dh x Br, column c = query row c), and the keys of the block's range
+ * are visited in tiles of Bc.  For each tile, in the paper's names:
+ *   S = scale K_tile Qt                 (cross_scores, S transposed: Bc x Br)
+ *   mask entries outside a row's range  (diagonal/band tiles only)
+ *   m_new = max(m, rowmax S), P = exp(S - m_new), l_tile = rowsum P
+ *                                        (cross_exp, per column of S)
+ *   alpha = exp(m - m_new): 0 on a row's first keys, exactly 1 when its
+ *   max did not grow; l = alpha l + l_tile
+ *   O = diag(alpha) O + P^T V_tile       (cross_pv, O is the output slice)
+ * and at the end O / l, or 0 where l == 0 (a row that attends no key).
+ * Tiles entirely outside every row's range (above the causal diagonal,
+ * below a window) are never computed.  The transposed layout makes each
+ * step a broadcast-FMA micro-kernel or a vertical vector op: no
+ * horizontal reduction, no transpose of K, and V used in place.
+ *
+ * Few rows (decode) and narrow windows: one task per (row, head) running
+ * rv_flash_row over the row's key range, which for a range up to
+ * RV_CANCEL_BLOCK keys is exactly the scaled-dot pass (scores, exp,
+ * weighted sum) and for a window of w keys costs scaled-dot attention
+ * over w keys.
+ *
+ * A task's arithmetic depends only on the sizes (the blocks are fixed by
+ * m, never by the thread count), so results are bit-identical for any
+ * thread count.  Scratch per worker: Qt and one tile of S, or one block
+ * of logits for the per-row path: independent of n beyond RV_CANCEL_BLOCK.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rv_internal.h"
+
+#ifndef RV_CROSS_BR
+#define RV_CROSS_BR 64			/* query rows per block (multiple of
+								 * RV_CROSS_PAD) */
+#endif
+#ifndef RV_CROSS_BC
+#define RV_CROSS_BC 64			/* keys per tile */
+#endif
+#define RV_CROSS_MIN_ROWS 8		/* fewer rows take the per-row path */
+#define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
+
+typedef struct cross_args
+{
+	rv_forward	f;				/* scale resolved; scratch: slot per worker */
+	size_t		m,
+				H,
+				dh,
+				dvh;
+	int			banded;			/* rows end at key_end(): causal or window */
+	size_t		window;			/* 0: no lower end */
+	int			tiled;			/* the FlashAttention-2 path */
+	size_t		br;				/* rows per block (tiled) */
+	size_t		blocks;			/* query blocks per head (tiled) */
+	size_t		workers;
+	size_t		slot;			/* scratch floats per worker */
+} cross_args;
+
+/* r + 1 + n - m clamped at 0, without overflow: the end of row r's keys */
+static size_t
+key_end(size_t r, size_t m, size_t n)
+{
+	size_t		later = m - 1 - r;	/* rows after r */
+
+	return n > later ? n - later : 0;
+}
+
+static void
+row_range(const cross_args *a, size_t r, size_t *lo, size_t *hi)
+{
+	*hi = a->banded ? key_end(r, a->m, a->f.n) : a->f.n;
+	*lo = a->window && *hi > a->window ? *hi - a->window : 0;
+}
+
+static size_t
+round_up_pad(size_t x)
+{
+	return (x + RV_CROSS_PAD - 1) / RV_CROSS_PAD * RV_CROSS_PAD;
+}
+
+/*
+ * The plan: path, blocks, threads and scratch, from the sizes alone (the
+ * scratch function and the call must agree).  Returns RV_ERR_NUM_HEADS or
+ * RV_ERR_SIZE_OVERFLOW, or RV_OK with a filled in (except a->f).
+ */
+static rv_status
+plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
+	 int banded, size_t window, const rv_exec *ex)
+{
+	size_t		tasks, work, t;
+
+	if (H < 1 || d % H != 0 || dv % H != 0)
+		return RV_ERR_NUM_HEADS;
+	a->m = m;
+	a->H = H;
+	a->dh = d / H;
+	a->dvh = dv / H;
+	a->banded = banded;
+	a->window = window;
+	a->tiled = m >= RV_CROSS_MIN_ROWS && (window == 0 || window >= RV_CROSS_MIN_WINDOW);
+	work = rv_query_work(window && window < n ? window : n, a->dh, a->dvh);
+	if (a->tiled)
+	{
+		a->br = m < RV_CROSS_BR ? m : RV_CROSS_BR;
+		a->blocks = (m + a->br - 1) / a->br;
+		if (rv_mul_size(a->blocks, H, &tasks))
+			return RV_ERR_SIZE_OVERFLOW;
+		/* a block reads K and V once for br rows */
+		if (rv_mul_size(work, a->br, &t))
+			t = (size_t) -1;
+		work = t;
+		/*
+		 * Qt (dh x ld), one tile of S (Bc x ld), and with several heads the
+		 * tile's key and value slices packed (Bc x (dh + dvh))
+		 */
+		if (rv_mul_size(a->dh + RV_CROSS_BC, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
+			(H > 1 && (rv_mul_size(RV_CROSS_BC, a->dh + a->dvh, &t) ||
+					   a->slot + t < t || (a->slot += t, 0))))
+			return RV_ERR_SIZE_OVERFLOW;
+	}
+	else
+	{
+		if (rv_mul_size(m, H, &tasks))
+			return RV_ERR_SIZE_OVERFLOW;
+		a->slot = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
+		if (a->slot == 0)
+			a->slot = 1;
+	}
+	a->workers = rv_plan_threads(tasks, work, ex);
+	if (rv_mul_size(a->workers, a->slot, &t))
+		return RV_ERR_SIZE_OVERFLOW;
+	return RV_OK;
+}
+
+/* ---------------- the FlashAttention-2 path ---------------- */
+
+static rv_status
+tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
+{
+	const cross_args *a = arg;
+	const rv_kernels *kern = a->f.kern;
+	size_t		h = t / a->blocks,
+				r0 = (t % a->blocks) * a->br;
+	size_t		rows = a->m - r0 < a->br ? a->m - r0 : a->br;
+	size_t		W = round_up_pad(rows);
+	size_t		ld = W + RV_CROSS_PAD;	/* not a power of two: see below */
+	size_t		d = a->f.d,
+				dv = a->f.dv,
+				dh = a->dh,
+				dvh = a->dvh;
+	float	   *Qt = a->f.scratch + worker * a->slot;
+	float	   *S = Qt + dh * ld;
+	float	   *Kp = S + RV_CROSS_BC * ld;	/* H > 1: packed tile slices */
+	float	   *Vp = Kp + RV_CROSS_BC * dh;
+	float	   *O = a->f.out + r0 * dv + h * dvh;
+	const float *K = a->f.K + h * dh,
+			   *V = a->f.V + h * dvh;
+	float		m[RV_CROSS_BR],
+				m_old[RV_CROSS_BR],
+				l_tile[RV_CROSS_BR],
+				alpha[RV_CROSS_BR];
+	double		l[RV_CROSS_BR];
+	size_t		lo_r[RV_CROSS_BR],
+				hi_r[RV_CROSS_BR];
+	size_t		lo, hi, first_hi, last_lo;
+
+	/* Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block */
+	for (size_t c = 0; c < W; c++)
+	{
+		const float *q = a->f.Q + (r0 + (c < rows ? c : 0)) * d + h * dh;
+
+		for (size_t k = 0; k < dh; k++)
+			Qt[k * ld + c] = c < rows ? q[k] : 0.0f;
+	}
+	for (size_t c = 0; c < W; c++)
+	{
+		m[c] = -INFINITY;
+		l[c] = 0.0;
+	}
+	for (size_t c = 0; c < rows; c++)
+		row_range(a, r0 + c, &lo_r[c], &hi_r[c]);
+	/* the gap between S rows is never written: keep it finite for all_finite */
+	for (size_t j = 0; j < RV_CROSS_BC; j++)
+		memset(S + j * ld + W, 0, RV_CROSS_PAD * sizeof(float));
+	/* ranges grow with r: the block's keys run from its first row's start to its last row's end */
+	row_range(a, r0, &lo, &first_hi);
+	row_range(a, r0 + rows - 1, &last_lo, &hi);
+
+	for (size_t j0 = lo; j0 < hi; j0 += RV_CROSS_BC)
+	{
+		size_t		nk = hi - j0 < RV_CROSS_BC ? hi - j0 : RV_CROSS_BC;
+		const float *Kt = K + j0 * d,
+				   *Vt = V + j0 * dv;
+		size_t		ldk = d,
+					ldv = dv;
+
+		/*
+		 * A head's rows are d floats apart: with d a multiple of 1 KiB the
+		 * tile's rows all fall in a few L1 sets and evict each other, so
+		 * copy the head's slices of the tile together first (a few percent
+		 * of the tile's work).
+		 */
+		if (a->H > 1)
+		{
+			for (size_t j = 0; j < nk; j++)
+			{
+				memcpy(Kp + j * dh, Kt + j * d, dh * sizeof(float));
+				memcpy(Vp + j * dvh, Vt + j * dv, dvh * sizeof(float));
+			}
+			/*
+			 * The hardware prefetchers do not follow a head's slices (a
+			 * short run every d floats): ask for the next tile now.
+			 */
+			for (size_t j = nk; j < 2 * nk && j0 + j < hi; j++)
+			{
+				for (size_t k = 0; k < dh; k += 16)
+					__builtin_prefetch(Kt + j * d + k);
+				for (size_t k = 0; k < dvh; k += 16)
+					__builtin_prefetch(Vt + j * dv + k);
+			}
+			Kt = Kp;
+			Vt = Vp;
+			ldk = dh;
+			ldv = dvh;
+		}
+		kern->cross_scores(Qt, ld, Kt, ldk, nk, dh, W, a->f.scale, S, ld);
+		if (!kern->all_finite(S, nk * ld))
+			return RV_ERR_NONFINITE;
+		/* a diagonal or band tile: mask the keys outside each row's range */
+		if (j0 + nk > first_hi || j0 < last_lo)
+			for (size_t j = 0; j < nk; j++)
+				for (size_t c = 0; c < rows; c++)
+					if (j0 + j < lo_r[c] || j0 + j >= hi_r[c])
+						S[j * ld + c] = -INFINITY;
+
+		memcpy(m_old, m, W * sizeof(float));
+		kern->cross_exp(S, ld, nk, W, m, l_tile);
+		for (size_t c = 0; c < rows; c++)
+		{
+			alpha[c] = m_old[c] == -INFINITY ? 0.0f
+				: m[c] > m_old[c] ? rv_expf_serial(m_old[c] - m[c]) : 1.0f;
+
+			/*
+			 * A max that grew by more than ~104 makes alpha 0, which
+			 * overwrites O: first make sure that no NaN/Infinity from
+			 * earlier values is being dropped.
+			 */
+			if (alpha[c] == 0.0f && m_old[c] != -INFINITY &&
+				!kern->all_finite(O + c * dv, dvh))
+				return RV_ERR_NONFINITE;
+			l[c] = alpha[c] * l[c] + l_tile[c];
+		}
+		kern->cross_pv(S, ld, Vt, ldv, nk, rows, dvh, alpha, O, dv);
+		if (rv_job_should_stop(job))
+			return RV_ERR_CANCELLED;
+	}
+
+	for (size_t c = 0; c < rows; c++)
+	{
+		float	   *o = O + c * dv;
+
+		if (l[c] == 0.0)		/* no key: also when no tile ran */
+			memset(o, 0, dvh * sizeof(float));
+		else
+		{
+			kern->scale(o, dvh, (float) (1.0 / l[c]));
+			if (!kern->all_finite(o, dvh))
+				return RV_ERR_NONFINITE;
+		}
+	}
+	return RV_OK;
+}
+
+/* ---------------- the per-row path ---------------- */
+
+static rv_status
+row_task(rv_job *job, void *arg, size_t t, size_t worker)
+{
+	const cross_args *a = arg;
+	size_t		r = t / a->H,
+				h = t % a->H;
+	float	   *o = a->f.out + r * a->f.dv + h * a->dvh;
+	size_t		lo, hi;
+
+	row_range(a, r, &lo, &hi);
+	if (lo == hi)
+	{
+		memset(o, 0, a->dvh * sizeof(float));
+		return RV_OK;
+	}
+	return rv_flash_row(a->f.kern, a->f.Q + r * a->f.d + h * a->dh,
+						a->f.K + lo * a->f.d + h * a->dh, a->f.d,
+						a->f.V + lo * a->f.dv + h * a->dvh, a->f.dv, hi - lo,
+						a->dh, a->dvh, a->f.scale, a->slot,
+						a->f.scratch + worker * a->slot, o, job);
+}
+
+/* ---------------- entry points ---------------- */
+
+static size_t
+scratch_of(size_t m, size_t n, size_t d, size_t dv, size_t H, int banded,
+		   size_t window, const rv_exec *ex)
+{
+	cross_args	a;
+
+	if (plan(&a, m, n, d, dv, H, banded, window, ex) != RV_OK)
+		return (size_t) -1;
+	return a.workers * a.slot;
+}
+
+static rv_status
+run(const float *Q, size_t m, const float *K, const float *V, size_t n,
+	size_t d, size_t dv, size_t H, int banded, size_t window, float scale,
+	float *out, float *scratch, const rv_exec *ex)
+{
+	cross_args	a;
+	int			nothing;
+	rv_status	st;
+
+	if (H >= 1 && d % H == 0 && isnan(scale))
+		scale = rv_default_scale(d / H);
+	st = rv_forward_init(&a.f, Q, m, K, V, n, d, dv, H, scale, out, scratch, &nothing);
+	if (st != RV_OK || nothing)
+		return st;
+	st = plan(&a, m, n, d, dv, H, banded, window, ex);
+	if (st != RV_OK)
+		return st;
+	return rv_run_tasks(a.tiled ? a.blocks * H : m * H, a.workers,
+						a.tiled ? tiled_task : row_task, &a, ex);
+}
+
+size_t
+rv_cross_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+						   size_t num_heads, const rv_exec *ex)
+{
+	/* causal or not, the plan is the same */
+	return scratch_of(m, n, d, dv, num_heads, 0, 0, ex);
+}
+
+rv_status
+rv_cross_attention(const float *Q, size_t m, const float *K, const float *V,
+				   size_t n, size_t d, size_t dv, size_t num_heads,
+				   int causal, float scale, float *out, float *scratch,
+				   const rv_exec *ex)
+{
+	return run(Q, m, K, V, n, d, dv, num_heads, causal != 0, 0, scale, out,
+			   scratch, ex);
+}
+
+size_t
+rv_sliding_window_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
+									size_t window, const rv_exec *ex)
+{
+	if (window < 1)
+		return (size_t) -1;
+	return scratch_of(m, n, d, dv, 1, 1, window, ex);
+}
+
+rv_status
+rv_sliding_window_attention(const float *Q, size_t m, const float *K,
+							const float *V, size_t n, size_t d, size_t dv,
+							size_t window, float scale, float *out,
+							float *scratch, const rv_exec *ex)
+{
+	if (window < 1)
+		return RV_ERR_WINDOW;
+	return run(Q, m, K, V, n, d, dv, 1, 1, window, scale, out, scratch, ex);
+}
+
+/* ---------------- weights and logits (generic entry points) ---------------- */
+
+/*
+ * W row r: the head average of the per-head softmax weights over the
+ * row's key range, 0 outside it (all 0 when the range is empty).  Heads
+ * go through rv_weights_heads in groups of RV_GROUP_MAX (scratch: one
+ * group's weights, G x n floats; none for one head) and are averaged with
+ * weighted_sum, coefficient 1/H, in head order.
+ */
+static rv_status
+weights_of(const float *Q, size_t m, const float *K, size_t n, size_t d,
+		   size_t H, int banded, size_t window, float scale, float *W,
+		   float *scratch)
+{
+	const rv_kernels *kern = rv_active_kernels();
+	cross_args	a;
+	size_t		dh, t;
+	float		coef[RV_GROUP_MAX];
+
+	if (d == 0)
+		return RV_ERR_EMPTY_QUERY;
+	if (H < 1 || d % H != 0)
+		return RV_ERR_NUM_HEADS;
+	if (!isnan(scale) && !isfinite(scale))
+		return RV_ERR_SCALE;
+	if (n == 0 || m == 0)
+		return RV_OK;
+	if (Q == NULL || K == NULL || W == NULL || (H > 1 && scratch == NULL))
+		return RV_ERR_NULL_ARG;
+	if (rv_mul_size(m, n, &t) || rv_mul_size(m, d, &t) || rv_mul_size(n, d, &t) ||
+		rv_mul_size(n, H < RV_GROUP_MAX ? H : RV_GROUP_MAX, &t))
+		return RV_ERR_SIZE_OVERFLOW;
+	dh = d / H;
+	if (isnan(scale))
+		scale = rv_default_scale(dh);
+	a.m = m;
+	a.f.n = n;
+	a.banded = banded;
+	a.window = window;
+	for (size_t i = 0; i < RV_GROUP_MAX; i++)
+		coef[i] = (float) (1.0 / (double) H);
+	for (size_t r = 0; r < m; r++)
+	{
+		float	   *w = W + r * n;
+		size_t		lo, hi;
+
+		row_range(&a, r, &lo, &hi);
+		memset(w, 0, lo * sizeof(float));
+		memset(w + hi, 0, (n - hi) * sizeof(float));
+		if (lo == hi)
+			continue;
+		for (size_t h0 = 0; h0 < H; h0 += RV_GROUP_MAX)
+		{
+			size_t		g = H - h0 < RV_GROUP_MAX ? H - h0 : RV_GROUP_MAX;
+			float	   *dst = H == 1 ? w + lo : scratch;
+			rv_status	st;
+
+			st = rv_weights_heads(kern, Q + r * d + h0 * dh, K + lo * d + h0 * dh,
+								  hi - lo, dh, g, d, scale, dst, NULL);
+			if (st != RV_OK)
+				return st;
+			if (H > 1)
+				kern->weighted_sum(coef, scratch, g, hi - lo, hi - lo,
+								   h0 == 0 ? 0.0f : 1.0f, w + lo);
+		}
+	}
+	return RV_OK;
+}
+
+static size_t
+weights_scratch_of(size_t n, size_t H)
+{
+	size_t		s;
+
+	if (H < 1 || rv_mul_size(n, H < RV_GROUP_MAX ? H : RV_GROUP_MAX, &s))
+		return (size_t) -1;
+	return H == 1 ? 0 : s;
+}
+
+size_t
+rv_cross_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
+						 size_t d, const rv_exec *ex)
+{
+	(void) m;
+	(void) d;
+	(void) ex;
+	if (p == NULL)
+		return (size_t) -1;
+	return weights_scratch_of(n, p->num_heads);
+}
+
+rv_status
+rv_cross_weights(const rv_attention_params *p, const float *Q, size_t m,
+				 const float *K, size_t n, size_t d, float *W, float *scratch,
+				 const rv_exec *ex)
+{
+	(void) ex;
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	return weights_of(Q, m, K, n, d, p->num_heads, p->causal != 0, 0, p->scale,
+					  W, scratch);
+}
+
+rv_status
+rv_cross_logit(const rv_attention_params *p, const float *q, const float *k,
+			   size_t d, float *out)
+{
+	const rv_kernels *kern = rv_active_kernels();
+	size_t		H, dh;
+	double		sum = 0.0;
+
+	if (p == NULL || q == NULL || k == NULL || out == NULL)
+		return RV_ERR_NULL_ARG;
+	if (d == 0)
+		return RV_ERR_EMPTY_QUERY;
+	H = p->num_heads;
+	if (H < 1 || d % H != 0)
+		return RV_ERR_NUM_HEADS;
+	if (!isnan(p->scale) && !isfinite(p->scale))
+		return RV_ERR_SCALE;
+	dh = d / H;
+	if (H == 1)
+		return rv_attention_score(q, k, d, isnan(p->scale) ? rv_default_scale(d) : p->scale, out);
+	if (isnan(p->scale))
+		return rv_multi_head_score(q, k, d, H, out);
+	/* as rv_multi_head_score, with the given scale for every head */
+	for (size_t h = 0; h < H; h++)
+	{
+		float		s;
+
+		kern->scores(q + h * dh, k + h * dh, 1, dh, dh, p->scale, &s);
+		sum += s;
+	}
+	*out = (float) (sum / (double) H);
+	if (!isfinite(*out))
+		return RV_ERR_NONFINITE;
+	return RV_OK;
+}
+
+size_t
+rv_sliding_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
+						   size_t d, const rv_exec *ex)
+{
+	(void) m;
+	(void) d;
+	(void) ex;
+	if (p == NULL || p->window < 1)
+		return (size_t) -1;
+	return weights_scratch_of(n, 1);
+}
+
+rv_status
+rv_sliding_weights(const rv_attention_params *p, const float *Q, size_t m,
+				   const float *K, size_t n, size_t d, float *W, float *scratch,
+				   const rv_exec *ex)
+{
+	(void) ex;
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	if (p->window < 1)
+		return RV_ERR_WINDOW;
+	return weights_of(Q, m, K, n, d, 1, 1, p->window, p->scale, W, scratch);
+}
+
+rv_status
+rv_sliding_logit(const rv_attention_params *p, const float *q, const float *k,
+				 size_t d, float *out)
+{
+	if (p == NULL)
+		return RV_ERR_NULL_ARG;
+	if (p->window < 1)
+		return RV_ERR_WINDOW;
+	if (d != 0 && !isnan(p->scale) && !isfinite(p->scale))
+		return RV_ERR_SCALE;
+	return rv_attention_score(q, k, d, isnan(p->scale) ? rv_default_scale(d) : p->scale, out);
+}
