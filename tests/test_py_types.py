@@ -233,7 +233,9 @@ def test_scores_and_score_of_every_type(backend, rng):
             assert_close(rv.attention_score(q, K[i], kind, **params), logits[i],
                          max(1.0, abs(float(logits[i]))), f"{kind} score of key {i}")
         W2 = rv.attention_scores(np.stack([q, q]), K, kind, **params)
-        assert W2.shape == (2, K.shape[0]) and W2[0].tobytes() == W2[1].tobytes()
+        assert W2.shape == (2, K.shape[0])
+        if kind != "sliding":  # sliding rows have windows ending at different keys
+            assert W2[0].tobytes() == W2[1].tobytes(), kind
 
 
 def test_scores_of_rows_that_attend_nothing_are_zero(rng):
