@@ -46,7 +46,9 @@ def test_public_api_is_complete():
         "softmax", "softmax_inplace", "attention_score", "attention_scores", "scaled_dot_attention",
         "multi_head_attention", "flash_attention", "flash_attention_scratch_bytes",
         "scaled_dot_attention_scratch_bytes", "attention_types", "simd_backend", "supported_backends",
-        "set_backend", "use_backend",
+        "set_backend", "use_backend", "attention", "linear_attention", "linear_attention_summary",
+        "linear_attention_from_summary", "gat_attention", "sparse_attention", "moe_attention",
+        "cross_attention", "sliding_window_attention", "hyperbolic_attention",
     }
     assert expected <= set(PUBLIC_FUNCTIONS)
     for name in rv.__all__:
@@ -67,7 +69,7 @@ def test_doctests_pass():
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     seen = set()
-    for modname in ("ruvector_cffi", "ruvector_cffi._api", "ruvector_cffi._backend"):
+    for modname in ("ruvector_cffi", "ruvector_cffi._api", "ruvector_cffi._attention", "ruvector_cffi._backend"):
         mod = importlib.import_module(modname)
         for test in finder.find(mod, modname):
             if test.examples and test.name not in seen:

@@ -101,7 +101,8 @@ def check_python(path: Path = GUIDE) -> Tuple[int, int]:
     globs: dict = {}
     for i, m in enumerate(PY_BLOCK.finditer(path.read_text())):
         test = parser.get_doctest(m.group("py"), globs, f"{path.name}[python {i}]", str(path), 0)
-        runner.run(test)
+        runner.run(test, clear_globs=False)
+        globs.update(test.globs)  # the blocks build on each other (a DocTest copies its globs)
     r = runner.summarize(verbose=False)
     return r.failed, r.attempted
 
