@@ -206,7 +206,7 @@ SELECT ruvector_sliding_window_attention('{1,0}', '{{1,0}}', '{{1}}', 0);
 \echo :LAST_ERROR_SQLSTATE
 SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1}}', false, 0);
 \echo :LAST_ERROR_SQLSTATE
-SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1,2}}', true, 2);
+SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1,2,3}}', true, 2);
 \echo :LAST_ERROR_SQLSTATE
 SELECT ruvector_cross_attention('{1,0,0}', '{{1,0,0}}', '{{1,2}}', true, 3);
 \echo :LAST_ERROR_SQLSTATE

@@ -118,7 +118,7 @@ SELECT t.name,
        round((SELECT sum(w) FROM unnest(ruvector_attention_scores('{0.1,0.2,0,0.1}', k, t.name)) AS w)::numeric, 4) AS weights_sum
 FROM ruvector_attention_types() AS t,
      (VALUES ('{{0.1,0,0,0},{0,0.2,0,0},{0,0,0.3,0},{0.1,0.1,0.1,0.1},{0.2,0.2,0,0}}'::real[],
-              '{{0.1,0.2},{0.3,0.1},{0,0.4},{0.2,0.2},{0.5,0}}'::real[])) AS x(k, v)
+              '{{0.1,0.2,0,0},{0.3,0.1,0,0},{0,0.4,0,0},{0.2,0.2,0,0.1},{0.5,0,0.1,0}}'::real[])) AS x(k, v)
 ORDER BY t.name;
 
 --
@@ -126,7 +126,7 @@ ORDER BY t.name;
 --
 -- a 2-D query: one row per query, each as if alone
 SELECT pg_temp.r4m(ruvector_sparse_attention('{{1},{-1}}', '{{3},{1},{2}}', '{{1},{2},{3}}', 1)) AS batch_sparse,
-       pg_temp.r4m(ruvector_attention('{{0.1,0},{0,0.1}}', '{{0.1,0},{0,0.1}}', '{{1},{2}}', 'poincare')) AS batch_poincare;
+       pg_temp.r4m(ruvector_attention('{{0.1,0},{0,0.1}}', '{{0.1,0},{0,0.1}}', '{{0.1},{0.2}}', 'poincare')) AS batch_poincare;
 -- STRICT: a NULL argument gives NULL
 SELECT ruvector_sparse_attention('{1}', '{{1}}', '{{1}}', NULL) IS NULL AS null_top_k,
        ruvector_gat_attention('{1}', '{{1}}', '{{1}}', 0.2, NULL) IS NULL AS null_a,
