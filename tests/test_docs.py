@@ -27,7 +27,7 @@ def test_python_examples_of_the_guide():
 
 def test_sql_examples_of_the_guide():
     sql_support.skip_or_fail_without_pg()
-    assert len(docs_examples.BLOCK.findall(docs_examples.GUIDE.read_text())) >= 12
+    assert len(docs_examples.BLOCK.findall(docs_examples.GUIDE.read_text())) >= 10
     problems = docs_examples.check_sql()
     assert not problems, "\n\n".join(problems)
 

@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
 RESET client_min_messages;
 
-SELECT plan(65);
+SELECT plan(64);
 
 -- NULL element inside an array: 22004
 SELECT throws_ok($$SELECT ruvector_attention_score('{1,NULL}', '{1,0}')$$, '22004',
@@ -134,7 +134,7 @@ SELECT throws_ok($$SELECT ruvector_sliding_window_attention('{1,0}', '{{1,0}}', 
 SELECT throws_ok($$SELECT ruvector_cross_attention('{1,0}', '{{1,0}}', '{{1}}', false, 2)$$, '22023',
 				 'num_heads (2) must divide the value dimension (1)', 'cross num_heads not dividing dv');
 SELECT throws_ok($$SELECT ruvector_gat_attention('{1,0}', '{{1,0}}', '{{1}}', 'NaN')$$, '22023',
-				 'negative_slope must be a finite number, not nan', 'gat negative_slope NaN');
+				 'negative_slope must be a finite number, not NaN', 'gat negative_slope NaN');
 SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{0.1}', '{{0.1}}', '{{0.1}}', 'poincare', 0)$$, '22023',
 				 'curvature must be a positive finite number, not 0', 'curvature 0');
 SELECT throws_ok($$SELECT ruvector_hyperbolic_attention('{0.1}', '{{0.1}}', '{{0.1}}', 'euclid')$$, '22023',
