@@ -255,7 +255,7 @@ rv_linear_attention(const float *Q, size_t m, const float *K, const float *V,
 /* ---------------- the summary ---------------- */
 
 /* keys per weighted_sum call of the summary: their value rows stay in cache */
-#define SUMMARY_ROWS 64
+#define SUMMARY_ROWS 32
 
 typedef struct summary_args
 {
@@ -305,12 +305,17 @@ summary_task(rv_job *job, void *arg, size_t t, size_t worker)
 			else
 				for (size_t ii = 0; ii < len; ii++)
 					kern->phi(a->K + (sb + ii) * d + j0, g, R + ii * g);
-			for (size_t ii = 0; ii < len; ii++)
-				for (size_t jj = 0; jj < g; jj++)
+			for (size_t jj = 0; jj < g; jj++)
+			{
+				double		z = D[jj * ldm + dv];
+
+				for (size_t ii = 0; ii < len; ii++)
 				{
 					T[jj * SUMMARY_ROWS + ii] = R[ii * g + jj];
-					D[jj * ldm + dv] += R[ii * g + jj];
+					z += R[ii * g + jj];
 				}
+				D[jj * ldm + dv] = z;
+			}
 			for (size_t jj = 0; jj < g; jj++)
 				kern->weighted_sum(T + jj * SUMMARY_ROWS, a->V + sb * dv, len, dv, dv,
 								   sb == kb ? 0.0f : 1.0f, M + jj * ldm);
