@@ -191,21 +191,31 @@ rv_top_k_init(rv_top_k *sel, const float *x, size_t n, size_t k, float *heap)
 }
 
 rv_status
-rv_weights_init(const float *Q, size_t m, const float *K, size_t n, size_t d,
-				const float *W, const float *scratch, int need_scratch,
-				int *nothing)
+rv_weights_init(rv_forward *f, const float *Q, size_t m, const float *K,
+				size_t n, size_t d, float scale, const float *W,
+				float *scratch, int need_scratch, int *nothing)
 {
 	size_t		t;
 
 	*nothing = 1;
 	if (d == 0)
 		return RV_ERR_EMPTY_QUERY;
+	if (!isfinite(scale))
+		return RV_ERR_SCALE;
 	if (m == 0 || n == 0)
 		return RV_OK;
 	if (Q == NULL || K == NULL || W == NULL || (need_scratch && scratch == NULL))
 		return RV_ERR_NULL_ARG;
 	if (rv_mul_size(m, n, &t) || rv_mul_size(m, d, &t) || rv_mul_size(n, d, &t))
 		return RV_ERR_SIZE_OVERFLOW;
+	memset(f, 0, sizeof *f);
+	f->kern = rv_active_kernels();
+	f->Q = Q;
+	f->K = K;
+	f->n = n;
+	f->d = d;
+	f->scale = scale;
+	f->scratch = scratch;
 	*nothing = 0;
 	return RV_OK;
 }
@@ -392,28 +402,15 @@ rv_sparse_weights(const rv_attention_params *p, const float *Q, size_t m,
 	sparse_args a;
 	int			nothing;
 	rv_status	st;
-	float		scale;
 
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
-	if (d == 0)
-		return RV_ERR_EMPTY_QUERY;
 	if (p->top_k < 1)
 		return RV_ERR_TOP_K;
-	scale = rv_scale_or_default(p->scale, d);
-	if (!isfinite(scale))
-		return RV_ERR_SCALE;
-	st = rv_weights_init(Q, m, K, n, d, W, scratch, p->top_k < n, &nothing);
+	st = rv_weights_init(&a.f, Q, m, K, n, d, rv_scale_or_default(p->scale, d), W,
+						 scratch, p->top_k < n, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	memset(&a, 0, sizeof a);
-	a.f.kern = rv_active_kernels();
-	a.f.Q = Q;
-	a.f.K = K;
-	a.f.n = n;
-	a.f.d = d;
-	a.f.scale = scale;
-	a.f.scratch = scratch;
 	a.top_k = p->top_k;
 	a.W = W;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex),
