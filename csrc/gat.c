@@ -186,22 +186,12 @@ rv_gat_weights(const rv_attention_params *p, const float *Q, size_t m,
 
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
-	if (d == 0)
-		return RV_ERR_EMPTY_QUERY;
 	if (!isfinite(p->negative_slope))
 		return RV_ERR_SLOPE;
-	memset(&g, 0, sizeof g);
-	g.f.scale = p->gat_a ? 1.0f : rv_scale_or_default(p->scale, d);
-	if (!isfinite(g.f.scale))
-		return RV_ERR_SCALE;
-	st = rv_weights_init(Q, m, K, n, d, W, scratch, p->gat_a != NULL, &nothing);
+	st = rv_weights_init(&g.f, Q, m, K, n, d, p->gat_a ? 1.0f : rv_scale_or_default(p->scale, d),
+						 W, scratch, p->gat_a != NULL, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	g.f.kern = rv_active_kernels();
-	g.f.Q = Q;
-	g.f.K = K;
-	g.f.n = n;
-	g.f.d = d;
 	g.a = p->gat_a;
 	g.c = p->gat_a ? scratch : NULL;
 	g.slope = p->negative_slope;

@@ -737,39 +737,79 @@ all_finite_f32_neon(const float *x, size_t n)
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */
 
 /*
- * phi(x) = elu(x) + 1 on 4 lanes: x + 1 where x >= 0, else exp(x) by the
- * exp of x <= 0 applied to min(x, 0), plus x - x (0 for finite x, NaN for
- * NaN and +/-Infinity) so that a non-finite input stays non-finite.  A
- * register whose lanes are all >= 0 skips the exp.
+ * phi(x) = elu(x) + 1 on 4 lanes as exp(min(x, 0)) + max(x, 0): the exp
+ * of x <= 0 gives exactly 1 at 0, so lanes >= 0 get x + 1 and the others
+ * exp(x) + 0.  Adding x - x (0 for finite x, NaN otherwise) makes a
+ * non-finite input non-finite.
+ */
+RV_NEON_INLINE float32x4_t
+phi_exp_f32x4_neon(float32x4_t x_f32x4)
+{
+	float32x4_t zero_f32x4 = vdupq_n_f32(0.0f);
+	float32x4_t e_f32x4 = exp_nonpos_f32x4_neon(vminq_f32(x_f32x4, zero_f32x4));
+
+	return vaddq_f32(vaddq_f32(e_f32x4, vmaxq_f32(x_f32x4, zero_f32x4)),
+					 vsubq_f32(x_f32x4, x_f32x4));
+}
+
+/* nonzero when no lane of v has its sign bit set */
+RV_NEON_INLINE int
+no_sign_f32x4_neon(float32x4_t v_f32x4)
+{
+	return vminvq_s32(vreinterpretq_s32_f32(v_f32x4)) >= 0;
+}
+
+/*
+ * phi on 4 lanes, without the exp when no sign bit is set (every lane
+ * >= +0, or NaN, for which x + 1 is right too).
  */
 RV_NEON_INLINE float32x4_t
 phi_f32x4_neon(float32x4_t x_f32x4)
 {
-	float32x4_t zero_f32x4 = vdupq_n_f32(0.0f);
-	float32x4_t pos_f32x4 = vaddq_f32(x_f32x4, vdupq_n_f32(1.0f));
-	uint32x4_t	ge_u32x4 = vcgeq_f32(x_f32x4, zero_f32x4);
-	float32x4_t e_f32x4;
-
-	if (vminvq_u32(ge_u32x4) != 0)
-		return pos_f32x4;
-	e_f32x4 = exp_nonpos_f32x4_neon(vminq_f32(x_f32x4, zero_f32x4));
-	e_f32x4 = vaddq_f32(e_f32x4, vsubq_f32(x_f32x4, x_f32x4));
-	return vbslq_f32(ge_u32x4, pos_f32x4, e_f32x4);
+	if (no_sign_f32x4_neon(x_f32x4))
+		return vaddq_f32(x_f32x4, vdupq_n_f32(1.0f));
+	return phi_exp_f32x4_neon(x_f32x4);
 }
 
-/* out[i] = phi(x[i]); each chunk is loaded before it is stored, so out == x works. */
+/*
+ * out[i] = phi(x[i]), 16 floats per step with one sign test for the four
+ * registers; each chunk is loaded before it is stored, so out == x works.
+ */
 static void
 phi_f32_neon(const float *x, size_t n, float *out)
 {
+	float32x4_t one_f32x4 = vdupq_n_f32(1.0f);
 	size_t		i = 0;
 
-	for (; i + 8 <= n; i += 8)
+	for (; i + 16 <= n; i += 16)
 	{
-		float32x4_t y0_f32x4 = phi_f32x4_neon(vld1q_f32(x + i));
-		float32x4_t y1_f32x4 = phi_f32x4_neon(vld1q_f32(x + i + 4));
+		float32x4_t x0_f32x4 = vld1q_f32(x + i);
+		float32x4_t x1_f32x4 = vld1q_f32(x + i + 4);
+		float32x4_t x2_f32x4 = vld1q_f32(x + i + 8);
+		float32x4_t x3_f32x4 = vld1q_f32(x + i + 12);
+		uint32x4_t	or_u32x4 = vorrq_u32(vorrq_u32(vreinterpretq_u32_f32(x0_f32x4),
+												   vreinterpretq_u32_f32(x1_f32x4)),
+										 vorrq_u32(vreinterpretq_u32_f32(x2_f32x4),
+												   vreinterpretq_u32_f32(x3_f32x4)));
 
-		vst1q_f32(out + i, y0_f32x4);
-		vst1q_f32(out + i + 4, y1_f32x4);
+		if (no_sign_f32x4_neon(vreinterpretq_f32_u32(or_u32x4)))
+		{
+			x0_f32x4 = vaddq_f32(x0_f32x4, one_f32x4);
+			x1_f32x4 = vaddq_f32(x1_f32x4, one_f32x4);
+			x2_f32x4 = vaddq_f32(x2_f32x4, one_f32x4);
+			x3_f32x4 = vaddq_f32(x3_f32x4, one_f32x4);
+		}
+		else
+		{
+			x0_f32x4 = phi_exp_f32x4_neon(x0_f32x4);
+			x1_f32x4 = phi_exp_f32x4_neon(x1_f32x4);
+			x2_f32x4 = phi_exp_f32x4_neon(x2_f32x4);
+			x3_f32x4 = phi_exp_f32x4_neon(x3_f32x4);
+		}
+		vst1q_f32(out + i, x0_f32x4);
+		vst1q_f32(out + i + 4, x1_f32x4);
+		vst1q_f32(out + i + 8, x2_f32x4);
+		vst1q_f32(out + i + 12, x3_f32x4);
 	}
 	for (; i + 4 <= n; i += 4)
 		vst1q_f32(out + i, phi_f32x4_neon(vld1q_f32(x + i)));

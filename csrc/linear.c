@@ -12,9 +12,11 @@
  * paths make the same scores calls on the same values, so a row of a
  * batch equals the one-query call bit for bit.
  *
- * All l_i are >= 0.  When every one of them underflows to 0 (phi(q) or
- * phi(k) all below ~1e-45, e.g. every q_j < -104) the weights would be
- * 0 / 0: that is RV_ERR_NONFINITE, never NaN.
+ * All l_i are >= 0, and phi(q) is prescaled by a power of two (which
+ * cancels in l / sum l) so that they do not underflow for very negative
+ * q.  When every one of them is 0 all the same (phi(q) = 0: every
+ * q_j < -104, where exp rounds to 0; or phi(k_i) products that underflow)
+ * the weights would be 0 / 0: that is RV_ERR_NONFINITE, never NaN.
  *
  * Summary: M = [S | z] = sum_i phi(k_i) [v_i, 1] (d x (dv + 1)), after
  * which out(q) = S^T phi(q) / (phi(q).z) costs O(d dv) per query.  Row j
@@ -81,7 +83,7 @@ phi_query(const rv_kernels *kern, const float *q, size_t d, float *pq)
 	kern->phi(q, d, pq);
 	max = kern->max_checked(pq, d, &bad);
 	if (bad)
-		return RV_ERR_NONFINITE;	/* -Infinity in q made phi NaN */
+		return RV_ERR_NONFINITE;	/* NaN or +/-Infinity in q */
 	if (max > 0.0f && (max < 0x1p-32f || max > 0x1p32f))
 	{
 		(void) frexpf(max, &e);
@@ -255,7 +257,7 @@ rv_linear_attention(const float *Q, size_t m, const float *K, const float *V,
 /* ---------------- the summary ---------------- */
 
 /* keys per weighted_sum call of the summary: their value rows stay in cache */
-#define SUMMARY_ROWS 64
+#define SUMMARY_ROWS 32
 
 typedef struct summary_args
 {
@@ -305,12 +307,17 @@ summary_task(rv_job *job, void *arg, size_t t, size_t worker)
 			else
 				for (size_t ii = 0; ii < len; ii++)
 					kern->phi(a->K + (sb + ii) * d + j0, g, R + ii * g);
-			for (size_t ii = 0; ii < len; ii++)
-				for (size_t jj = 0; jj < g; jj++)
+			for (size_t jj = 0; jj < g; jj++)
+			{
+				double		z = D[jj * ldm + dv];
+
+				for (size_t ii = 0; ii < len; ii++)
 				{
 					T[jj * SUMMARY_ROWS + ii] = R[ii * g + jj];
-					D[jj * ldm + dv] += R[ii * g + jj];
+					z += R[ii * g + jj];
 				}
+				D[jj * ldm + dv] = z;
+			}
 			for (size_t jj = 0; jj < g; jj++)
 				kern->weighted_sum(T + jj * SUMMARY_ROWS, a->V + sb * dv, len, dv, dv,
 								   sb == kb ? 0.0f : 1.0f, M + jj * ldm);
@@ -499,18 +506,12 @@ rv_linear_weights(const rv_attention_params *p, const float *Q, size_t m,
 
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
-	st = rv_weights_init(Q, m, K, n, d, W, scratch, 1, &nothing);
+	memset(&a, 0, sizeof a);
+	st = rv_weights_init(&a.f, Q, m, K, n, d, 1.0f, W, scratch, 1, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
 	if (linear_scratch(m, n, d, 0, 0, ex, NULL) == (size_t) -1)
 		return RV_ERR_SIZE_OVERFLOW;
-	memset(&a, 0, sizeof a);
-	a.f.kern = rv_active_kernels();
-	a.f.Q = Q;
-	a.f.K = K;
-	a.f.n = n;
-	a.f.d = d;
-	a.f.scratch = scratch;
 	a.W = W;
 	return linear_run(&a, m, 0, ex);
 }

@@ -226,25 +226,14 @@ rv_moe_weights(const rv_attention_params *p, const float *Q, size_t m,
 
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
-	if (d == 0)
-		return RV_ERR_EMPTY_QUERY;
 	if (p->n_experts < 1)
 		return RV_ERR_N_EXPERTS;
 	if (p->top_k < 1)
 		return RV_ERR_TOP_K;
-	memset(&a, 0, sizeof a);
-	a.f.scale = rv_scale_or_default(p->scale, d);
-	if (!isfinite(a.f.scale))
-		return RV_ERR_SCALE;
-	st = rv_weights_init(Q, m, K, n, d, W, scratch, 1, &nothing);
+	st = rv_weights_init(&a.f, Q, m, K, n, d, rv_scale_or_default(p->scale, d), W, scratch, 1,
+						 &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	a.f.kern = rv_active_kernels();
-	a.f.Q = Q;
-	a.f.K = K;
-	a.f.n = n;
-	a.f.d = d;
-	a.f.scratch = scratch;
 	moe_shape(n, p->n_experts, p->top_k, &a.E, &a.top);
 	a.W = W;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex), moe_task, &a, ex);

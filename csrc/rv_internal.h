@@ -172,14 +172,17 @@ rv_top_k_take(rv_top_k *sel, float x)
 }
 
 /*
- * The checks the rv_<t>_weights functions share, after their parameter
- * checks: d (RV_ERR_EMPTY_QUERY), nothing to do when m or n is 0 (then
- * *nothing is set and RV_OK returned), buffers (scratch only when
- * need_scratch), size overflow of m n, m d and n d.
+ * What rv_forward_init is to the forward functions, for the
+ * rv_<t>_weights functions (after their own parameter checks): d
+ * (RV_ERR_EMPTY_QUERY), scale (RV_ERR_SCALE when not finite), nothing to
+ * do when m or n is 0 (then *nothing is set and RV_OK returned), buffers
+ * (scratch only when need_scratch), size overflow of m n, m d and n d;
+ * then f filled in (no V, dv 0, no out).
  */
-rv_status	rv_weights_init(const float *Q, size_t m, const float *K, size_t n,
-							size_t d, const float *W, const float *scratch,
-							int need_scratch, int *nothing);
+rv_status	rv_weights_init(rv_forward *f, const float *Q, size_t m,
+							const float *K, size_t n, size_t d, float scale,
+							const float *W, float *scratch, int need_scratch,
+							int *nothing);
 
 /* ---- hyperbolic.c ---- */
 RV_TYPE_OPS(poincare);

@@ -99,9 +99,9 @@ typedef struct rv_kernels
 	 * The feature map of linear attention, phi(x) = elu(x) + 1:
 	 * out[i] = x[i] + 1 for x[i] >= 0, else exp(x[i]) (the exp algorithm
 	 * below; 0 below RV_EXP_LO).  A non-finite x[i] gives a non-finite
-	 * out[i]: +Infinity for +Infinity, NaN for NaN and for -Infinity (whose
-	 * exp would be a finite 0), so that a bad input shows up in the
-	 * logits.  out may equal x.  Tables may skip the exp of a register
+	 * out[i] (NaN, or +Infinity for +Infinity), also for -Infinity whose
+	 * exp would be a finite 0, so that a bad input shows up in the
+	 * logits.  out may equal x.  Tables may skip the exp of registers
 	 * whose lanes are all >= 0 (phi(0) = 1 either way).
 	 */
 	void		(*phi) (const float *x, size_t n, float *out);

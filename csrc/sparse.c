@@ -15,6 +15,7 @@
  * path as rv_scaled_dot_attention (bit for bit).
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "rv_internal.h"
@@ -103,11 +104,10 @@ sift_down(float *h, size_t k, size_t i)
 	h[i] = v;
 }
 
-void
-rv_top_k_init(rv_top_k *sel, const float *x, size_t n, size_t k, float *heap)
+/* the k-th largest of x[0..n) by a bounded min-heap of k values (heap) */
+static float
+kth_largest_heap(const float *x, size_t n, size_t k, float *heap)
 {
-	size_t		above = 0;
-
 	memcpy(heap, x, k * sizeof(float));
 	for (size_t i = k / 2; i-- > 0;)
 		sift_down(heap, k, i);
@@ -117,28 +117,105 @@ rv_top_k_init(rv_top_k *sel, const float *x, size_t n, size_t k, float *heap)
 			heap[0] = x[i];
 			sift_down(heap, k, 0);
 		}
-	sel->t = heap[0];
+	return heap[0];
+}
+
+/* an unsigned key whose order is that of the floats (-0 just below +0) */
+static inline uint32_t
+float_key(float f)
+{
+	uint32_t	u;
+
+	memcpy(&u, &f, sizeof u);
+	return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+/*
+ * The k-th largest of x[0..n) by radix selection on float_key: three
+ * histogram passes over 11, 11 and 10 bits of the key, each keeping only
+ * the entries that share the digits found so far.  O(n) whatever the data
+ * and k; a heap's O(n log k) costs more once k is a sizeable part of n.
+ */
+static float
+kth_largest_radix(const float *x, size_t n, size_t k)
+{
+	static const int shifts[3] = {21, 10, 0};
+	uint32_t	prefix = 0,
+				mask = 0,
+				bits;
+	size_t		rank = k;		/* rank of the answer among the entries kept */
+	size_t		hist[2048];
+	float		t;
+
+	for (int pass = 0; pass < 3; pass++)
+	{
+		int			shift = shifts[pass];
+		uint32_t	width = pass == 2 ? 1024 : 2048;
+		size_t		above = 0;
+		uint32_t	digit;
+
+		memset(hist, 0, width * sizeof hist[0]);
+		for (size_t i = 0; i < n; i++)
+		{
+			uint32_t	key = float_key(x[i]);
+
+			if ((key & mask) == prefix)
+				hist[(key >> shift) & (width - 1)]++;
+		}
+		for (digit = width - 1; above + hist[digit] < rank; digit--)
+			above += hist[digit];
+		rank -= above;
+		prefix |= digit << shift;
+		mask |= (width - 1) << shift;
+	}
+	bits = prefix & 0x80000000u ? prefix & 0x7fffffffu : ~prefix;
+	memcpy(&t, &bits, sizeof t);
+	return t;
+}
+
+/*
+ * Both ways give the same k-th largest value (up to the sign of a zero,
+ * which compares equal), so the choice changes no result: the heap while k
+ * is small against n, the radix selection beyond.
+ */
+void
+rv_top_k_init(rv_top_k *sel, const float *x, size_t n, size_t k, float *heap)
+{
+	size_t		above = 0;
+
+	sel->t = k > 128 && k > n / 64 ? kth_largest_radix(x, n, k)
+		: kth_largest_heap(x, n, k, heap);
 	for (size_t i = 0; i < n; i++)
 		above += x[i] > sel->t;
 	sel->ties = k - above;
 }
 
 rv_status
-rv_weights_init(const float *Q, size_t m, const float *K, size_t n, size_t d,
-				const float *W, const float *scratch, int need_scratch,
-				int *nothing)
+rv_weights_init(rv_forward *f, const float *Q, size_t m, const float *K,
+				size_t n, size_t d, float scale, const float *W,
+				float *scratch, int need_scratch, int *nothing)
 {
 	size_t		t;
 
 	*nothing = 1;
 	if (d == 0)
 		return RV_ERR_EMPTY_QUERY;
+	if (!isfinite(scale))
+		return RV_ERR_SCALE;
 	if (m == 0 || n == 0)
 		return RV_OK;
 	if (Q == NULL || K == NULL || W == NULL || (need_scratch && scratch == NULL))
 		return RV_ERR_NULL_ARG;
 	if (rv_mul_size(m, n, &t) || rv_mul_size(m, d, &t) || rv_mul_size(n, d, &t))
 		return RV_ERR_SIZE_OVERFLOW;
+	memset(f, 0, sizeof *f);
+	f->kern = rv_active_kernels();
+	f->Q = Q;
+	f->K = K;
+	f->n = n;
+	f->d = d;
+	f->scale = scale;
+	f->scratch = scratch;
 	*nothing = 0;
 	return RV_OK;
 }
@@ -147,27 +224,37 @@ rv_weights_init(const float *Q, size_t m, const float *K, size_t n, size_t d,
 
 /*
  * The selection and softmax of one query: s (n floats) gets the logits,
- * wk (top_k floats) the weights of the selected keys in index order, *sel
- * the selection that a scan of s with rv_top_k_take reproduces.
+ * wk (top_k + 1 floats) the weights of the selected keys in index order,
+ * *sel the selection that a scan of s with rv_top_k_take reproduces.  The
+ * gather is rv_top_k_take without branches (about half of them would be
+ * mispredicted when top_k is a sizeable part of n): every logit is stored
+ * at wk[j] and j advances when it is taken, so the spare last float of wk
+ * absorbs the stores after the last one taken.
  */
 static rv_status
 sparse_select(const rv_kernels *kern, const float *q, const float *K,
 			  size_t n, size_t d, float scale, size_t top_k, float *s,
 			  float *wk, rv_top_k *sel, rv_job *job)
 {
-	rv_top_k	take;
 	float		max;
-	size_t		j = 0;
+	size_t		j = 0,
+				ties;
 	rv_status	st;
 
 	st = rv_logits_rows(kern, q, K, n, d, scale, s, &max, job);
 	if (st != RV_OK)
 		return st;
 	rv_top_k_init(sel, s, n, top_k, wk);
-	take = *sel;
+	ties = sel->ties;
 	for (size_t i = 0; i < n; i++)
-		if (rv_top_k_take(&take, s[i]))
-			wk[j++] = s[i];
+	{
+		float		v = s[i];
+		size_t		tie = (size_t) (v == sel->t) & (size_t) (ties > 0);
+
+		ties -= tie;
+		wk[j] = v;
+		j += (size_t) (v > sel->t) | tie;
+	}
 	/* the largest logit is selected, so max is the max of wk */
 	kern->scale(wk, top_k, (float) (1.0 / rv_exp_sum_blocked(kern, wk, top_k, max, wk)));
 	return RV_OK;
@@ -175,7 +262,7 @@ sparse_select(const rv_kernels *kern, const float *q, const float *K,
 
 typedef struct sparse_args
 {
-	rv_forward	f;				/* scratch: n + top_k floats per worker */
+	rv_forward	f;				/* scratch: n + top_k + 1 floats per worker */
 	size_t		top_k;
 	float	   *W;				/* weights: m x n, or NULL for the forward */
 } sparse_args;
@@ -192,8 +279,8 @@ sparse_task(rv_job *job, void *arg, size_t r, size_t worker)
 	size_t		n = a->f.n,
 				k = a->top_k,
 				dv = a->f.dv;
-	float	   *s = a->W ? a->W + r * n : a->f.scratch + worker * (n + k);
-	float	   *wk = a->W ? a->f.scratch + worker * k : s + n;
+	float	   *s = a->W ? a->W + r * n : a->f.scratch + worker * (n + k + 1);
+	float	   *wk = a->W ? a->f.scratch + worker * (k + 1) : s + n;
 	float	   *out;
 	rv_top_k	sel;
 	size_t		j = 0,
@@ -250,8 +337,8 @@ rv_sparse_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 		return (size_t) -1;
 	if (top_k >= n)
 		return rv_scaled_dot_attention_scratch(m, n, d, dv, ex);
-	if (n + top_k < n ||
-		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex), n + top_k, &s))
+	if (n + top_k + 1 <= n ||
+		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex), n + top_k + 1, &s))
 		return (size_t) -1;
 	return s;
 }
@@ -302,7 +389,7 @@ rv_sparse_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
 		return (size_t) -1;
 	if (p->top_k >= n)
 		return 0;
-	if (rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, 0), ex), p->top_k, &s))
+	if (rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, 0), ex), p->top_k + 1, &s))
 		return (size_t) -1;
 	return s;
 }
@@ -315,28 +402,15 @@ rv_sparse_weights(const rv_attention_params *p, const float *Q, size_t m,
 	sparse_args a;
 	int			nothing;
 	rv_status	st;
-	float		scale;
 
 	if (p == NULL)
 		return RV_ERR_NULL_ARG;
-	if (d == 0)
-		return RV_ERR_EMPTY_QUERY;
 	if (p->top_k < 1)
 		return RV_ERR_TOP_K;
-	scale = rv_scale_or_default(p->scale, d);
-	if (!isfinite(scale))
-		return RV_ERR_SCALE;
-	st = rv_weights_init(Q, m, K, n, d, W, scratch, p->top_k < n, &nothing);
+	st = rv_weights_init(&a.f, Q, m, K, n, d, rv_scale_or_default(p->scale, d), W,
+						 scratch, p->top_k < n, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	memset(&a, 0, sizeof a);
-	a.f.kern = rv_active_kernels();
-	a.f.Q = Q;
-	a.f.K = K;
-	a.f.n = n;
-	a.f.d = d;
-	a.f.scale = scale;
-	a.f.scratch = scratch;
 	a.top_k = p->top_k;
 	a.W = W;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex),
