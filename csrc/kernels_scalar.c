@@ -135,17 +135,18 @@ max_checked_serial(const float *x, size_t n, int *bad)
 	return m;
 }
 
+/* the one partial sum of this table is a double (see RV_EXP_SUM_BLOCK) */
 static float
 exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 {
-	float		sum = 0.0f;
+	double		sum = 0.0;
 
 	for (size_t i = 0; i < n; i++)
 	{
 		out[i] = rv_expf_serial(x[i] - m);
 		sum += out[i];
 	}
-	return sum;
+	return (float) sum;
 }
 
 /* ==== primitives of linear.c, gat.c, sparse.c, moe.c ==== */

@@ -167,3 +167,15 @@ def test_inplace_needs_a_writable_contiguous_float32_vector(x, fragment):
     with pytest.raises(rv.ArgumentTypeError, match=fragment) as e:
         rv.softmax_inplace(x)
     assert isinstance(e.value, TypeError)
+
+
+@pytest.mark.parametrize("n", [4096, 10000])
+def test_one_dominant_term_among_many_tiny_ones(backend, n):
+    # each e^-17 term is below half an ulp of a float sum that holds the 1:
+    # a long float sum drops them all (1.7e-4 of the total at n = 4096)
+    x = np.full(n, -17.0, np.float32)
+    x[0] = 0.0
+    assert_close(rv.softmax(x), ref_softmax(x), 1.0, f"peaked softmax n={n}")
+    K = np.array([[1.0]] + [[0.0]] * (n - 1), np.float32)
+    assert_close(rv.attention_scores([17.0], K, scale=1.0), ref_softmax(17.0 * K[:, 0].astype(np.float64)), 1.0,
+                 "peaked attention weights")

@@ -61,6 +61,33 @@ test_softmax(void)
 		CHECK_STATUS(rv_softmax(NULL, 2, out), RV_ERR_NULL_ARG);
 	}
 	{
+		/*
+		 * one dominant term among thousands far below it: each tiny term
+		 * is under half an ulp of a running float sum that holds the big
+		 * one, so a long float sum drops them all (1.7e-4 of the sum for
+		 * 4095 terms of e^-17); the blocked sum must not
+		 */
+		size_t		sizes[] = {4096, 10000};
+
+		for (size_t s = 0; s < 2; s++)
+		{
+			size_t		n = sizes[s];
+			float	   *x = malloc(n * sizeof(float));
+			float	   *y = malloc(n * sizeof(float));
+			double		sum = 1.0 + (double) (n - 1) * exp(-17.0);
+
+			x[0] = 0.0f;
+			for (size_t i = 1; i < n; i++)
+				x[i] = -17.0f;
+			CHECK_STATUS(rv_softmax(x, n, y), RV_OK);
+			CHECK(close_to(y[0], 1.0 / sum, 0.0) && close_to(y[n - 1], exp(-17.0) / sum, 0.0),
+				  "peaked softmax n=%zu: %.9g (want %.9g), %.9g (want %.9g)", n,
+				  y[0], 1.0 / sum, y[n - 1], exp(-17.0) / sum);
+			free(x);
+			free(y);
+		}
+	}
+	{
 		/* a large n exercises the blocked double sum */
 		size_t		n = 1000003;
 		float	   *x = malloc(n * sizeof(float));
