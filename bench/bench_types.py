@@ -7,7 +7,9 @@ The target of the attention-types issue: every type within 1.5x of the time
 of scaled_dot for the same n and d.  The points lie inside the unit
 Poincare ball (norms about 0.6) so that one data set serves every type.
 sliding (window 256) reads only the last 256 keys, so it is faster by
-construction; it is listed for completeness.
+construction; it is listed for completeness.  "linear from summary" is linear
+attention answered from the key summary (rv.linear_attention_summary, built
+once before the timing), what it is designed for: O(d dv) per query.
 
     .venv/bin/python bench/bench_types.py [--quick] [--n 4096 65536 ...]
 """
@@ -54,6 +56,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             out = rv.attention(q, K, V, t, threads=1)
             assert np.all(np.isfinite(out)), t
             cases.append(Case(t, [partial(rv.attention, q, K, V, t, threads=1)]))
+        # linear attention as it is meant to serve many queries: the key summary is built
+        # once (outside the timing), each query then costs O(d dv)
+        summary = rv.linear_attention_summary(K, V, threads=1)
+        np.testing.assert_allclose(rv.linear_attention_from_summary(q, summary, threads=1),
+                                   rv.attention(q, K, V, "linear", threads=1), rtol=1e-4, atol=1e-6)
+        cases.append(Case("linear from summary",
+                          [partial(rv.linear_attention_from_summary, q, summary, threads=1)]))
         st = measure_with(cases, cfg, 1)
         base = st["scaled_dot"].median
         ratios = {k: v.median / base for k, v in st.items()}

@@ -267,7 +267,10 @@ def types_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
         f"`rv.attention(q, K, V, type, threads=1)` with each type's defaults, d = dv = {R.get('d', 128)}, the "
         "same inputs for every type (points inside the unit Poincare ball). Each cell: the median time and its "
         "ratio to scaled_dot in the same trials (lower is faster). `sliding` (window 256) reads only the last "
-        "256 keys.")
+        "256 keys. *linear from summary* answers the same linear attention from the key summary "
+        "(`rv.linear_attention_summary`, built once before the timing): O(d dv) per query, how linear attention "
+        "serves many queries. multi_head (4 heads) and flash_v2 (tiles of 64) are the seed's types, for "
+        "reference.")
     out.append("")
     rows = R["rows"]
     names = list(rows[0]["stats"]) if rows else []
@@ -276,7 +279,7 @@ def types_section(R: Dict[str, Any], T: Targets, img: Dict[str, str]) -> str:
         body.append([r["m"], r["n"], size_fmt(r["kv_bytes"])]
                     + [f"{t_fmt(med(r, k))}<br>{r['vs_scaled_dot'][k]:.2f}x" for k in names])
         for k in names:
-            if k in ("scaled_dot", "sliding", "flash_v2", "multi_head"):
+            if k in ("scaled_dot", "sliding", "flash_v2", "multi_head", "linear from summary"):
                 continue
             x = r["vs_scaled_dot"][k]
             T.add(f"{k} vs scaled_dot", f"m={r['m']}, n={r['n']}, d={r['d']}",
