@@ -46,7 +46,7 @@
 								 * RV_CROSS_PAD) */
 #endif
 #ifndef RV_CROSS_BC
-#define RV_CROSS_BC 64			/* keys per tile */
+#define RV_CROSS_BC 48			/* keys per tile (a multiple of the micro-kernels' 6 keys) */
 #endif
 #define RV_CROSS_MIN_ROWS 8		/* fewer rows take the per-row path */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
@@ -124,9 +124,10 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 		 * Qt (dh x ld), one tile of S (Bc x ld), and with several heads the
 		 * tile's key and value slices packed (Bc x (dh + dvh))
 		 */
-		if (rv_mul_size(a->dh + RV_CROSS_BC, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
-			(H > 1 && (rv_mul_size(RV_CROSS_BC, a->dh + a->dvh, &t) ||
-					   a->slot + t < t || (a->slot += t, 0))))
+		if (__builtin_add_overflow(a->dh, RV_CROSS_BC, &t) ||
+			rv_mul_size(t, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
+			rv_mul_size(RV_CROSS_BC, H > 1 ? a->dh + a->dvh : 0, &t) ||
+			__builtin_add_overflow(a->slot, t, &a->slot))
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	else
@@ -217,17 +218,6 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 			{
 				memcpy(Kp + j * dh, Kt + j * d, dh * sizeof(float));
 				memcpy(Vp + j * dvh, Vt + j * dv, dvh * sizeof(float));
-			}
-			/*
-			 * The hardware prefetchers do not follow a head's slices (a
-			 * short run every d floats): ask for the next tile now.
-			 */
-			for (size_t j = nk; j < 2 * nk && j0 + j < hi; j++)
-			{
-				for (size_t k = 0; k < dh; k += 16)
-					__builtin_prefetch(Kt + j * d + k);
-				for (size_t k = 0; k < dvh; k += 16)
-					__builtin_prefetch(Vt + j * dv + k);
 			}
 			Kt = Kp;
 			Vt = Vp;
