@@ -315,6 +315,7 @@ test_threads(void)
 	static const size_t cases[][7] = {	/* m, n, d, dv, H, causal, window */
 		{200, 150, 64, 64, 8, 1, 0}, {130, 300, 16, 24, 2, 0, 0}, {5, 300, 16, 16, 4, 1, 0},
 		{150, 400, 8, 8, 1, 0, 40}, {150, 400, 8, 8, 1, 0, 5}, {64, 64, 512, 512, 8, 1, 0},
+		{1000, 300, 16, 16, 1, 1, 0},	/* blocks per task follow the threads */
 	};
 	int			counts[] = {2, 3, 4};
 
