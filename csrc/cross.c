@@ -192,10 +192,16 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 	b->O = a->f.out + r0 * a->f.dv + h * a->dvh;
 	for (size_t c = 0; c < b->W; c++)
 	{
-		const float *q = a->f.Q + (r0 + (c < b->rows ? c : 0)) * a->f.d + h * a->dh;
+		if (c < b->rows)
+		{
+			const float *q = a->f.Q + (r0 + c) * a->f.d + h * a->dh;
 
-		for (size_t k = 0; k < a->dh; k++)
-			Qt[k * ld + c] = c < b->rows ? q[k] : 0.0f;
+			for (size_t k = 0; k < a->dh; k++)
+				Qt[k * ld + c] = q[k];
+		}
+		else
+			for (size_t k = 0; k < a->dh; k++)
+				Qt[k * ld + c] = 0.0f;
 		b->m[c] = -INFINITY;
 		b->l[c] = 0.0;
 	}
@@ -228,12 +234,30 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 	kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld);
 	if (!kern->all_finite(S, nk * ld))
 		return RV_ERR_NONFINITE;
-	/* a diagonal or band tile: mask the keys outside each row's range */
+	/*
+	 * A diagonal or band tile: mask the keys outside each row's range.
+	 * Both ends of the ranges grow with the row, so the rows that attend
+	 * key j are an interval [c0, c1) which moves right as j grows.
+	 */
 	if (j0 + nk > b->first_hi || j0 < b->last_lo)
+	{
+		size_t		c0 = 0,
+					c1 = 0;
+
 		for (size_t j = 0; j < nk; j++)
-			for (size_t c = 0; c < b->rows; c++)
-				if (j0 + j < b->lo_r[c] || j0 + j >= b->hi_r[c])
-					S[j * ld + c] = -INFINITY;
+		{
+			float	   *s = S + j * ld;
+
+			while (c0 < b->rows && b->hi_r[c0] <= j0 + j)
+				c0++;
+			while (c1 < b->rows && b->lo_r[c1] <= j0 + j)
+				c1++;
+			for (size_t c = 0; c < c0; c++)
+				s[c] = -INFINITY;
+			for (size_t c = c1 > c0 ? c1 : c0; c < b->rows; c++)
+				s[c] = -INFINITY;
+		}
+	}
 
 	memcpy(m_old, b->m, b->W * sizeof(float));
 	kern->cross_exp(S, ld, nk, b->W, b->m, l_tile);
