@@ -45,7 +45,9 @@
 #define RV_CROSS_BR 64			/* query rows per block (multiple of
 								 * RV_CROSS_PAD) */
 #endif
+#ifndef RV_CROSS_GROUP
 #define RV_CROSS_GROUP 4		/* most blocks of rows per task */
+#endif
 #ifndef RV_CROSS_BC
 #define RV_CROSS_BC 48			/* keys per tile (a multiple of the micro-kernels' 6 keys) */
 #endif
@@ -231,8 +233,7 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 				l_tile[RV_CROSS_BR],
 				alpha[RV_CROSS_BR];
 
-	kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld);
-	if (!kern->all_finite(S, nk * ld))
+	if (!kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld))
 		return RV_ERR_NONFINITE;
 	/*
 	 * A diagonal or band tile: mask the keys outside each row's range.
@@ -325,16 +326,14 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 	const float *K = a->f.K + h * dh,
 			   *V = a->f.V + h * dvh;
 	cross_block blk[RV_CROSS_GROUP];
-	size_t		lo, hi;
+	size_t		lo, hi, ignored;
 	rv_status	st;
 
 	for (size_t i = 0; i < nb; i++)
 		block_start(a, &blk[i], h, (b0 + i) * a->br, Qt + i * dh * ld);
 	/* blocks of a group share lo (G is 1 with a window); the last ends last */
-	lo = blk[0].lo;
-	hi = blk[nb - 1].hi;
-	/* entries of S past a block's columns stay finite, for all_finite */
-	memset(S, 0, RV_CROSS_BC * ld * sizeof(float));
+	row_range(a, b0 * a->br, &lo, &hi);
+	row_range(a, blk[nb - 1].r0 + blk[nb - 1].rows - 1, &ignored, &hi);
 
 	for (size_t j0 = lo; j0 < hi; j0 += RV_CROSS_BC)
 	{

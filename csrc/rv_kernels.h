@@ -111,9 +111,11 @@ typedef struct rv_kernels
 	 * for j < nk keys, c < w; ldq, lds >= w.  dh may be 0 (S = 0).  The
 	 * sum runs in blocks of RV_CROSS_DOT_BLOCK terms (one float
 	 * accumulator each, scaled and added to S in order), which keeps long
-	 * dot products accurate.
+	 * dot products accurate.  Returns 1 when every S entry written is
+	 * finite, else 0 (NaN/Infinity in Qt or K, or an overflow), which
+	 * spares callers a pass of all_finite over the tile.
 	 */
-	void		(*cross_scores) (const float *Qt, size_t ldq, const float *K,
+	int			(*cross_scores) (const float *Qt, size_t ldq, const float *K,
 								 size_t ldk, size_t nk, size_t dh, size_t w,
 								 float scale, float *S, size_t lds);
 
