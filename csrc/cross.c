@@ -8,11 +8,12 @@
  * of w keys also lo_r = hi_r - w (clamped at 0).  An empty range gives a
  * row of zeros.
  *
- * Many rows: FlashAttention-2 (Dao 2023, Algorithm 1).  A task is one
- * (head, block of Br query rows).  The block is packed transposed once,
- * Qt (dh x Br, column c = query row c), and the keys of the block's range
- * are visited in tiles of Bc.  For each tile, in the paper's names:
- *   S = scale K_tile Qt                 (cross_scores, S transposed: Bc x Br)
+ * Many rows: FlashAttention-2 (Dao 2023, Algorithm 1).  A block is Br
+ * query rows of one head, packed transposed once, Qt (dh x Br, column c =
+ * query row c); the keys of its range are visited in tiles of Bc.  For
+ * each tile, in the paper's names:
+ *   S = scale K_tile Qt                 (cross_scores, S transposed: Bc x Br;
+ *                                        it also reports a non-finite S)
  *   mask entries outside a row's range  (diagonal/band tiles only)
  *   m_new = max(m, rowmax S), P = exp(S - m_new), l_tile = rowsum P
  *                                        (cross_exp, per column of S)
@@ -25,6 +26,13 @@
  * step a broadcast-FMA micro-kernel or a vertical vector op: no
  * horizontal reduction, no transpose of K, and V used in place.
  *
+ * A task is one head and a group of up to RV_CROSS_GROUP consecutive
+ * blocks, which take each tile of K and V in turn while it is in cache
+ * (with several heads, the tile's slices are first copied together: a
+ * head's rows are d floats apart, which for d a multiple of 1 KiB puts
+ * them all in a few L1 sets).  The blocks of a group share nothing else,
+ * so the group size may follow the thread count without changing a bit.
+ *
  * Few rows (decode) and narrow windows: one task per (row, head) running
  * rv_flash_row over the row's key range, which for a range up to
  * RV_CANCEL_BLOCK keys is exactly the scaled-dot pass (scores, exp,
@@ -33,25 +41,22 @@
  *
  * A task's arithmetic depends only on the sizes (the blocks are fixed by
  * m, never by the thread count), so results are bit-identical for any
- * thread count.  Scratch per worker: Qt and one tile of S, or one block
- * of logits for the per-row path: independent of n beyond RV_CANCEL_BLOCK.
+ * thread count.  Scratch per worker: the group's Qt, one tile of S and
+ * the packed tile (tiled path), or one block of logits (per-row path):
+ * independent of n beyond RV_CANCEL_BLOCK.
  */
 #include <math.h>
 #include <string.h>
 
 #include "rv_internal.h"
 
-#ifndef RV_CROSS_BR
 #define RV_CROSS_BR 64			/* query rows per block (multiple of
 								 * RV_CROSS_PAD) */
-#endif
-#ifndef RV_CROSS_GROUP
 #define RV_CROSS_GROUP 4		/* most blocks of rows per task */
-#endif
-#ifndef RV_CROSS_BC
-#define RV_CROSS_BC 48			/* keys per tile (a multiple of the micro-kernels' 6 keys) */
-#endif
-#define RV_CROSS_MIN_ROWS 8		/* fewer rows take the per-row path */
+#define RV_CROSS_BC 48			/* keys per tile (a multiple of the
+								 * micro-kernels' 6 keys) */
+#define RV_CROSS_MIN_ROWS 5		/* fewer rows take the per-row path (measured
+								 * crossover with 8 heads of 64) */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
 
 typedef struct cross_args
@@ -262,11 +267,12 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 
 	memcpy(m_old, b->m, b->W * sizeof(float));
 	kern->cross_exp(S, ld, nk, b->W, b->m, l_tile);
+	/* alpha = exp(m_old - m): 0 on a row's first keys, exactly 1 when m stayed */
+	for (size_t c = 0; c < b->rows; c++)
+		alpha[c] = m_old[c] == -INFINITY ? -INFINITY : m_old[c] - b->m[c];
+	kern->exp(alpha, b->rows, alpha);
 	for (size_t c = 0; c < b->rows; c++)
 	{
-		alpha[c] = m_old[c] == -INFINITY ? 0.0f
-			: b->m[c] > m_old[c] ? rv_expf_serial(m_old[c] - b->m[c]) : 1.0f;
-
 		/*
 		 * A max that grew by more than ~104 makes alpha 0, which overwrites
 		 * O: first make sure that no NaN/Infinity from earlier values is

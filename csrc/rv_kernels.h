@@ -125,7 +125,7 @@ typedef struct rv_kernels
 	 *   b = mx == -Infinity ? 0 : mx;
 	 *   S[j*lds + c] = exp(S[j*lds + c] - b); l[c] = sum_j S[j*lds + c]
 	 * (l overwritten; a float sum in j order per column).  S holds no NaN
-	 * and no +Infinity (callers check the tile with all_finite); -Infinity
+	 * and no +Infinity (cross_scores reported the tile finite); -Infinity
 	 * marks a masked entry and gives 0.  Same exp algorithm and accuracy as
 	 * exp_sum_to.
 	 */
