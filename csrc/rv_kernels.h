@@ -99,6 +99,11 @@ typedef struct rv_kernels
 
 	/* ---- primitives of cross.c (cross, sliding) ---- */
 
+/* The column counts w of cross_scores and cross_exp are multiples of this. */
+#define RV_CROSS_PAD 16
+/* Terms per block of the dot products of cross_scores. */
+#define RV_CROSS_DOT_BLOCK 64
+
 	/*
 	 * The three steps of one FlashAttention-2 tile, on a block of queries
 	 * held transposed (column c = query row c), so that every step is a
@@ -143,12 +148,6 @@ typedef struct rv_kernels
 							 size_t ldv, size_t nk, size_t rows, size_t dv,
 							 const float *alpha, float *O, size_t ldo);
 } rv_kernels;
-
-/* The column counts w of cross_scores and cross_exp are multiples of this. */
-#define RV_CROSS_PAD 16
-
-/* Terms per block of the dot products of cross_scores. */
-#define RV_CROSS_DOT_BLOCK 64
 
 /*
  * The tables.  A table for an ISA the compiler cannot target is NULL-free
