@@ -184,6 +184,8 @@ typedef struct cross_block
 	double		l[RV_CROSS_BR];
 	size_t		lo_r[RV_CROSS_BR],
 				hi_r[RV_CROSS_BR];
+	unsigned char redo[RV_CROSS_BR];	/* O may have dropped a NaN/Infinity */
+	size_t		h;
 } cross_block;
 
 /* pack Qt (Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block), m = -Inf, l = 0 */
@@ -197,6 +199,7 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 	b->W = round_up_pad(b->rows);
 	b->Qt = Qt;
 	b->O = a->f.out + r0 * a->f.dv + h * a->dvh;
+	b->h = h;
 	for (size_t c = 0; c < b->W; c++)
 	{
 		if (c < b->rows)
@@ -211,6 +214,7 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 				Qt[k * ld + c] = 0.0f;
 		b->m[c] = -INFINITY;
 		b->l[c] = 0.0;
+		b->redo[c] = 0;
 	}
 	for (size_t c = 0; c < b->rows; c++)
 		row_range(a, r0 + c, &b->lo_r[c], &b->hi_r[c]);
@@ -275,34 +279,49 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 	{
 		/*
 		 * A max that grew by more than ~104 makes alpha 0, which overwrites
-		 * O: first make sure that no NaN/Infinity from earlier values is
-		 * being dropped.
+		 * O: if that drops a NaN/Infinity, block_finish redoes the row.
 		 */
 		if (alpha[c] == 0.0f && m_old[c] != -INFINITY &&
 			!kern->all_finite(b->O + c * dv, dvh))
-			return RV_ERR_NONFINITE;
+			b->redo[c] = 1;
 		b->l[c] = alpha[c] * b->l[c] + l_tile[c];
 	}
 	kern->cross_pv(S, ld, Vt, ldv, nk, b->rows, dvh, alpha, b->O, dv);
 	return RV_OK;
 }
 
-/* O / l, or 0 for a row that attends no key (also when no tile ran) */
+/*
+ * O / l, or 0 for a row that attends no key (also when no tile ran).  A
+ * row whose O is not finite, because of a NaN/Infinity in V or because
+ * the unnormalised O overflowed (values near FLT_MAX), is computed again
+ * by rv_flash_row, which keeps O scaled: that fails only for a non-finite
+ * input.  S (RV_CROSS_BC x ld floats) is its scratch.  An error path only.
+ */
 static rv_status
-block_finish(const cross_args *a, const cross_block *b)
+block_finish(const cross_args *a, const cross_block *b, float *S, size_t ld,
+			 rv_job *job)
 {
 	for (size_t c = 0; c < b->rows; c++)
 	{
 		float	   *o = b->O + c * a->f.dv;
+		size_t		lo = b->lo_r[c],
+					hi = b->hi_r[c];
+		rv_status	st;
 
 		if (b->l[c] == 0.0)
-			memset(o, 0, a->dvh * sizeof(float));
-		else
 		{
-			a->f.kern->scale(o, a->dvh, (float) (1.0 / b->l[c]));
-			if (!a->f.kern->all_finite(o, a->dvh))
-				return RV_ERR_NONFINITE;
+			memset(o, 0, a->dvh * sizeof(float));
+			continue;
 		}
+		a->f.kern->scale(o, a->dvh, (float) (1.0 / b->l[c]));
+		if (!b->redo[c] && a->f.kern->all_finite(o, a->dvh))
+			continue;
+		st = rv_flash_row(a->f.kern, a->f.Q + (b->r0 + c) * a->f.d + b->h * a->dh,
+						  a->f.K + lo * a->f.d + b->h * a->dh, a->f.d,
+						  a->f.V + lo * a->f.dv + b->h * a->dvh, a->f.dv, hi - lo,
+						  a->dh, a->dvh, a->f.scale, RV_CROSS_BC * ld, S, o, job);
+		if (st != RV_OK)
+			return st;
 	}
 	return RV_OK;
 }
@@ -374,7 +393,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 			return RV_ERR_CANCELLED;
 	}
 	for (size_t i = 0; i < nb; i++)
-		if ((st = block_finish(a, &blk[i])) != RV_OK)
+		if ((st = block_finish(a, &blk[i], S, ld, job)) != RV_OK)
 			return st;
 	return RV_OK;
 }
