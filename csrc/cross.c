@@ -8,11 +8,12 @@
  * of w keys also lo_r = hi_r - w (clamped at 0).  An empty range gives a
  * row of zeros.
  *
- * Many rows: FlashAttention-2 (Dao 2023, Algorithm 1).  A task is one
- * (head, block of Br query rows).  The block is packed transposed once,
- * Qt (dh x Br, column c = query row c), and the keys of the block's range
- * are visited in tiles of Bc.  For each tile, in the paper's names:
- *   S = scale K_tile Qt                 (cross_scores, S transposed: Bc x Br)
+ * Many rows: FlashAttention-2 (Dao 2023, Algorithm 1).  A block is Br
+ * query rows of one head, packed transposed once, Qt (dh x Br, column c =
+ * query row c); the keys of its range are visited in tiles of Bc.  For
+ * each tile, in the paper's names:
+ *   S = scale K_tile Qt                 (cross_scores, S transposed: Bc x Br;
+ *                                        it also reports a non-finite S)
  *   mask entries outside a row's range  (diagonal/band tiles only)
  *   m_new = max(m, rowmax S), P = exp(S - m_new), l_tile = rowsum P
  *                                        (cross_exp, per column of S)
@@ -25,6 +26,13 @@
  * step a broadcast-FMA micro-kernel or a vertical vector op: no
  * horizontal reduction, no transpose of K, and V used in place.
  *
+ * A task is one head and a group of up to RV_CROSS_GROUP consecutive
+ * blocks, which take each tile of K and V in turn while it is in cache
+ * (with several heads, the tile's slices are first copied together: a
+ * head's rows are d floats apart, which for d a multiple of 1 KiB puts
+ * them all in a few L1 sets).  The blocks of a group share nothing else,
+ * so the group size may follow the thread count without changing a bit.
+ *
  * Few rows (decode) and narrow windows: one task per (row, head) running
  * rv_flash_row over the row's key range, which for a range up to
  * RV_CANCEL_BLOCK keys is exactly the scaled-dot pass (scores, exp,
@@ -33,22 +41,22 @@
  *
  * A task's arithmetic depends only on the sizes (the blocks are fixed by
  * m, never by the thread count), so results are bit-identical for any
- * thread count.  Scratch per worker: Qt and one tile of S, or one block
- * of logits for the per-row path: independent of n beyond RV_CANCEL_BLOCK.
+ * thread count.  Scratch per worker: the group's Qt, one tile of S and
+ * the packed tile (tiled path), or one block of logits (per-row path):
+ * independent of n beyond RV_CANCEL_BLOCK.
  */
 #include <math.h>
 #include <string.h>
 
 #include "rv_internal.h"
 
-#ifndef RV_CROSS_BR
 #define RV_CROSS_BR 64			/* query rows per block (multiple of
 								 * RV_CROSS_PAD) */
-#endif
-#ifndef RV_CROSS_BC
-#define RV_CROSS_BC 64			/* keys per tile */
-#endif
-#define RV_CROSS_MIN_ROWS 8		/* fewer rows take the per-row path */
+#define RV_CROSS_GROUP 4		/* most blocks of rows per task */
+#define RV_CROSS_BC 48			/* keys per tile (a multiple of the
+								 * micro-kernels' 6 keys) */
+#define RV_CROSS_MIN_ROWS 5		/* fewer rows take the per-row path (measured
+								 * crossover with 8 heads of 64) */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
 
 typedef struct cross_args
@@ -63,6 +71,8 @@ typedef struct cross_args
 	int			tiled;			/* the FlashAttention-2 path */
 	size_t		br;				/* rows per block (tiled) */
 	size_t		blocks;			/* query blocks per head (tiled) */
+	size_t		G;				/* blocks per task (tiled) */
+	size_t		groups;			/* tasks per head: ceil(blocks / G) */
 	size_t		workers;
 	size_t		slot;			/* scratch floats per worker */
 } cross_args;
@@ -119,25 +129,38 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 		/* a block reads K and V once for br rows */
 		if (rv_mul_size(work, a->br, &t))
 			t = (size_t) -1;
-		work = t;
+		a->workers = rv_plan_threads(tasks, t, ex);
+
 		/*
-		 * Qt (dh x ld), one tile of S (Bc x ld), and with several heads the
-		 * tile's key and value slices packed (Bc x (dh + dvh))
+		 * Groups of G blocks share the tiles of K and V, as long as that
+		 * leaves two tasks per thread (and with a window, whose blocks do
+		 * not start at the same key, none).
 		 */
-		if (rv_mul_size(a->dh + RV_CROSS_BC, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
-			(H > 1 && (rv_mul_size(RV_CROSS_BC, a->dh + a->dvh, &t) ||
-					   a->slot + t < t || (a->slot += t, 0))))
+		a->G = window ? 1 : RV_CROSS_GROUP;
+		while (a->G > 1 && H * ((a->blocks + a->G - 1) / a->G) < 2 * a->workers)
+			a->G /= 2;
+		a->groups = (a->blocks + a->G - 1) / a->G;
+
+		/*
+		 * G Qt (dh x ld), one tile of S (Bc x ld), and with several heads
+		 * the tile's key and value slices packed (Bc x (dh + dvh))
+		 */
+		if (rv_mul_size(a->G, a->dh, &t) ||
+			__builtin_add_overflow(t, RV_CROSS_BC, &t) ||
+			rv_mul_size(t, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
+			rv_mul_size(RV_CROSS_BC, H > 1 ? a->dh + a->dvh : 0, &t) ||
+			__builtin_add_overflow(a->slot, t, &a->slot))
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	else
 	{
 		if (rv_mul_size(m, H, &tasks))
 			return RV_ERR_SIZE_OVERFLOW;
+		a->workers = rv_plan_threads(tasks, work, ex);
 		a->slot = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
 		if (a->slot == 0)
 			a->slot = 1;
 	}
-	a->workers = rv_plan_threads(tasks, work, ex);
 	if (rv_mul_size(a->workers, a->slot, &t))
 		return RV_ERR_SIZE_OVERFLOW;
 	return RV_OK;
@@ -145,57 +168,197 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 
 /* ---------------- the FlashAttention-2 path ---------------- */
 
+/* One block of query rows: its transposed queries and the paper's m, l (O is its out rows) */
+typedef struct cross_block
+{
+	size_t		r0,
+				rows,
+				W;				/* rows rounded up to RV_CROSS_PAD */
+	float	   *Qt;				/* dh x ld */
+	float	   *O;				/* out + r0 dv + h dvh, row stride dv */
+	size_t		lo,
+				hi;				/* the keys of the block: [lo, hi) */
+	size_t		first_hi,
+				last_lo;		/* tiles inside both need no mask */
+	float		m[RV_CROSS_BR];
+	double		l[RV_CROSS_BR];
+	size_t		lo_r[RV_CROSS_BR],
+				hi_r[RV_CROSS_BR];
+	unsigned char redo[RV_CROSS_BR];	/* O may have dropped a NaN/Infinity */
+	size_t		h;
+} cross_block;
+
+/* pack Qt (Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block), m = -Inf, l = 0 */
+static void
+block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
+{
+	size_t		ld = round_up_pad(a->br) + RV_CROSS_PAD;
+
+	b->r0 = r0;
+	b->rows = a->m - r0 < a->br ? a->m - r0 : a->br;
+	b->W = round_up_pad(b->rows);
+	b->Qt = Qt;
+	b->O = a->f.out + r0 * a->f.dv + h * a->dvh;
+	b->h = h;
+	for (size_t c = 0; c < b->W; c++)
+	{
+		if (c < b->rows)
+		{
+			const float *q = a->f.Q + (r0 + c) * a->f.d + h * a->dh;
+
+			for (size_t k = 0; k < a->dh; k++)
+				Qt[k * ld + c] = q[k];
+		}
+		else
+			for (size_t k = 0; k < a->dh; k++)
+				Qt[k * ld + c] = 0.0f;
+		b->m[c] = -INFINITY;
+		b->l[c] = 0.0;
+		b->redo[c] = 0;
+	}
+	for (size_t c = 0; c < b->rows; c++)
+		row_range(a, r0 + c, &b->lo_r[c], &b->hi_r[c]);
+	/* ranges grow with r: the block's keys run from its first row's start to its last row's end */
+	b->lo = b->lo_r[0];
+	b->first_hi = b->hi_r[0];
+	b->last_lo = b->lo_r[b->rows - 1];
+	b->hi = b->hi_r[b->rows - 1];
+}
+
+/*
+ * One tile of keys j0 .. (at most RV_CROSS_BC, up to the block's end) for
+ * block b: Kt, Vt are the tile's key and value rows of the head (row
+ * strides ldk, ldv), S is a tile of scratch with row stride ld.
+ */
+static rv_status
+block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
+		   size_t ldk, const float *Vt, size_t ldv, float *S, size_t ld)
+{
+	const rv_kernels *kern = a->f.kern;
+	size_t		nk = b->hi - j0 < RV_CROSS_BC ? b->hi - j0 : RV_CROSS_BC;
+	size_t		dv = a->f.dv,
+				dvh = a->dvh;
+	float		m_old[RV_CROSS_BR],
+				l_tile[RV_CROSS_BR],
+				alpha[RV_CROSS_BR];
+
+	if (!kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld))
+		return RV_ERR_NONFINITE;
+	/*
+	 * A diagonal or band tile: mask the keys outside each row's range.
+	 * Both ends of the ranges grow with the row, so the rows that attend
+	 * key j are an interval [c0, c1) which moves right as j grows.
+	 */
+	if (j0 + nk > b->first_hi || j0 < b->last_lo)
+	{
+		size_t		c0 = 0,
+					c1 = 0;
+
+		for (size_t j = 0; j < nk; j++)
+		{
+			float	   *s = S + j * ld;
+
+			while (c0 < b->rows && b->hi_r[c0] <= j0 + j)
+				c0++;
+			while (c1 < b->rows && b->lo_r[c1] <= j0 + j)
+				c1++;
+			for (size_t c = 0; c < c0; c++)
+				s[c] = -INFINITY;
+			for (size_t c = c1 > c0 ? c1 : c0; c < b->rows; c++)
+				s[c] = -INFINITY;
+		}
+	}
+
+	memcpy(m_old, b->m, b->W * sizeof(float));
+	kern->cross_exp(S, ld, nk, b->W, b->m, l_tile);
+	/* alpha = exp(m_old - m): 0 on a row's first keys, exactly 1 when m stayed */
+	for (size_t c = 0; c < b->rows; c++)
+		alpha[c] = m_old[c] == -INFINITY ? -INFINITY : m_old[c] - b->m[c];
+	kern->exp(alpha, b->rows, alpha);
+	for (size_t c = 0; c < b->rows; c++)
+	{
+		/*
+		 * A max that grew by more than ~104 makes alpha 0, which overwrites
+		 * O: if that drops a NaN/Infinity, block_finish redoes the row.
+		 */
+		if (alpha[c] == 0.0f && m_old[c] != -INFINITY &&
+			!kern->all_finite(b->O + c * dv, dvh))
+			b->redo[c] = 1;
+		b->l[c] = alpha[c] * b->l[c] + l_tile[c];
+	}
+	kern->cross_pv(S, ld, Vt, ldv, nk, b->rows, dvh, alpha, b->O, dv);
+	return RV_OK;
+}
+
+/*
+ * O / l, or 0 for a row that attends no key (also when no tile ran).  A
+ * row whose O is not finite, because of a NaN/Infinity in V or because
+ * the unnormalised O overflowed (values near FLT_MAX), is computed again
+ * by rv_flash_row, which keeps O scaled: that fails only for a non-finite
+ * input.  S (RV_CROSS_BC x ld floats) is its scratch.  An error path only.
+ */
+static rv_status
+block_finish(const cross_args *a, const cross_block *b, float *S, size_t ld,
+			 rv_job *job)
+{
+	for (size_t c = 0; c < b->rows; c++)
+	{
+		float	   *o = b->O + c * a->f.dv;
+		size_t		lo = b->lo_r[c],
+					hi = b->hi_r[c];
+		rv_status	st;
+
+		if (b->l[c] == 0.0)
+		{
+			memset(o, 0, a->dvh * sizeof(float));
+			continue;
+		}
+		a->f.kern->scale(o, a->dvh, (float) (1.0 / b->l[c]));
+		if (!b->redo[c] && a->f.kern->all_finite(o, a->dvh))
+			continue;
+		st = rv_flash_row(a->f.kern, a->f.Q + (b->r0 + c) * a->f.d + b->h * a->dh,
+						  a->f.K + lo * a->f.d + b->h * a->dh, a->f.d,
+						  a->f.V + lo * a->f.dv + b->h * a->dvh, a->f.dv, hi - lo,
+						  a->dh, a->dvh, a->f.scale, RV_CROSS_BC * ld, S, o, job);
+		if (st != RV_OK)
+			return st;
+	}
+	return RV_OK;
+}
+
+/*
+ * Task t: head h, a group of up to G consecutive blocks of rows, which
+ * share each tile of keys and values (copied once, read G times while it
+ * is in cache).  Each block's arithmetic is that of the block alone, so G
+ * does not change any result.
+ */
 static rv_status
 tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 {
 	const cross_args *a = arg;
-	const rv_kernels *kern = a->f.kern;
-	size_t		h = t / a->blocks,
-				r0 = (t % a->blocks) * a->br;
-	size_t		rows = a->m - r0 < a->br ? a->m - r0 : a->br;
-	size_t		W = round_up_pad(rows);
-	size_t		ld = W + RV_CROSS_PAD;	/* not a power of two: see below */
+	size_t		h = t / a->groups,
+				b0 = (t % a->groups) * a->G;
+	size_t		nb = a->blocks - b0 < a->G ? a->blocks - b0 : a->G;
 	size_t		d = a->f.d,
 				dv = a->f.dv,
 				dh = a->dh,
 				dvh = a->dvh;
-	float	   *Qt = a->f.scratch + worker * a->slot;
-	float	   *S = Qt + dh * ld;
+	size_t		ld = round_up_pad(a->br) + RV_CROSS_PAD;	/* not a power of two */
+	float	   *Qt = a->f.scratch + worker * a->slot;	/* G x (dh x ld) */
+	float	   *S = Qt + a->G * dh * ld;
 	float	   *Kp = S + RV_CROSS_BC * ld;	/* H > 1: packed tile slices */
 	float	   *Vp = Kp + RV_CROSS_BC * dh;
-	float	   *O = a->f.out + r0 * dv + h * dvh;
 	const float *K = a->f.K + h * dh,
 			   *V = a->f.V + h * dvh;
-	float		m[RV_CROSS_BR],
-				m_old[RV_CROSS_BR],
-				l_tile[RV_CROSS_BR],
-				alpha[RV_CROSS_BR];
-	double		l[RV_CROSS_BR];
-	size_t		lo_r[RV_CROSS_BR],
-				hi_r[RV_CROSS_BR];
-	size_t		lo, hi, first_hi, last_lo;
+	cross_block blk[RV_CROSS_GROUP];
+	size_t		lo, hi, ignored;
+	rv_status	st;
 
-	/* Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block */
-	for (size_t c = 0; c < W; c++)
-	{
-		const float *q = a->f.Q + (r0 + (c < rows ? c : 0)) * d + h * dh;
-
-		for (size_t k = 0; k < dh; k++)
-			Qt[k * ld + c] = c < rows ? q[k] : 0.0f;
-	}
-	for (size_t c = 0; c < W; c++)
-	{
-		m[c] = -INFINITY;
-		l[c] = 0.0;
-	}
-	for (size_t c = 0; c < rows; c++)
-		row_range(a, r0 + c, &lo_r[c], &hi_r[c]);
-	/* the gap between S rows is never written: keep it finite for all_finite */
-	for (size_t j = 0; j < RV_CROSS_BC; j++)
-		memset(S + j * ld + W, 0, RV_CROSS_PAD * sizeof(float));
-	/* ranges grow with r: the block's keys run from its first row's start to its last row's end */
-	row_range(a, r0, &lo, &first_hi);
-	row_range(a, r0 + rows - 1, &last_lo, &hi);
+	for (size_t i = 0; i < nb; i++)
+		block_start(a, &blk[i], h, (b0 + i) * a->br, Qt + i * dh * ld);
+	/* blocks of a group share lo (G is 1 with a window); the last ends last */
+	row_range(a, b0 * a->br, &lo, &hi);
+	row_range(a, blk[nb - 1].r0 + blk[nb - 1].rows - 1, &ignored, &hi);
 
 	for (size_t j0 = lo; j0 < hi; j0 += RV_CROSS_BC)
 	{
@@ -208,8 +371,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 		/*
 		 * A head's rows are d floats apart: with d a multiple of 1 KiB the
 		 * tile's rows all fall in a few L1 sets and evict each other, so
-		 * copy the head's slices of the tile together first (a few percent
-		 * of the tile's work).
+		 * copy the head's slices of the tile together first.
 		 */
 		if (a->H > 1)
 		{
@@ -218,67 +380,21 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 				memcpy(Kp + j * dh, Kt + j * d, dh * sizeof(float));
 				memcpy(Vp + j * dvh, Vt + j * dv, dvh * sizeof(float));
 			}
-			/*
-			 * The hardware prefetchers do not follow a head's slices (a
-			 * short run every d floats): ask for the next tile now.
-			 */
-			for (size_t j = nk; j < 2 * nk && j0 + j < hi; j++)
-			{
-				for (size_t k = 0; k < dh; k += 16)
-					__builtin_prefetch(Kt + j * d + k);
-				for (size_t k = 0; k < dvh; k += 16)
-					__builtin_prefetch(Vt + j * dv + k);
-			}
 			Kt = Kp;
 			Vt = Vp;
 			ldk = dh;
 			ldv = dvh;
 		}
-		kern->cross_scores(Qt, ld, Kt, ldk, nk, dh, W, a->f.scale, S, ld);
-		if (!kern->all_finite(S, nk * ld))
-			return RV_ERR_NONFINITE;
-		/* a diagonal or band tile: mask the keys outside each row's range */
-		if (j0 + nk > first_hi || j0 < last_lo)
-			for (size_t j = 0; j < nk; j++)
-				for (size_t c = 0; c < rows; c++)
-					if (j0 + j < lo_r[c] || j0 + j >= hi_r[c])
-						S[j * ld + c] = -INFINITY;
-
-		memcpy(m_old, m, W * sizeof(float));
-		kern->cross_exp(S, ld, nk, W, m, l_tile);
-		for (size_t c = 0; c < rows; c++)
-		{
-			alpha[c] = m_old[c] == -INFINITY ? 0.0f
-				: m[c] > m_old[c] ? rv_expf_serial(m_old[c] - m[c]) : 1.0f;
-
-			/*
-			 * A max that grew by more than ~104 makes alpha 0, which
-			 * overwrites O: first make sure that no NaN/Infinity from
-			 * earlier values is being dropped.
-			 */
-			if (alpha[c] == 0.0f && m_old[c] != -INFINITY &&
-				!kern->all_finite(O + c * dv, dvh))
-				return RV_ERR_NONFINITE;
-			l[c] = alpha[c] * l[c] + l_tile[c];
-		}
-		kern->cross_pv(S, ld, Vt, ldv, nk, rows, dvh, alpha, O, dv);
+		for (size_t i = 0; i < nb; i++)
+			if (j0 < blk[i].hi &&
+				(st = block_tile(a, &blk[i], j0, Kt, ldk, Vt, ldv, S, ld)) != RV_OK)
+				return st;
 		if (rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
-
-	for (size_t c = 0; c < rows; c++)
-	{
-		float	   *o = O + c * dv;
-
-		if (l[c] == 0.0)		/* no key: also when no tile ran */
-			memset(o, 0, dvh * sizeof(float));
-		else
-		{
-			kern->scale(o, dvh, (float) (1.0 / l[c]));
-			if (!kern->all_finite(o, dvh))
-				return RV_ERR_NONFINITE;
-		}
-	}
+	for (size_t i = 0; i < nb; i++)
+		if ((st = block_finish(a, &blk[i], S, ld, job)) != RV_OK)
+			return st;
 	return RV_OK;
 }
 
@@ -336,7 +452,7 @@ run(const float *Q, size_t m, const float *K, const float *V, size_t n,
 	st = plan(&a, m, n, d, dv, H, banded, window, ex);
 	if (st != RV_OK)
 		return st;
-	return rv_run_tasks(a.tiled ? a.blocks * H : m * H, a.workers,
+	return rv_run_tasks(a.tiled ? a.groups * H : m * H, a.workers,
 						a.tiled ? tiled_task : row_task, &a, ex);
 }
 

@@ -1426,7 +1426,7 @@ log1p_f32_avx2(const float *x, size_t n, float *out)
 RV_AVX2_INLINE void
 cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
 					   size_t ldk, size_t dh, __m256 scale_f32x8, float *S,
-					   size_t lds, const int keys)
+					   size_t lds, __m256 *fin_f32x8, const int keys)
 {
 	__m256		acc_f32x8[6][2];
 	const float *k[6];
@@ -1467,7 +1467,11 @@ cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
 				float	   *s = S + j * lds + 8 * t;
 				__m256		s_f32x8 = _mm256_mul_ps(acc_f32x8[j][t], scale_f32x8);
 
-				_mm256_storeu_ps(s, k0 == 0 ? s_f32x8 : _mm256_add_ps(_mm256_loadu_ps(s), s_f32x8));
+				if (k0 != 0)
+					s_f32x8 = _mm256_add_ps(_mm256_loadu_ps(s), s_f32x8);
+				_mm256_storeu_ps(s, s_f32x8);
+				/* s - s is 0, or NaN for NaN/Infinity (which later blocks keep) */
+				*fin_f32x8 = _mm256_add_ps(*fin_f32x8, _mm256_sub_ps(s_f32x8, s_f32x8));
 			}
 		k0 = k1;
 	} while (k0 < dh);
@@ -1478,12 +1482,13 @@ cross_scores_tile_avx2(const float *Qt, size_t ldq, const float *K,
  * groups of 6 inside (the 16 columns of Qt, dh x 16 floats, stay in L1
  * while every key of the tile passes), the key tail by a narrower copy.
  */
-RV_AVX2 static void
+RV_AVX2 static int
 cross_scores_f32_avx2(const float *Qt, size_t ldq, const float *K, size_t ldk,
 					  size_t nk, size_t dh, size_t w, float scale, float *S,
 					  size_t lds)
 {
 	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+	__m256		fin_f32x8 = _mm256_setzero_ps();
 
 	for (size_t c = 0; c + 16 <= w; c += 16)
 	{
@@ -1491,33 +1496,34 @@ cross_scores_f32_avx2(const float *Qt, size_t ldq, const float *K, size_t ldk,
 
 		for (; j + 6 <= nk; j += 6)
 			cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-								   S + j * lds + c, lds, 6);
+								   S + j * lds + c, lds, &fin_f32x8, 6);
 		switch (nk - j)
 		{
 			case 1:
 				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-									   S + j * lds + c, lds, 1);
+									   S + j * lds + c, lds, &fin_f32x8, 1);
 				break;
 			case 2:
 				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-									   S + j * lds + c, lds, 2);
+									   S + j * lds + c, lds, &fin_f32x8, 2);
 				break;
 			case 3:
 				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-									   S + j * lds + c, lds, 3);
+									   S + j * lds + c, lds, &fin_f32x8, 3);
 				break;
 			case 4:
 				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-									   S + j * lds + c, lds, 4);
+									   S + j * lds + c, lds, &fin_f32x8, 4);
 				break;
 			case 5:
 				cross_scores_tile_avx2(Qt + c, ldq, K + j * ldk, ldk, dh, scale_f32x8,
-									   S + j * lds + c, lds, 5);
+									   S + j * lds + c, lds, &fin_f32x8, 5);
 				break;
 			default:
 				break;
 		}
 	}
+	return _mm256_movemask_ps(_mm256_cmp_ps(fin_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ)) == 0xFF;
 }
 
 /*

@@ -1674,7 +1674,8 @@ log1p_f32_avx512(const float *x, size_t n, float *out)
 RV_AVX512_INLINE void
 cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
 						 size_t ldk, size_t dh, __m512 scale_f32x16, float *S,
-						 size_t lds, const int keys, const int regs)
+						 size_t lds, __m512 *fin_f32x16, const int keys,
+						 const int regs)
 {
 	__m512		acc_f32x16[8][2];
 	const float *k[8];
@@ -1717,7 +1718,11 @@ cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
 				float	   *s = S + j * lds + 16 * t;
 				__m512		s_f32x16 = _mm512_mul_ps(acc_f32x16[j][t], scale_f32x16);
 
-				_mm512_storeu_ps(s, k0 == 0 ? s_f32x16 : _mm512_add_ps(_mm512_loadu_ps(s), s_f32x16));
+				if (k0 != 0)
+					s_f32x16 = _mm512_add_ps(_mm512_loadu_ps(s), s_f32x16);
+				_mm512_storeu_ps(s, s_f32x16);
+				/* s - s is 0, or NaN for NaN/Infinity (which later blocks keep) */
+				*fin_f32x16 = _mm512_add_ps(*fin_f32x16, _mm512_sub_ps(s_f32x16, s_f32x16));
 			}
 		k0 = k1;
 	} while (k0 < dh);
@@ -1727,37 +1732,37 @@ cross_scores_tile_avx512(const float *Qt, size_t ldq, const float *K,
 RV_AVX512_INLINE void
 cross_scores_cols_avx512(const float *Qt, size_t ldq, const float *K,
 						 size_t ldk, size_t nk, size_t dh, __m512 scale_f32x16,
-						 float *S, size_t lds, const int regs)
+						 float *S, size_t lds, __m512 *fin_f32x16, const int regs)
 {
 	size_t		j = 0;
 
 	for (; j + 8 <= nk; j += 8)
 		cross_scores_tile_avx512(Qt, ldq, K + j * ldk, ldk, dh, scale_f32x16,
-								 S + j * lds, lds, 8, regs);
+								 S + j * lds, lds, fin_f32x16, 8, regs);
 	K += j * ldk;
 	S += j * lds;
 	switch (nk - j)
 	{
 		case 1:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 1, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 1, regs);
 			break;
 		case 2:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 2, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 2, regs);
 			break;
 		case 3:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 3, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 3, regs);
 			break;
 		case 4:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 4, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 4, regs);
 			break;
 		case 5:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 5, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 5, regs);
 			break;
 		case 6:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 6, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 6, regs);
 			break;
 		case 7:
-			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, 7, regs);
+			cross_scores_tile_avx512(Qt, ldq, K, ldk, dh, scale_f32x16, S, lds, fin_f32x16, 7, regs);
 			break;
 		default:
 			break;
@@ -1765,18 +1770,22 @@ cross_scores_cols_avx512(const float *Qt, size_t ldq, const float *K,
 }
 
 /* S = scale * K Qt: column blocks of 32, then one of 16 */
-RV_AVX512 static void
+RV_AVX512 static int
 cross_scores_f32_avx512(const float *Qt, size_t ldq, const float *K,
 						size_t ldk, size_t nk, size_t dh, size_t w,
 						float scale, float *S, size_t lds)
 {
 	__m512		scale_f32x16 = _mm512_set1_ps(scale);
+	__m512		fin_f32x16 = _mm512_setzero_ps();
 	size_t		c = 0;
 
 	for (; c + 32 <= w; c += 32)
-		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds, 2);
+		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds,
+								 &fin_f32x16, 2);
 	if (c < w)
-		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds, 1);
+		cross_scores_cols_avx512(Qt + c, ldq, K, ldk, nk, dh, scale_f32x16, S + c, lds,
+								 &fin_f32x16, 1);
+	return _mm512_cmp_ps_mask(fin_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xFFFF;
 }
 
 /*

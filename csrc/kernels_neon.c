@@ -1330,7 +1330,7 @@ log1p_f32_neon(const float *x, size_t n, float *out)
 RV_NEON_INLINE void
 cross_scores_tile_neon(const float *Qt, size_t ldq, const float *K,
 					   size_t ldk, size_t dh, float scale, float *S,
-					   size_t lds, const int keys)
+					   size_t lds, float32x4_t *fin_f32x4, const int keys)
 {
 	float32x4_t acc_f32x4[6][4];
 	const float *k[6];
@@ -1373,18 +1373,24 @@ cross_scores_tile_neon(const float *Qt, size_t ldq, const float *K,
 				float	   *s = S + j * lds + 4 * t;
 				float32x4_t s_f32x4 = vmulq_n_f32(acc_f32x4[j][t], scale);
 
-				vst1q_f32(s, k0 == 0 ? s_f32x4 : vaddq_f32(vld1q_f32(s), s_f32x4));
+				if (k0 != 0)
+					s_f32x4 = vaddq_f32(vld1q_f32(s), s_f32x4);
+				vst1q_f32(s, s_f32x4);
+				/* s - s is 0, or NaN for NaN/Infinity (which later blocks keep) */
+				*fin_f32x4 = vaddq_f32(*fin_f32x4, vsubq_f32(s_f32x4, s_f32x4));
 			}
 		k0 = k1;
 	} while (k0 < dh);
 }
 
 /* S = scale * K Qt: column blocks of 16, keys in groups of 6, then the tail */
-static void
+static int
 cross_scores_f32_neon(const float *Qt, size_t ldq, const float *K, size_t ldk,
 					  size_t nk, size_t dh, size_t w, float scale, float *S,
 					  size_t lds)
 {
+	float32x4_t fin_f32x4 = vdupq_n_f32(0.0f);
+
 	for (size_t c = 0; c + 16 <= w; c += 16)
 	{
 		size_t		j = 0;
@@ -1393,30 +1399,31 @@ cross_scores_f32_neon(const float *Qt, size_t ldq, const float *K, size_t ldk,
 
 		for (; j + 6 <= nk; j += 6)
 			cross_scores_tile_neon(Qt + c, ldq, K + j * ldk, ldk, dh, scale,
-								   S + j * lds + c, lds, 6);
+								   S + j * lds + c, lds, &fin_f32x4, 6);
 		Kj = K + j * ldk;
 		Sj = S + j * lds + c;
 		switch (nk - j)
 		{
 			case 1:
-				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 1);
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, &fin_f32x4, 1);
 				break;
 			case 2:
-				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 2);
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, &fin_f32x4, 2);
 				break;
 			case 3:
-				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 3);
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, &fin_f32x4, 3);
 				break;
 			case 4:
-				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 4);
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, &fin_f32x4, 4);
 				break;
 			case 5:
-				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, 5);
+				cross_scores_tile_neon(Qt + c, ldq, Kj, ldk, dh, scale, Sj, lds, &fin_f32x4, 5);
 				break;
 			default:
 				break;
 		}
 	}
+	return vminvq_u32(vceqq_f32(fin_f32x4, vdupq_n_f32(0.0f))) != 0;
 }
 
 /*

@@ -374,11 +374,13 @@ log1p_serial(const float *x, size_t n, float *out)
 
 /* ==== primitives of cross.c (cross, sliding) ==== */
 
-static void
+static int
 cross_scores_serial(const float *Qt, size_t ldq, const float *K, size_t ldk,
 					size_t nk, size_t dh, size_t w, float scale, float *S,
 					size_t lds)
 {
+	int			finite = 1;
+
 	for (size_t j = 0; j < nk; j++)
 		for (size_t c = 0; c < w; c++)
 		{
@@ -394,7 +396,9 @@ cross_scores_serial(const float *Qt, size_t ldq, const float *K, size_t ldk,
 				S[j * lds + c] = k0 == 0 ? t * scale : S[j * lds + c] + t * scale;
 				k0 = k1;
 			} while (k0 < dh);
+			finite &= isfinite(S[j * lds + c]) != 0;
 		}
+	return finite;
 }
 
 static void

@@ -186,6 +186,11 @@ typedef struct rv_kernels
 
 	/* ---- primitives of cross.c (cross, sliding) ---- */
 
+/* The column counts w of cross_scores and cross_exp are multiples of this. */
+#define RV_CROSS_PAD 16
+/* Terms per block of the dot products of cross_scores. */
+#define RV_CROSS_DOT_BLOCK 64
+
 	/*
 	 * The three steps of one FlashAttention-2 tile, on a block of queries
 	 * held transposed (column c = query row c), so that every step is a
@@ -198,9 +203,11 @@ typedef struct rv_kernels
 	 * for j < nk keys, c < w; ldq, lds >= w.  dh may be 0 (S = 0).  The
 	 * sum runs in blocks of RV_CROSS_DOT_BLOCK terms (one float
 	 * accumulator each, scaled and added to S in order), which keeps long
-	 * dot products accurate.
+	 * dot products accurate.  Returns 1 when every S entry written is
+	 * finite, else 0 (NaN/Infinity in Qt or K, or an overflow), which
+	 * spares callers a pass of all_finite over the tile.
 	 */
-	void		(*cross_scores) (const float *Qt, size_t ldq, const float *K,
+	int			(*cross_scores) (const float *Qt, size_t ldq, const float *K,
 								 size_t ldk, size_t nk, size_t dh, size_t w,
 								 float scale, float *S, size_t lds);
 
@@ -210,7 +217,7 @@ typedef struct rv_kernels
 	 *   b = mx == -Infinity ? 0 : mx;
 	 *   S[j*lds + c] = exp(S[j*lds + c] - b); l[c] = sum_j S[j*lds + c]
 	 * (l overwritten; a float sum in j order per column).  S holds no NaN
-	 * and no +Infinity (callers check the tile with all_finite); -Infinity
+	 * and no +Infinity (cross_scores reported the tile finite); -Infinity
 	 * marks a masked entry and gives 0.  Same exp algorithm and accuracy as
 	 * exp_sum_to.
 	 */
@@ -228,12 +235,6 @@ typedef struct rv_kernels
 							 size_t ldv, size_t nk, size_t rows, size_t dv,
 							 const float *alpha, float *O, size_t ldo);
 } rv_kernels;
-
-/* The column counts w of cross_scores and cross_exp are multiples of this. */
-#define RV_CROSS_PAD 16
-
-/* Terms per block of the dot products of cross_scores. */
-#define RV_CROSS_DOT_BLOCK 64
 
 /*
  * The tables.  A table for an ISA the compiler cannot target is NULL-free

@@ -313,8 +313,9 @@ static void
 test_threads(void)
 {
 	static const size_t cases[][7] = {	/* m, n, d, dv, H, causal, window */
-		{200, 150, 64, 64, 8, 1, 0}, {130, 300, 16, 24, 2, 0, 0}, {5, 300, 16, 16, 4, 1, 0},
+		{200, 150, 64, 64, 8, 1, 0}, {130, 300, 16, 24, 2, 0, 0}, {4, 300, 16, 16, 4, 1, 0},
 		{150, 400, 8, 8, 1, 0, 40}, {150, 400, 8, 8, 1, 0, 5}, {64, 64, 512, 512, 8, 1, 0},
+		{1000, 300, 16, 16, 1, 1, 0},	/* blocks per task follow the threads */
 	};
 	int			counts[] = {2, 3, 4};
 
@@ -468,18 +469,34 @@ test_nonfinite(void)
 				free(V);
 				free(out);
 			}
-	/* values near FLT_MAX overflow O: an error, not Infinity */
-	{
-		float		Q[16 * 2], K[3 * 2], V[3 * 2] = {3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f};
-		float		out[16 * 2];
+	/*
+	 * values near FLT_MAX overflow the unnormalised O of a tile: the
+	 * answer is still finite (the row is redone with O kept scaled), on
+	 * both paths, causal or not; a NaN next to them is still an error
+	 */
+	for (size_t mm = 1; mm <= 16; mm += 15)
+		for (int causal = 0; causal <= 1; causal++)
+		{
+			size_t		n = 100;
+			float	   *Q = calloc(mm * 2, sizeof(float));
+			float	   *K = calloc(n * 2, sizeof(float));
+			float	   *V = malloc(n * 2 * sizeof(float));
+			float	   *out = malloc(mm * 2 * sizeof(float));
+			int			ok = 1;
 
-		for (size_t i = 0; i < 32; i++)
-			Q[i] = 0.0f;
-		for (size_t i = 0; i < 6; i++)
-			K[i] = 0.0f;
-		CHECK(call(Q, 16, K, V, 3, 2, 2, 1, 0, 0, NAN, out, NULL) == RV_ERR_NONFINITE ||
-			  (isfinite(out[0]) && close_to(out[0], 3e38, 0)), "overflowing V: %g", out[0]);
-	}
+			for (size_t i = 0; i < n * 2; i++)
+				V[i] = i % 2 ? -3e38f : 3e38f;
+			CHECK_STATUS(call(Q, mm, K, V, n, 2, 2, 1, causal, 0, NAN, out, NULL), RV_OK);
+			for (size_t i = 0; i < mm * 2; i++)
+				ok &= close_to(out[i], i % 2 ? -3e38 : 3e38, 0);
+			CHECK(ok, "m=%zu causal=%d: V near FLT_MAX gives %g %g", mm, causal, out[0], out[1]);
+			V[2 * (n - 1)] = NAN;
+			CHECK_STATUS(call(Q, mm, K, V, n, 2, 2, 1, causal, 0, NAN, out, NULL), RV_ERR_NONFINITE);
+			free(Q);
+			free(K);
+			free(V);
+			free(out);
+		}
 	/* a logit jump of more than ~104 between tiles (alpha 0) keeps an earlier NaN */
 	{
 		size_t		m = 16, n = 300;

@@ -181,8 +181,9 @@ scores_case(const test_table *t, size_t nk, size_t dh, size_t w, size_t extra,
 	for (size_t j = 0; j < nk; j++)
 		for (size_t k = 0; k < dh; k++)
 			K.p[j * ldk + k] = rand_range(-1, 1);
-	t->k->cross_scores(Qt.p, ldq, K.p, ldk, nk, dh, w, scale, S.p, lds);
-	rv_kernels_scalar.cross_scores(Qt.p, ldq, K.p, ldk, nk, dh, w, scale, S0.p, lds);
+	check(t->k->cross_scores(Qt.p, ldq, K.p, ldk, nk, dh, w, scale, S.p, lds) == 1 &&
+		  rv_kernels_scalar.cross_scores(Qt.p, ldq, K.p, ldk, nk, dh, w, scale, S0.p, lds) == 1,
+		  "%s cross_scores nk=%zu dh=%zu w=%zu: finite tile reported non-finite", t->name, nk, dh, w);
 	for (size_t j = 0; j < nk; j++)
 	{
 		for (size_t c = 0; c < w; c++)
@@ -210,6 +211,26 @@ scores_case(const test_table *t, size_t nk, size_t dh, size_t w, size_t extra,
 		  bad != (size_t) -1 ? S0.p[bad] : 0.0);
 	check(gaps && buf_guards_ok(&S) && buf_guards_ok(&Qt) && buf_guards_ok(&K),
 		  "%s cross_scores nk=%zu dh=%zu w=%zu: wrote outside its columns", t->name, nk, dh, w);
+	/* NaN or +/-Infinity in K or Qt, anywhere, is reported (also after a finite block) */
+	if (nk > 0 && dh > 0)
+	{
+		const float bads[] = {NAN, INFINITY, -INFINITY};
+
+		for (int b = 0; b < 3; b++)
+			for (int which = 0; which < 2; which++)
+			{
+				size_t		at = which == 0 ? ((size_t) b * 7 % nk) * ldk + (dh - 1 - (size_t) b % dh)
+					: (dh - 1) * ldq + ((size_t) b * 5 % w);
+				float	   *x = which == 0 ? K.p + at : Qt.p + at;
+				float		saved = *x;
+
+				*x = bads[b];
+				check(t->k->cross_scores(Qt.p, ldq, K.p, ldk, nk, dh, w, scale, S.p, lds) == 0,
+					  "%s cross_scores nk=%zu dh=%zu w=%zu: %g in %s not reported", t->name, nk, dh,
+					  w, bads[b], which == 0 ? "K" : "Qt");
+				*x = saved;
+			}
+	}
 	buf_free(&Qt);
 	buf_free(&K);
 	buf_free(&S);
