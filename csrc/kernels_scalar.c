@@ -135,7 +135,7 @@ max_checked_serial(const float *x, size_t n, int *bad)
 	return m;
 }
 
-/* the one partial sum of this table is a double (see RV_EXP_SUM_BLOCK) */
+/* the one partial sum of this table is a double (see RV_SUM_BLOCK) */
 static float
 exp_sum_to_serial(const float *x, size_t n, float m, float *out)
 {

@@ -34,7 +34,7 @@ rv_query_work(size_t n, size_t d, size_t dv)
 
 /*
  * out[i] = exp(x[i] - m) for a softmax (m finite, m >= every x[i]; out may
- * equal x), returning the sum: float lanes inside blocks of RV_EXP_SUM_BLOCK
+ * equal x), returning the sum: float lanes inside blocks of RV_SUM_BLOCK
  * entries, blocks added in double, so that the sum stays accurate for any n
  * and any spread of the terms.
  */

@@ -88,7 +88,7 @@ typedef struct rv_kernels
 	 * float sum of the out[i].  m is finite and m >= every x[i], which has
 	 * no NaN (so no exp overflows and no NaN fix-up is needed); -Infinity
 	 * gives 0.  Same accuracy as exp; out may equal x (in place).  Callers
-	 * keep n <= RV_EXP_SUM_BLOCK and add block sums in double
+	 * keep n <= RV_SUM_BLOCK and add block sums in double
 	 * (rv_exp_sum_blocked): a lane that adds many terms far below its
 	 * running sum loses them (one term of 1 and 4095 of e^-17 in one float
 	 * sum lose 1.7e-4 of it), so the float part of a sum stays short.
@@ -305,12 +305,15 @@ rv_head_weighted_sum(const rv_kernels *k, const float *W, size_t ldw,
 #define RV_EXP_P5 1.9875691500E-4f
 
 /*
- * Entries per exp_sum_to call in rv_exp_sum_blocked.  With 16 float
- * partial sums or more (every SIMD table) a partial adds at most 16 terms,
- * whose rounding stays near 1e-6 of the sum even when one term dominates;
- * the scalar table adds its one partial in double.
+ * Most terms a float partial sum of the drivers adds before it is added
+ * into a double: the exp sums of a softmax (exp_sum_to calls in
+ * rv_exp_sum_blocked) and the weighted sums of value rows.  A term far
+ * below a float running sum is rounded away (one term of 1 and 4095 of
+ * e^-17 lose 1.7e-4 of their sum); over 256 terms the loss stays near
+ * 1e-6 even when one term dominates (exp_sum_to's lanes split a block
+ * further; the scalar table's one exp partial is a double).
  */
-#define RV_EXP_SUM_BLOCK 256
+#define RV_SUM_BLOCK 256
 
 /* Scalar version of the algorithm above; used by drivers and the scalar table. */
 float		rv_expf_serial(float x);

@@ -15,9 +15,9 @@ rv_exp_sum_blocked(const rv_kernels *kern, const float *x, size_t n, float m,
 {
 	double		sum = 0.0;
 
-	for (size_t b = 0; b < n; b += RV_EXP_SUM_BLOCK)
+	for (size_t b = 0; b < n; b += RV_SUM_BLOCK)
 	{
-		size_t		len = n - b < RV_EXP_SUM_BLOCK ? n - b : RV_EXP_SUM_BLOCK;
+		size_t		len = n - b < RV_SUM_BLOCK ? n - b : RV_SUM_BLOCK;
 
 		sum += kern->exp_sum_to(x + b, len, m, out + b);
 	}

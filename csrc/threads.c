@@ -86,6 +86,14 @@ work_loop(rv_job *job, size_t worker)
 		if (task >= job->ntasks)
 			return;
 		st = job->fn(job, job->arg, task, worker);
+		/*
+		 * A task that stopped because another one failed says
+		 * RV_ERR_CANCELLED, which is not a failure of its own: recording
+		 * it (a lower task number wins) would report "cancelled" for an
+		 * input error, depending on the thread timing.
+		 */
+		if (st == RV_ERR_CANCELLED && !atomic_load(&job->cancelled))
+			continue;
 		if (st != RV_OK)
 			record_failure(job, task, st);
 	}

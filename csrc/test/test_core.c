@@ -552,6 +552,48 @@ test_head_grouping(void)
 	}
 }
 
+/*
+ * A NaN in one row of a threaded batch: every type reports RV_ERR_NONFINITE
+ * whatever the timing, never RV_ERR_CANCELLED (the tasks the failure stops
+ * say "cancelled" too, and must not be taken for the failure).
+ */
+static void
+test_failure_is_not_a_cancel(void)
+{
+	size_t		m = 64,
+				n = 300,
+				d = 16,
+				dv = 8;
+	float	   *Q = rand_array(m * d, 0.1f);
+	float	   *K = rand_array(n * d, 0.1f);
+	float	   *V = rand_array(n * dv, 0.1f);
+	float	   *out = malloc(m * dv * sizeof(float));
+	rv_exec		ex = {.max_threads = 4, .min_work_per_thread = 1};
+	rv_attention_type types[] = {RV_ATTN_SCALED_DOT, RV_ATTN_MULTI_HEAD, RV_ATTN_FLASH_V2,
+		RV_ATTN_LINEAR, RV_ATTN_GAT, RV_ATTN_SPARSE, RV_ATTN_MOE, RV_ATTN_CROSS,
+	RV_ATTN_SLIDING, RV_ATTN_POINCARE, RV_ATTN_LORENTZ};
+
+	Q[32 * d + 3] = NAN;
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+	{
+		rv_attention_params p;
+		float	   *scratch;
+		int			wrong = 0;
+
+		rv_attention_params_init(&p, types[t]);
+		scratch = malloc(rv_attention_scratch(&p, m, n, d, dv, &ex) * sizeof(float));
+		for (int rep = 0; rep < 30; rep++)
+			wrong += rv_attention(&p, Q, m, K, V, n, d, dv, out, scratch, &ex) != RV_ERR_NONFINITE;
+		CHECK(wrong == 0, "%s: %d of 30 threaded calls did not report the NaN as RV_ERR_NONFINITE",
+			  rv_attention_type_get(types[t])->name, wrong);
+		free(scratch);
+	}
+	free(Q);
+	free(K);
+	free(V);
+	free(out);
+}
+
 static void
 test_threads(void)
 {
@@ -740,6 +782,7 @@ main(void)
 		test_hard_inputs();
 		test_errors();
 		test_threads();
+		test_failure_is_not_a_cancel();
 		test_head_grouping();
 		test_flash_scratch();
 	}
