@@ -25,7 +25,7 @@ from ._errors import (
     ShapeError,
     error_for_status,
 )
-from ._params import build_params
+from ._params import build_params, with_scale
 from ._validate import (
     F32,
     _exec_for,
@@ -244,8 +244,7 @@ def attention_score(
         raise ShapeError(f"query has {d} dimensions but key has {k.shape[0]}")
     out = ffi.new("float *")
     if t not in _SEED_SCORE_TYPES or params:
-        p, _keep = build_params(t, dict(params, **({} if scale is None else {"scale": scale})), d, None,
-                                "attention_score")
+        p, _keep = build_params(t, with_scale(params, scale), d, None, "attention_score")
         st = lib.rv_attention_logit(p, _fb(_FA, q), _fb(_FA, k), d, out)
         if st:
             raise call_error(st, p, [("query", q, query), ("key", k, key)])
@@ -295,8 +294,7 @@ def attention_scores(
     m, d = _validate_query(Q)
     n = _validate_keys(K, d)
     if t not in _SEED_SCORE_TYPES or params:
-        return _generic_scores(t, dict(params, **({} if scale is None else {"scale": scale})),
-                               query, keys, Q, K, m, n, d, threads)
+        return _generic_scores(t, with_scale(params, scale), query, keys, Q, K, m, n, d, threads)
     multi = t == _MULTI_HEAD
     if multi:
         _check_multi_head_scale(scale, d)

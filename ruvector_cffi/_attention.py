@@ -370,9 +370,6 @@ def sliding_window_attention(
                     {"window_size": window_size, "scale": scale}, threads, "sliding_window_attention")
 
 
-_MODELS = {"poincare": lib.RV_ATTN_POINCARE, "poincar\u00e9": lib.RV_ATTN_POINCARE, "lorentz": lib.RV_ATTN_LORENTZ}
-
-
 def hyperbolic_attention(
     query: ArrayLike,
     keys: ArrayLike,
@@ -396,7 +393,10 @@ def hyperbolic_attention(
     """
     if not isinstance(model, str):
         raise ArgumentTypeError(f"model must be a str, got {type(model).__name__}")
-    t = _MODELS.get(model.lower())
-    if t is None:
+    try:
+        t = parse_attention_type(model)  # the core's names: case-insensitive, poincaré too
+    except ParameterError:
+        t = -1
+    if t not in (lib.RV_ATTN_POINCARE, lib.RV_ATTN_LORENTZ):
         raise ParameterError(f"unknown hyperbolic model {model!r}; valid models: poincare, lorentz")
     return _forward(t, query, keys, values, {"curvature": curvature}, threads, "hyperbolic_attention")

@@ -20,7 +20,7 @@ from ._binding import SIZE_MAX, ffi, lib
 from ._errors import ArgumentTypeError, ParameterError, ShapeError, error_for_status
 from ._validate import _validate_array, _validate_int, _validate_num_heads, _validate_scale
 
-__all__ = ["TYPE_PARAMS", "build_params", "default_params", "type_name"]
+__all__ = ["TYPE_PARAMS", "build_params", "default_params", "type_name", "with_scale"]
 
 _FLT_MAX = float(np.finfo(np.float32).max)
 
@@ -90,13 +90,21 @@ def _causal(value: Any) -> bool:
 
 
 def _attention_vector(value: Any, d: int) -> Any:
+    """a = [a1; a2] as float32, or None for an empty array (SQL's '{}')."""
     a = _validate_array(value, "attention_vector")
+    if a.size == 0:
+        return None
     if a.ndim != 1 or a.shape[0] != 2 * d:
         raise ShapeError(
             f"attention_vector must be a 1-D array of 2 x {d} (twice the query dimension) "
             f"elements, got shape {tuple(a.shape)}"
         )
     return a
+
+
+def with_scale(params: Mapping[str, Any], scale: Optional[float]) -> Dict[str, Any]:
+    """The keyword parameters of a call plus its scale= argument, when given."""
+    return dict(params, **({} if scale is None else {"scale": scale}))
 
 
 def build_params(t: int, given: Mapping[str, Any], d: int, dv: Optional[int], what: str) -> Tuple[Any, Any]:
@@ -109,9 +117,9 @@ def build_params(t: int, given: Mapping[str, Any], d: int, dv: Optional[int], wh
     for name in given:
         if name not in allowed:
             takes = ", ".join(allowed) if allowed else "no parameters"
-            raise ArgumentTypeError(
-                f"{what}: the {type_name(t)!r} attention type does not take {name!r} (it takes: {takes})"
-            )
+            # scale is a parameter of the call, meaningless for this type: a wrong value, not a wrong name
+            cls = ParameterError if name == "scale" else ArgumentTypeError
+            raise cls(f"{what}: the {type_name(t)!r} attention type does not take {name!r} (it takes: {takes})")
     p = default_params(t)
     keep: Any = None
     for name, value in given.items():
@@ -138,7 +146,8 @@ def build_params(t: int, given: Mapping[str, Any], d: int, dv: Optional[int], wh
             p.negative_slope = _slope(value)
         elif name == "attention_vector":
             keep = _attention_vector(value, d)
-            p.gat_a = ffi.from_buffer("float[]", keep)
+            if keep is not None:
+                p.gat_a = ffi.from_buffer("float[]", keep)
         elif name == "curvature":
             p.curvature = _curvature(value)
     if t == lib.RV_ATTN_MULTI_HEAD and given.get("num_heads") is None:

@@ -202,6 +202,8 @@ def test_attention_by_name_takes_the_types_parameters(rng):
     with pytest.raises(TypeError, match="does not take 'top_k'"):
         rv.attention(q, K, V, "scaled_dot", top_k=3)
     with pytest.raises(TypeError, match="it takes: no parameters"):
+        rv.attention(q, K, V, "linear", top_k=2)
+    with pytest.raises(rv.ParameterError, match="does not take 'scale'"):
         rv.attention(q, K, V, "linear", scale=1.0)
 
 
@@ -543,3 +545,47 @@ def test_values_a_type_does_not_read_are_not_inspected(backend):
     assert np.isfinite(rv.sliding_window_attention([1.0], Kn, np.ones((3, 1), np.float32), 2)).all()
     with pytest.raises(rv.NonFiniteError, match="keys row 0"):
         rv.sliding_window_attention([1.0], Kn, np.ones((3, 1), np.float32), 3)
+
+
+def test_python_defaults_are_the_cores():
+    """The defaults in the Python signatures are the core's (rv_attention_params_init),
+    which the SQL defaults are checked against in test_sql.py."""
+    import inspect
+
+    from ruvector_cffi import _binding, _params
+
+    lib = _binding.lib
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    gat = _params.default_params(lib.RV_ATTN_GAT)
+    assert np.float32(default(rv.gat_attention, "negative_slope")) == np.float32(gat.negative_slope)
+    assert default(rv.sparse_attention, "top_k") == _params.default_params(lib.RV_ATTN_SPARSE).top_k
+    moe = _params.default_params(lib.RV_ATTN_MOE)
+    assert (default(rv.moe_attention, "n_experts"), default(rv.moe_attention, "top_k")) == (moe.n_experts, moe.top_k)
+    cross = _params.default_params(lib.RV_ATTN_CROSS)
+    assert (default(rv.cross_attention, "causal"), default(rv.cross_attention, "num_heads")) == \
+        (bool(cross.causal), cross.num_heads)
+    assert default(rv.sliding_window_attention, "window_size") == _params.default_params(lib.RV_ATTN_SLIDING).window
+    assert np.float32(default(rv.hyperbolic_attention, "curvature")) == \
+        np.float32(_params.default_params(lib.RV_ATTN_POINCARE).curvature)
+    assert default(rv.flash_attention, "block_size") == _params.default_params(lib.RV_ATTN_FLASH_V2).block_size
+    assert default(rv.multi_head_attention, "num_heads") == _params.default_params(lib.RV_ATTN_MULTI_HEAD).num_heads
+
+
+def test_an_empty_attention_vector_is_none_as_in_sql(rng):
+    q, K, V = _inputs(rng, 20, 6, 3)
+    assert rv.gat_attention(q, K, V, 0.2, []).tobytes() == rv.gat_attention(q, K, V).tobytes()
+    assert rv.gat_attention(q, K, V, 0.2, np.zeros(0, np.float32)).tobytes() == rv.gat_attention(q, K, V).tobytes()
+
+
+def test_scale_where_a_type_takes_none_is_a_parameter_error():
+    q = [1.0, 0.0, 0.0, 1.0]
+    for extra in ({}, {"num_heads": 2}):
+        with pytest.raises(rv.ParameterError):
+            rv.attention_score(q, q, "multi_head", scale=1.0, **extra)
+    with pytest.raises(rv.ParameterError, match="does not take 'scale'"):
+        rv.attention_scores(q, [q], "poincare", scale=1.0)
+    with pytest.raises(TypeError, match="does not take 'window_size'"):
+        rv.attention_scores(q, [q], "poincare", window_size=3)

@@ -621,6 +621,34 @@ def test_type_functions_are_bit_identical_in_sql_and_python(on_backend, rng, cal
                     f"{sql} with {threads} threads")
 
 
+def test_sql_defaults_are_the_cores(session):
+    """The DEFAULTs of the SQL signatures are the core's (rv_attention_params_init),
+    which the Python signatures are checked against in test_py_types.py."""
+    from ruvector_cffi import _binding, _params
+
+    lib = _binding.lib
+    args = dict(session.cur.execute(
+        "SELECT proname::text, pg_get_function_arguments(oid) FROM pg_proc WHERE proname LIKE 'ruvector%%'").fetchall())
+
+    def default(fn, param):
+        m = re.search(rf"\b{param} \w+(?: \w+)? DEFAULT ([^,]+)", args[fn])
+        assert m, f"{fn} has no default for {param}: {args[fn]}"
+        return m.group(1).strip("'").split("'::")[0]
+
+    assert F32(default("ruvector_gat_attention", "negative_slope")) == F32(_params.default_params(lib.RV_ATTN_GAT).negative_slope)
+    assert int(default("ruvector_sparse_attention", "top_k")) == _params.default_params(lib.RV_ATTN_SPARSE).top_k
+    moe = _params.default_params(lib.RV_ATTN_MOE)
+    assert int(default("ruvector_moe_attention", "n_experts")) == moe.n_experts
+    assert int(default("ruvector_moe_attention", "top_k")) == moe.top_k
+    cross = _params.default_params(lib.RV_ATTN_CROSS)
+    assert default("ruvector_cross_attention", "causal") == ("true" if cross.causal else "false")
+    assert int(default("ruvector_cross_attention", "num_heads")) == cross.num_heads
+    assert int(default("ruvector_sliding_window_attention", "window_size")) == _params.default_params(lib.RV_ATTN_SLIDING).window
+    assert F32(default("ruvector_hyperbolic_attention", "curvature")) == F32(_params.default_params(lib.RV_ATTN_POINCARE).curvature)
+    assert int(default("ruvector_flash_attention", "block_size")) == _params.default_params(lib.RV_ATTN_FLASH_V2).block_size
+    assert int(default("ruvector_multi_head_attention", "num_heads")) == _params.default_params(lib.RV_ATTN_MULTI_HEAD).num_heads
+
+
 def test_linear_summary_is_bit_identical_in_sql_and_python(on_backend, rng):
     s = on_backend
     K = rng.standard_normal((500, 16)).astype(F32)
