@@ -18,26 +18,47 @@ core=(csrc/*.c)
 drivers=(csrc/test/*.c)
 fails=0
 
-run() {  # run NAME CMD...: print one status line per run, keep going on failure
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# run NAME CMD...: runs one test driver, writes its status line to $out/NAME.status
+run() {
   local name=$1; shift
   local log="$out/$name.log"
   if "$@" >"$log" 2>&1; then
-    echo "ok   $name: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+    echo "ok   $name: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)" >"$out/$name.status"
   else
-    echo "FAIL $name (log: $log)"; tail -n 20 "$log"; fails=$((fails + 1))
+    { echo "FAIL $name (log: $log)"; tail -n 20 "$log"; } >"$out/$name.status"
   fi
 }
 
-build_and_run() {  # build_and_run TAG CC [RUNNER...] -- CFLAGS...
+# build_and_run TAG CC [RUNNER...] -- CFLAGS...: the core compiled once for the configuration
+# (files in parallel), each driver linked against it, the drivers run $jobs at a time; status
+# lines printed in driver order.
+build_and_run() {
   local tag=$1 cc=$2; shift 2
   local runner=(); while [ "$1" != "--" ]; do runner+=("$1"); shift; done; shift
+  local dir="$out/$tag" names=() name
+  rm -rf "$dir"; mkdir -p "$dir"
+  if ! printf '%s\n' "${core[@]}" | CC=$cc DIR=$dir xargs -P "$jobs" -I{} \
+      bash -c '$CC "$@" -c {} -o "$DIR/$(basename {} .c).o"' _ "${warn[@]}" "$@" >"$dir/build.log" 2>&1; then
+    echo "FAIL $tag: build of the core"; cat "$dir/build.log"; fails=$((fails + 1)); return
+  fi
   for drv in "${drivers[@]}"; do
-    local name; name="$(basename "$drv" .c)-$tag"
-    if ! $cc "${warn[@]}" "$@" "$drv" "${core[@]}" -lm -lpthread -o "$out/$name" >"$out/$name.build.log" 2>&1; then
+    name="$(basename "$drv" .c)-$tag"
+    if ! $cc "${warn[@]}" "$@" "$drv" "$dir"/*.o -lm -lpthread -o "$out/$name" >"$out/$name.build.log" 2>&1; then
       echo "FAIL $name: build"; cat "$out/$name.build.log"; fails=$((fails + 1)); continue
     fi
-    run "$name" ${runner[@]+"${runner[@]}"} "$out/$name"
+    names+=("$name")
+    run "$name" ${runner[@]+"${runner[@]}"} "$out/$name" &
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   done
+  wait
+  for name in ${names[@]+"${names[@]}"}; do report "$name"; done
+}
+
+report() {  # report NAME: print the status line of a run and count a failure
+  cat "$out/$1.status"
+  if grep -q '^FAIL' "$out/$1.status"; then fails=$((fails + 1)); fi
 }
 
 build_and_run gcc gcc -- -O2
@@ -47,6 +68,7 @@ if [ $quick = 0 ]; then
   build_and_run gcc-asan gcc -- "${san[@]}"
   build_and_run clang-asan clang-14 -- "${san[@]}"
   run test_core-env-scalar env RUVECTOR_SIMD=scalar "$out/test_core-gcc"
+  report test_core-env-scalar
   if [ "$(uname -m)" = x86_64 ]; then
     if [ -f /usr/include/simde/x86/avx512.h ]; then
       # the emulated build drops target attributes and always_inline, so gcc's flow analysis
