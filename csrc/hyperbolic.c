@@ -22,8 +22,9 @@
  *    (RV_SQNORM, the test of rv_ball_check), which also decides whether
  *    they are inside, so the driver and rv_ball_check always agree;
  *  - the distance is taken as 2 asinh(t) / sqrt(c) with
- *    t = sinh(sqrt(c) d / 2) (RV_ACOSH1P), which is accurate for small t
- *    and cannot overflow near the boundary;
+ *    t = sinh(sqrt(c) d / 2), from X = t^2 (RV_DIST), which is accurate
+ *    for small t and cannot overflow near the boundary; a logit is
+ *    0 - distance, so +0 for equal points;
  *  - Lorentz: -c <q, k>_L - 1 = (c/2) (|q - k|^2 - (q0 - k0)^2) with
  *    q0 - k0 = (|q|^2 - |k|^2) / (q0 + k0) avoids the cancellation of
  *    q0 k0 - q.k; |q|^2 - |k|^2 is summed in float as (q - k).(q + k) and

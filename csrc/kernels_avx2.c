@@ -1426,7 +1426,9 @@ ws_norm_step_avx2(const float *const *v, const __m256 *w_f32x8, const int rows,
  * stretches of V (as weighted_wide_f32_avx2; out stays in L1), then the
  * n % 4 last rows one at a time (their norms by sqnorm_rows_f32's kernel:
  * the rows are in cache); the order of additions into out depends on n
- * only.
+ * only.  Without norms and for dv > 64 that is weighted_wide_f32_avx2's
+ * arithmetic exactly (the same rows per step, the same chunks, the same
+ * order), and its loop is faster, so it is called.
  */
 RV_AVX2 static void
 weighted_sum_sqnorm_f32_avx2(const float *w, const float *V, size_t n,
@@ -1438,6 +1440,11 @@ weighted_sum_sqnorm_f32_avx2(const float *w, const float *V, size_t n,
 	__m256		w_f32x8[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
 	__m256d		vv_f64x4;
 
+	if (!vv && dv > 64)
+	{
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, 1.0f, out);
+		return;
+	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
 	for (size_t b = 0; b < per_slot; b++)

@@ -189,12 +189,6 @@ rv_log1pf_serial(float x)
 }
 
 float
-rv_acosh1pf_serial(float t)
-{
-	return rv_log1pf_serial(2.0f * t * (t + sqrtf(1.0f + t * t)));
-}
-
-float
 rv_distf_serial(float X)
 {
 	float		y = X < RV_DIST_BIG ? X + sqrtf(X * X + X) : X + X;

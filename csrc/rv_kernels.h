@@ -402,9 +402,8 @@ float		rv_expf_serial(float x);
 
 #define RV_DIST_BIG 0x1p62f
 
-/* Scalar versions of RV_LOG1P, RV_ACOSH1P and RV_DIST, for drivers and the scalar table. */
+/* Scalar versions of RV_LOG1P and RV_DIST, for drivers and the scalar table. */
 float		rv_log1pf_serial(float x);
-float		rv_acosh1pf_serial(float t);
 float		rv_distf_serial(float X);
 
 #endif							/* RV_KERNELS_H */
