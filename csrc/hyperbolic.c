@@ -181,6 +181,8 @@ typedef struct hyp_args
 	size_t		kb, vb, sb;		/* rows per key, value and shared block */
 	float	   *ka;				/* n: key gaps (Poincare) */
 	float	   *vf;				/* n: value log0 factors (Poincare), float norms (Lorentz) */
+	size_t		k0, v0;			/* rows of the shared probes (run_shared) */
+	int			heavy_k, heavy_v;	/* their modes (mostly_flagged) */
 	float	   *slots;			/* per worker: slot floats */
 	size_t		slot;
 	size_t		w_off, dbl_off, f1_off, f2_off, o_off;	/* within a slot */
@@ -189,35 +191,70 @@ typedef struct hyp_args
 /* ---------------- trusted norms, and the rows checked in double ---------------- */
 
 /*
- * Poincare gaps of len rows X (d columns) from their float norms x: the
- * trusted ones by ball_gaps, the others (`flagged` of them, NaN in a)
- * from their norms in double (RV_SQNORM: the test of rv_ball_check), NaN
- * when such a row is outside the ball or not finite.  With xf != NULL the
- * float norm of a row checked in double is replaced by the rounded double
- * one.  a may equal x.  dbl: len doubles.  Many flagged rows are summed
- * in one pass over the block (still in cache), a few one by one.
+ * Points near the boundary (the usual case for hierarchies) have
+ * untrusted float norms, and then summing every norm in float first and
+ * again in double costs more than the double design did.  So the first
+ * HYP_PROBE keys and values decide: when more than an eighth of their
+ * float norms were untrusted ("heavy"), every later row takes its gap
+ * from its double norm, summed in the distance pass itself (sqdist_rows'
+ * kd) or alone (values), and ball_gaps_f64.  The rule only depends on the
+ * inputs, so a batch row still equals the one-query call bit for bit;
+ * either way every gap is accurate and every ball test is the double one.
  */
-static void
+#define HYP_PROBE 64
+
+static int
+mostly_flagged(size_t flagged, size_t len)
+{
+	return flagged > len / 8;
+}
+
+/* rows of the block at row b of n in blocks of blk: the probe comes first */
+static size_t
+block_len(size_t b, size_t n, size_t blk)
+{
+	size_t		len = b == 0 ? HYP_PROBE : blk;
+
+	return n - b < len ? n - b : len;
+}
+
+
+
+/*
+ * Poincare gaps of len rows X (d columns) from their float norms x: the
+ * trusted ones by ball_gaps, the others (NaN in a) from their norms in
+ * double (RV_SQNORM: the test of rv_ball_check), NaN when such a row is
+ * outside the ball or not finite.  kd: the double norms of the block when
+ * they came with the float ones, else NULL (then many untrusted rows are
+ * summed in one pass over the block, still in cache, into dbl, len
+ * doubles; a few one by one).  With xf != NULL the float norm of a row
+ * checked in double is replaced by the rounded double one.  a may equal x.
+ * Returns how many rows were untrusted.
+ */
+static size_t
 poincare_gaps(const hyp_args *h, const float *X, size_t len, size_t d,
-			  const float *x, float *a, float *xf, double *dbl)
+			  const float *x, const double *kd, float *a, float *xf, double *dbl)
 {
 	const rv_kernels *kern = h->kern;
-	size_t		flagged = kern->ball_gaps(x, len, h->c, h->xmax, a);
-	int			all = flagged > len / 8;
+	size_t		flagged = kern->ball_gaps(x, len, h->c, h->xmax, a),
+				left = flagged;
 
 	if (flagged == 0)
-		return;
-	if (all)
+		return 0;
+	if (!kd && mostly_flagged(flagged, len))
+	{
 		kern->sqnorm_rows(X, len, d, d, dbl);
-	for (size_t i = 0; i < len && flagged > 0; i++)
+		kd = dbl;
+	}
+	for (size_t i = 0; i < len && left > 0; i++)
 	{
 		double		xx;
 
 		if (!isnan(a[i]))
 			continue;
-		flagged--;
-		if (all)
-			xx = dbl[i];
+		left--;
+		if (kd)
+			xx = kd[i];
 		else
 			kern->sqnorm_rows(X + i * d, 1, d, d, &xx);
 		if (ball_status(xx, h->c) == RV_OK)
@@ -227,26 +264,30 @@ poincare_gaps(const hyp_args *h, const float *X, size_t len, size_t d,
 				xf[i] = (float) xx;
 		}
 	}
+	return flagged;
 }
 
 /*
  * The Lorentz t = q0 - k0 of the rows lorentz_chord did not trust
  * (`flagged` NaN entries of t), from the double norms of the keys:
- * (qq - kk) / (q0 + k0) in double.  NaN stays where the key is not
- * finite.  dbl: len doubles.
+ * (qq - kk) / (q0 + k0) in double, the formula of lorentz_chord_f64 (the
+ * same bits).  NaN stays where the key is not finite.  kd and dbl as for
+ * poincare_gaps.
  */
 static void
 exact_chords(const hyp_args *h, const float *K, size_t len, double qq,
-			 size_t flagged, float *t, double *dbl)
+			 size_t flagged, const double *kd, float *t, double *dbl)
 {
 	const rv_kernels *kern = h->kern;
 	size_t		d = h->d;
 	double		ic = 1.0 / (double) h->c,
 				q0 = sqrt(ic + qq);
-	int			all = flagged > len / 8;
 
-	if (all)
+	if (!kd && mostly_flagged(flagged, len))
+	{
 		kern->sqnorm_rows(K, len, d, d, dbl);
+		kd = dbl;
+	}
 	for (size_t i = 0; i < len && flagged > 0; i++)
 	{
 		double		kk;
@@ -254,8 +295,8 @@ exact_chords(const hyp_args *h, const float *K, size_t len, double qq,
 		if (!isnan(t[i]))
 			continue;
 		flagged--;
-		if (all)
-			kk = dbl[i];
+		if (kd)
+			kk = kd[i];
 		else
 			kern->sqnorm_rows(K + i * d, 1, d, d, &kk);
 		t[i] = (float) ((qq - kk) / (q0 + sqrt(ic + kk)));
@@ -294,22 +335,31 @@ lorentz_exact_logit(const float *q, const float *k, size_t d, double qq,
 
 /*
  * Poincare logits of q (aq = 1 - c |q|^2) against len keys K into s,
- * returning their max.  ka: the keys' gaps when shared, else NULL (then
- * from the norms of the same pass as the distances into kf, len floats).
- * dbl: len doubles.
+ * returning their max.  ka: the keys' gaps when shared, else NULL: then
+ * they come from the norms of the same pass as the distances, into kf
+ * (len floats): the float ones where trusted, or with `heavy` the double
+ * ones (into dbl, len doubles).  *flagged (when not heavy): how many
+ * float norms were untrusted.
  */
 static float
 poincare_block(const hyp_args *h, const float *q, float aq, const float *K,
-			   size_t len, const float *ka, float *s, float *kf, double *dbl)
+			   size_t len, const float *ka, float *s, float *kf, double *dbl,
+			   int heavy, size_t *flagged)
 {
 	const rv_kernels *kern = h->kern;
 
 	if (ka)
-		kern->sqdist_rows(q, K, len, h->d, h->d, s, NULL, NULL);
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, NULL, NULL, NULL);
+	else if (heavy)
+	{
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, NULL, NULL, dbl);
+		kern->ball_gaps_f64(dbl, len, h->c, kf, NULL);
+		ka = kf;
+	}
 	else
 	{
-		kern->sqdist_rows(q, K, len, h->d, h->d, s, kf, NULL);
-		poincare_gaps(h, K, len, h->d, kf, kf, NULL, dbl);
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, kf, NULL, NULL);
+		*flagged = poincare_gaps(h, K, len, h->d, kf, NULL, kf, NULL, dbl);
 		ka = kf;
 	}
 	return kern->poincare_logits(s, ka, len, aq, h->c, s);
@@ -317,22 +367,33 @@ poincare_block(const hyp_args *h, const float *q, float aq, const float *K,
 
 /*
  * Lorentz logits of q (qq = |q|^2) against len keys K into s, returning
- * their max; |q|^2 - |k|^2 comes from the same pass as the distances.
- * pt: len floats; dbl: len doubles.
+ * their max: t = q0 - k0 from |q|^2 - |k|^2 of the same pass as the
+ * distances where lorentz_chord trusts it, else (and for every row with
+ * `heavy`, decided by the query's probe block as for Poincare) from the
+ * double norms, summed in the same pass into dbl.  pt: len floats; dbl:
+ * len doubles.  *flagged (when not heavy): how many were untrusted.
  */
 static float
 lorentz_block(const hyp_args *h, const float *q, double qq, const float *K,
-			  size_t len, float *s, float *pt, double *dbl)
+			  size_t len, float *s, float *pt, double *dbl, int heavy,
+			  size_t *flagged)
 {
 	const rv_kernels *kern = h->kern;
-	size_t		d = h->d,
-				flagged;
+	size_t		d = h->d;
 	float		m;
 
-	kern->sqdist_rows(q, K, len, d, d, s, NULL, pt);
-	flagged = kern->lorentz_chord(s, pt, len, qq, h->c, pt);
-	if (flagged)
-		exact_chords(h, K, len, qq, flagged, pt, dbl);
+	if (heavy)
+	{
+		kern->sqdist_rows(q, K, len, d, d, s, NULL, NULL, dbl);
+		kern->lorentz_chord_f64(dbl, len, qq, h->c, pt);
+	}
+	else
+	{
+		kern->sqdist_rows(q, K, len, d, d, s, NULL, pt, NULL);
+		*flagged = kern->lorentz_chord(s, pt, len, qq, h->c, pt);
+		if (*flagged)
+			exact_chords(h, K, len, qq, *flagged, NULL, pt, dbl);
+	}
 	m = kern->lorentz_logits(s, pt, len, h->c, s);
 	if (m == INFINITY)
 	{
@@ -448,44 +509,125 @@ place(hyp_args *a, const hyp_layout *L, float *scratch, size_t n)
 	a->xmax = trusted_norm_max(a->c);
 }
 
-/* ---------------- the key and value quantities of a batch ---------------- */
+/* ---------------- the key and value quantities ---------------- */
 
 /*
- * Block b of sb keys and values: the Poincare gaps of the keys and
- * log-map factors of the values (NaN for a bad row, which the query tasks
- * report, in their order), or the Lorentz values' float norms.
+ * The Poincare log-map factors of len values V into f (len floats) from
+ * their gaps (into gb, len floats): the float norms where trusted, or
+ * with `heavy` the double ones (into dbl, len doubles).  first != NULL:
+ * the probe, whose untrusted count decides *first (mostly_flagged).
+ */
+static void
+value_factors(const hyp_args *a, const float *V, size_t len, int heavy,
+			  float *f, float *gb, double *dbl, int *first)
+{
+	const rv_kernels *kern = a->kern;
+
+	if (heavy)
+	{
+		kern->sqnorm_rows(V, len, a->dv, a->dv, dbl);
+		kern->ball_gaps_f64(dbl, len, a->c, gb, f);
+	}
+	else
+	{
+		size_t		flagged;
+
+		kern->sqnorm_rows_f32(V, len, a->dv, a->dv, f);
+		flagged = poincare_gaps(a, V, len, a->dv, f, NULL, gb, f, dbl);
+		if (first)
+			*first = mostly_flagged(flagged, len);
+	}
+	kern->poincare_log0(f, gb, len, a->c, f);
+}
+
+/*
+ * The gaps of len Poincare keys K into ka, as a query's pass forms them
+ * (poincare_block); first as for value_factors.
+ */
+static void
+key_gaps(const hyp_args *a, const float *K, size_t len, int heavy, float *ka,
+		 double *dbl, int *first)
+{
+	const rv_kernels *kern = a->kern;
+
+	if (heavy)
+	{
+		kern->sqnorm_rows(K, len, a->d, a->d, dbl);
+		kern->ball_gaps_f64(dbl, len, a->c, ka, NULL);
+	}
+	else
+	{
+		size_t		flagged;
+
+		kern->sqnorm_rows_f32(K, len, a->d, a->d, ka);
+		flagged = poincare_gaps(a, K, len, a->d, ka, NULL, ka, NULL, dbl);
+		if (first)
+			*first = mostly_flagged(flagged, len);
+	}
+}
+
+/*
+ * Block b of sb rows of the batch's shared quantities after the first
+ * probes (run_shared): the Poincare gaps of the keys from row k0 on and
+ * log-map factors of the values from v0 on, with the modes their first
+ * blocks chose (NaN for a bad row, which the query tasks report, in
+ * their order), or the Lorentz values' float norms.
  */
 static rv_status
 shared_task(rv_job *job, void *arg, size_t b, size_t worker)
 {
 	const hyp_args *a = arg;
-	const rv_kernels *kern = a->kern;
 	float	   *slot = a->slots + worker * a->slot;
 	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
-	size_t		i0 = b * a->sb;
-	size_t		len = a->n - i0 < a->sb ? a->n - i0 : a->sb;
-	const float *K = a->K + i0 * a->d;
+	size_t		i0 = a->k0 + b * a->sb,
+				j0 = a->v0 + b * a->sb;
 
 	(void) job;
-	if (a->model == HYP_POINCARE)
+	if (a->ka && i0 < a->n)
+		key_gaps(a, a->K + i0 * a->d, a->n - i0 < a->sb ? a->n - i0 : a->sb, a->heavy_k,
+				 a->ka + i0, dbl, NULL);
+	if (a->vf && j0 < a->n)
 	{
-		kern->sqnorm_rows_f32(K, len, a->d, a->d, a->ka + i0);
-		poincare_gaps(a, K, len, a->d, a->ka + i0, a->ka + i0, NULL, dbl);
-	}
-	if (a->forward)
-	{
-		const float *V = a->V + i0 * a->dv;
-		float	   *vf = a->vf + i0,
-				   *gap = slot + a->f2_off;
+		const float *V = a->V + j0 * a->dv;
+		size_t		len = a->n - j0 < a->sb ? a->n - j0 : a->sb;
 
-		kern->sqnorm_rows_f32(V, len, a->dv, a->dv, vf);
 		if (a->model == HYP_POINCARE)
-		{
-			poincare_gaps(a, V, len, a->dv, vf, gap, vf, dbl);
-			kern->poincare_log0(vf, gap, len, a->c, vf);
-		}
+			value_factors(a, V, len, a->heavy_v, a->vf + j0, slot + a->f2_off, dbl, NULL);
+		else
+			a->kern->sqnorm_rows_f32(V, len, a->dv, a->dv, a->vf + j0);
 	}
 	return RV_OK;
+}
+
+/*
+ * The shared quantities of a batch: the probes of keys and values
+ * (HYP_PROBE rows) here, deciding the modes, with worker 0's slot, then
+ * the rest threaded over blocks of sb rows.
+ */
+static rv_status
+run_shared(hyp_args *a, size_t workers, const rv_exec *ex)
+{
+	float	   *slot = a->slots;
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	size_t		rest;
+
+	a->k0 = a->v0 = 0;
+	if (a->ka)
+	{
+		a->k0 = block_len(0, a->n, a->kb);
+		key_gaps(a, a->K, a->k0, 0, a->ka, dbl, &a->heavy_k);
+	}
+	if (a->vf && a->model == HYP_POINCARE)
+	{
+		a->v0 = block_len(0, a->n, a->vb);
+		value_factors(a, a->V, a->v0, 0, a->vf, slot + a->f2_off, dbl, &a->heavy_v);
+	}
+	rest = a->n - (a->ka ? a->k0 : a->n);
+	if (a->vf && a->n - a->v0 > rest)
+		rest = a->n - a->v0;
+	if (rest == 0)
+		return RV_OK;
+	return rv_run_tasks((rest + a->sb - 1) / a->sb, workers, shared_task, a, ex);
 }
 
 /* ---------------- one query ---------------- */
@@ -517,17 +659,23 @@ query_logits(const hyp_args *a, const float *q, double qq, float *s,
 	float	   *f1 = slot + a->f1_off;
 	float		m = -INFINITY,
 				aq = (float) (1.0 - (double) a->c * qq);
-	size_t		since_poll = 0;
+	size_t		since_poll = 0,
+				flagged = 0;
+	int			heavy = 0;
 
-	for (size_t b = 0; b < a->n; b += a->kb)
+	for (size_t b = 0, len; b < a->n; b += len)
 	{
-		size_t		len = a->n - b < a->kb ? a->n - b : a->kb;
 		const float *K = a->K + b * a->d;
 		const float *ka = a->ka ? a->ka + b : NULL;
-		float		mb = a->model == HYP_POINCARE
-			? poincare_block(a, q, aq, K, len, ka, s + b, f1, dbl)
-			: lorentz_block(a, q, qq, K, len, s + b, f1, dbl);
+		float		mb;
 
+		len = block_len(b, a->n, a->kb);
+		mb = a->model == HYP_POINCARE
+			? poincare_block(a, q, aq, K, len, ka, s + b, f1, dbl, heavy, &flagged)
+			: lorentz_block(a, q, qq, K, len, s + b, f1, dbl, heavy, &flagged);
+
+		if (b == 0)
+			heavy = mostly_flagged(flagged, len);
 		if (!kern->all_finite(s + b, len))
 			return a->model == HYP_POINCARE
 				? block_status(kern, K, len, a->d, a->c, dbl)
@@ -575,9 +723,9 @@ pull_inside(const rv_kernels *kern, float *out, size_t dv, float c, float *tmp)
  * Poincare output of one query from its exponentials e (n floats, sum
  * `sum`): u = sum_i e_i f_i v_i / sum with f_i the log0 factors, then
  * out = exp0(u) = tanh(sqrt(c) |u|) u / (sqrt(c) |u|), pulled inside the
- * ball.  Values go in blocks of vb rows: their float norms, gaps and
- * factors just before their weighted sum reads them again from L2.  e is
- * overwritten by e_i f_i.
+ * ball.  Values go in blocks of vb rows: their norms, gaps and factors
+ * (value_factors) just before their weighted sum reads them again from
+ * L2.  e is overwritten by e_i f_i.
  */
 static rv_status
 poincare_output(const hyp_args *a, float *e, double sum, float *slot,
@@ -590,19 +738,16 @@ poincare_output(const hyp_args *a, float *e, double sum, float *slot,
 	size_t		since_poll = 0;
 	double		uu,
 				r;
+	int			heavy = 0;
 
-	for (size_t b = 0; b < a->n; b += a->vb)
+	for (size_t b = 0, len; b < a->n; b += len)
 	{
-		size_t		len = a->n - b < a->vb ? a->n - b : a->vb;
 		const float *V = a->V + b * a->dv;
 		const float *f = a->shared ? a->vf + b : fb;
 
+		len = block_len(b, a->n, a->vb);
 		if (!a->shared)
-		{
-			kern->sqnorm_rows_f32(V, len, a->dv, a->dv, fb);
-			poincare_gaps(a, V, len, a->dv, fb, gb, fb, dbl);
-			kern->poincare_log0(fb, gb, len, a->c, fb);
-		}
+			value_factors(a, V, len, heavy, fb, gb, dbl, b == 0 ? &heavy : NULL);
 		if (!kern->all_finite(f, len))
 			return block_status(kern, V, len, a->dv, a->c, dbl);
 		kern->mul(e + b, f, len, e + b);
@@ -749,7 +894,7 @@ run(hyp_args *a, size_t m, float *scratch, const rv_exec *ex)
 	place(a, &L, scratch, a->n);
 	if (a->ka || a->vf)
 	{
-		st = rv_run_tasks((a->n + a->sb - 1) / a->sb, L.workers, shared_task, a, ex);
+		st = run_shared(a, L.workers, ex);
 		if (st != RV_OK)
 			return st;
 	}
@@ -911,6 +1056,7 @@ logit(hyp_model model, const rv_attention_params *p, const float *q,
 	float		kf,
 				pt,
 				s;
+	size_t		flagged;
 	rv_status	st;
 
 	if (p == NULL || q == NULL || k == NULL || out == NULL)
@@ -931,9 +1077,9 @@ logit(hyp_model model, const rv_attention_params *p, const float *q,
 	if (st != RV_OK)
 		return st;
 	if (model == HYP_POINCARE)
-		poincare_block(&h, q, (float) (1.0 - (double) h.c * qq), k, 1, NULL, &s, &kf, &dbl);
+		poincare_block(&h, q, (float) (1.0 - (double) h.c * qq), k, 1, NULL, &s, &kf, &dbl, 0, &flagged);
 	else
-		lorentz_block(&h, q, qq, k, 1, &s, &pt, &dbl);
+		lorentz_block(&h, q, qq, k, 1, &s, &pt, &dbl, 0, &flagged);
 	if (!isfinite(s))
 		return model == HYP_POINCARE ? block_status(h.kern, k, 1, d, h.c, &dbl)
 			: RV_ERR_NONFINITE;

@@ -911,25 +911,32 @@ sqnorm_f64_rows_avx2(const float *const *k, size_t d, const int rows,
 
 /*
  * The float kernel of sqdist_rows and sqnorm_rows_f32 for `rows` rows k[r]
- * (a constant 4 or 8 after inlining; with pk, 4): when want_d2,
+ * (a constant 4 or 8 after inlining; with pk or kd, 4): when want_d2,
  * d2_f32x8[r] accumulates (q - k_r)^2 in 8 float lanes over all d; when
  * want_kk (want_pk), the 8 float lanes of k_r^2 ((q - k_r)(q + k_r))
  * run over a block of RV_SQNORM_F32_BLOCK columns, are reduced by the
  * transpose tree of four rows and added in double to kk_f64x4[r / 4]
- * (pk_f64x4[r / 4]), lane r % 4: RV_SQNORM_F32 with 8 lanes and FMA.
- * The d tail is one masked chunk of zeros past d.
+ * (pk_f64x4[r / 4]), lane r % 4: RV_SQNORM_F32 with 8 lanes and FMA;
+ * when want_kd, kd_f64x4[2r], kd_f64x4[2r + 1] accumulate k_r^2 in the 8
+ * double lanes of RV_SQNORM, exactly as sqnorm_f64_rows_avx2.  The d tail
+ * is one masked chunk of zeros past d.
  */
 RV_AVX2_INLINE void
-sq_rows_f32_avx2(const float *q, const float *const *k, size_t d, const int rows, const int want_d2, const int want_kk,
-				 const int want_pk, __m256 *d2_f32x8, __m256d *kk_f64x4,
-				 __m256d *pk_f64x4)
+sq_rows_f32_avx2(const float *q, const float *const *k, size_t d,
+				 const int rows, const int want_d2, const int want_kk,
+				 const int want_pk, const int want_kd, __m256 *d2_f32x8,
+				 __m256d *kk_f64x4, __m256d *pk_f64x4, __m256d *kd_f64x4)
 {
 	__m256		kk_f32x8[8],
 				pk_f32x8[8];
 
 	RV_UNROLL
 	for (int r = 0; r < rows; r++)
+	{
 		d2_f32x8[r] = kk_f32x8[r] = pk_f32x8[r] = _mm256_setzero_ps();
+		if (want_kd)
+			kd_f64x4[2 * r] = kd_f64x4[2 * r + 1] = _mm256_setzero_pd();
+	}
 	RV_UNROLL
 	for (int g = 0; g < rows / 4; g++)
 		kk_f64x4[g] = pk_f64x4[g] = _mm256_setzero_pd();
@@ -959,6 +966,15 @@ sq_rows_f32_avx2(const float *q, const float *const *k, size_t d, const int rows
 					kk_f32x8[r] = _mm256_fmadd_ps(k_f32x8, k_f32x8, kk_f32x8[r]);
 				if (want_pk)
 					pk_f32x8[r] = _mm256_fmadd_ps(e_f32x8, _mm256_add_ps(q_f32x8, k_f32x8), pk_f32x8[r]);
+				if (want_kd)
+				{
+					/* converted straight from memory: no extract of the high half */
+					__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
+					__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
+
+					kd_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kd_f64x4[2 * r]);
+					kd_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kd_f64x4[2 * r + 1]);
+				}
 			}
 		}
 		if (j < je)
@@ -978,6 +994,14 @@ sq_rows_f32_avx2(const float *q, const float *const *k, size_t d, const int rows
 					kk_f32x8[r] = _mm256_fmadd_ps(k_f32x8, k_f32x8, kk_f32x8[r]);
 				if (want_pk)
 					pk_f32x8[r] = _mm256_fmadd_ps(e_f32x8, _mm256_add_ps(q_f32x8, k_f32x8), pk_f32x8[r]);
+				if (want_kd)
+				{
+					__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
+					__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
+
+					kd_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kd_f64x4[2 * r]);
+					kd_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kd_f64x4[2 * r + 1]);
+				}
 			}
 		}
 		RV_UNROLL
@@ -1000,7 +1024,7 @@ sq_rows_f32_avx2(const float *q, const float *const *k, size_t d, const int rows
  * stretch of rows as in scores_f32_avx2, so that K streams from DRAM as
  * `rows` sequential streams; the n % rows last rows reuse the kernel with
  * the missing slots aimed at the last real row and only the real results
- * stored.  kd: the double norms of sqnorm_rows (then nothing else).
+ * stored.  With only want_kd: the double kernel of sqnorm_rows.
  */
 RV_AVX2_INLINE void
 sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
@@ -1010,7 +1034,8 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 {
 	__m256		d2_f32x8[8];
 	__m256d		kk_f64x4[16],
-				pk_f64x4[2];
+				pk_f64x4[2],
+				kd_f64x4[8];
 	const float *k[8];
 	size_t		blocks = n / rows;
 	size_t		skew[8];
@@ -1041,15 +1066,18 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			k[r] = K + row[r] * ldk;
-		if (want_kd)
+		if (want_kd && !want_d2 && !want_kk && !want_pk)
 		{
 			sqnorm_f64_rows_avx2(k, d, rows, kk_f64x4);
 			for (int r = 0; r < real; r++)
 				kd[row[r]] = sqnorm_reduce_avx2(kk_f64x4[2 * r], kk_f64x4[2 * r + 1]);
 			continue;
 		}
-		sq_rows_f32_avx2(q, k, d, rows, want_d2, want_kk, want_pk,
-						 d2_f32x8, kk_f64x4, pk_f64x4);
+		sq_rows_f32_avx2(q, k, d, rows, want_d2, want_kk, want_pk, want_kd,
+						 d2_f32x8, kk_f64x4, pk_f64x4, kd_f64x4);
+		if (want_kd)
+			for (int r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx2(kd_f64x4[2 * r], kd_f64x4[2 * r + 1]);
 		if (want_d2)
 		{
 			float		s8[8];
@@ -1093,7 +1121,7 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 RV_AVX2_LOOP
 sq_loop_d2_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk, float *d2)
 {
-	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, NULL, NULL, 4, 1, 0, 0, 0);
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, NULL, NULL, 8, 1, 0, 0, 0);
 }
 
 RV_AVX2_LOOP
@@ -1110,11 +1138,27 @@ sq_loop_d2_pk_avx2(const float *q, const float *K, size_t n, size_t d, size_t ld
 	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, pk, NULL, 4, 1, 0, 1, 0);
 }
 
+/* distances and double norms: keys near the boundary (the loop of the earlier double design) */
 RV_AVX2_LOOP
-sq_loop_d2_kk_pk_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
-					  float *d2, float *kk, float *pk)
+sq_loop_d2_kd_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				   float *d2, double *kd)
 {
-	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, pk, NULL, 4, 1, 1, 1, 0);
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, NULL, kd, 4, 1, 0, 0, 1);
+}
+
+/* the combinations no driver asks for: correct, not tuned (they spill) */
+RV_AVX2_LOOP
+sq_loop_any_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				 float *d2, float *kk, float *pk, double *kd)
+{
+	if (kk && pk && kd)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, pk, kd, 4, 1, 1, 1, 1);
+	else if (kk && pk)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, pk, NULL, 4, 1, 1, 1, 0);
+	else if (kk)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, NULL, kd, 4, 1, 1, 0, 1);
+	else
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, pk, kd, 4, 1, 0, 1, 1);
 }
 
 RV_AVX2 static void
@@ -1131,10 +1175,12 @@ sqnorm_rows_f32_avx2(const float *X, size_t n, size_t d, size_t ldx, float *out)
 
 RV_AVX2 static void
 sqdist_rows_f32_avx2(const float *q, const float *K, size_t n, size_t d,
-					 size_t ldk, float *d2, float *kk, float *pk)
+					 size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
-	if (kk && pk)
-		sq_loop_d2_kk_pk_avx2(q, K, n, d, ldk, d2, kk, pk);
+	if (kd && !kk && !pk)
+		sq_loop_d2_kd_avx2(q, K, n, d, ldk, d2, kd);
+	else if (kd || (kk && pk))
+		sq_loop_any_avx2(q, K, n, d, ldk, d2, kk, pk, kd);
 	else if (kk)
 		sq_loop_d2_kk_avx2(q, K, n, d, ldk, d2, kk);
 	else if (pk)
@@ -1182,6 +1228,33 @@ ball_gaps_f32_avx2(const float *x, size_t n, float c, float xmax, float *a)
 		store_ps8_avx2(a + i, rem, _mm256_blendv_ps(_mm256_set1_ps(NAN), a_f32x8, ok_f32x8));
 	}
 	return flagged;
+}
+
+RV_AVX2 static void
+ball_gaps_f64_avx2(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	__m256d		c_f64x4 = _mm256_set1_pd(c),
+				one_f64x4 = _mm256_set1_pd(1.0),
+				zero_f64x4 = _mm256_setzero_pd();
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256d		lo_f64x4,
+					hi_f64x4,
+					glo_f64x4,
+					ghi_f64x4;
+
+		load_pd8_avx2(kd + i, rem, &lo_f64x4, &hi_f64x4);
+		/* a product, then a difference: the ball test */
+		glo_f64x4 = _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, lo_f64x4));
+		ghi_f64x4 = _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, hi_f64x4));
+		glo_f64x4 = _mm256_blendv_pd(_mm256_set1_pd(NAN), glo_f64x4, _mm256_cmp_pd(glo_f64x4, zero_f64x4, _CMP_GT_OQ));
+		ghi_f64x4 = _mm256_blendv_pd(_mm256_set1_pd(NAN), ghi_f64x4, _mm256_cmp_pd(ghi_f64x4, zero_f64x4, _CMP_GT_OQ));
+		store_ps8_avx2(a + i, rem, cvt_pd8_ps_avx2(glo_f64x4, ghi_f64x4));
+		if (xf)
+			store_ps8_avx2(xf + i, rem, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4));
+	}
 }
 
 /* 0 - RV_DIST(X) * rc on 8 lanes (+0 at X = 0; NaN stays NaN) */
@@ -1300,6 +1373,29 @@ lorentz_chord_f32_avx2(const float *d2, const float *pk, size_t n, double qq,
 		store_ps8_avx2(t + i, rem, _mm256_blendv_ps(_mm256_set1_ps(NAN), t_f32x8, ok_f32x8));
 	}
 	return flagged;
+}
+
+RV_AVX2 static void
+lorentz_chord_f64_avx2(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m256d		ic_f64x4 = _mm256_set1_pd(ic),
+				qq_f64x4 = _mm256_set1_pd(qq),
+				q0_f64x4 = _mm256_set1_pd(sqrt(ic + qq));
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256d		lo_f64x4,
+					hi_f64x4;
+
+		load_pd8_avx2(kd + i, rem, &lo_f64x4, &hi_f64x4);
+		lo_f64x4 = _mm256_div_pd(_mm256_sub_pd(qq_f64x4, lo_f64x4),
+								 _mm256_add_pd(q0_f64x4, _mm256_sqrt_pd(_mm256_add_pd(ic_f64x4, lo_f64x4))));
+		hi_f64x4 = _mm256_div_pd(_mm256_sub_pd(qq_f64x4, hi_f64x4),
+								 _mm256_add_pd(q0_f64x4, _mm256_sqrt_pd(_mm256_add_pd(ic_f64x4, hi_f64x4))));
+		store_ps8_avx2(t + i, rem, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4));
+	}
 }
 
 RV_AVX2 static float
@@ -1592,10 +1688,12 @@ const rv_kernels rv_kernels_avx2 = {
 	.sqnorm_rows_f32 = sqnorm_rows_f32_avx2,
 	.sqdist_rows = sqdist_rows_f32_avx2,
 	.ball_gaps = ball_gaps_f32_avx2,
+	.ball_gaps_f64 = ball_gaps_f64_avx2,
 	.poincare_logits = poincare_logits_f32_avx2,
 	.poincare_log0 = poincare_log0_f32_avx2,
 	.mul = mul_f32_avx2,
 	.lorentz_chord = lorentz_chord_f32_avx2,
+	.lorentz_chord_f64 = lorentz_chord_f64_avx2,
 	.lorentz_logits = lorentz_logits_f32_avx2,
 	.lorentz_time = lorentz_time_f32_avx2,
 	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_avx2,

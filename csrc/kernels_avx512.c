@@ -1195,20 +1195,27 @@ sqnorm_f64_rows_avx512(const float *const *k, size_t d, __m512d *kk_f64x8)
  * over all d; when want_kk (want_pk), the 16 float lanes of k_r^2
  * ((q - k_r)(q + k_r)) run over a block of RV_SQNORM_F32_BLOCK columns,
  * are reduced by the transpose tree of eight rows and added in double to
- * *kk_f64x8 (*pk_f64x8), lane r: RV_SQNORM_F32 with 16 lanes and FMA.
- * The d tail is one masked chunk of zeros past d.
+ * *kk_f64x8 (*pk_f64x8), lane r: RV_SQNORM_F32 with 16 lanes and FMA;
+ * when want_kd, kd_f64x8[r] accumulates k_r^2 in the 8 double lanes of
+ * RV_SQNORM, exactly as sqnorm_f64_rows_avx512.  The d tail is one masked
+ * chunk of zeros past d.
  */
 RV_AVX512_INLINE void
 sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
 				   const int want_d2, const int want_kk, const int want_pk,
-				   __m512 *d2_f32x16, __m512d *kk_f64x8, __m512d *pk_f64x8)
+				   const int want_kd, __m512 *d2_f32x16, __m512d *kk_f64x8,
+				   __m512d *pk_f64x8, __m512d *kd_f64x8)
 {
 	__m512		kk_f32x16[8],
 				pk_f32x16[8];
 
 	RV_UNROLL
 	for (int r = 0; r < 8; r++)
+	{
 		d2_f32x16[r] = kk_f32x16[r] = pk_f32x16[r] = _mm512_setzero_ps();
+		if (want_kd)
+			kd_f64x8[r] = _mm512_setzero_pd();
+	}
 	*kk_f64x8 = *pk_f64x8 = _mm512_setzero_pd();
 	for (size_t jb = 0; jb < d; jb += RV_SQNORM_F32_BLOCK)
 	{
@@ -1236,6 +1243,14 @@ sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
 				if (want_pk)
 					pk_f32x16[r] = _mm512_fmadd_ps(e_f32x16, _mm512_add_ps(q_f32x16, k_f32x16),
 												   pk_f32x16[r]);
+				if (want_kd)
+				{
+					__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j));
+					__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j + 8));
+
+					kd_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kd_f64x8[r]);
+					kd_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kd_f64x8[r]);
+				}
 			}
 		}
 		if (j < je)
@@ -1256,6 +1271,14 @@ sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
 				if (want_pk)
 					pk_f32x16[r] = _mm512_fmadd_ps(e_f32x16, _mm512_add_ps(q_f32x16, k_f32x16),
 												   pk_f32x16[r]);
+				if (want_kd)
+				{
+					__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(k_f32x16));
+					__m512d		hi_f64x8 = _mm512_cvtps_pd(high_f32x8_avx512(k_f32x16));
+
+					kd_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kd_f64x8[r]);
+					kd_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kd_f64x8[r]);
+				}
 			}
 		}
 		if (want_kk)
@@ -1273,7 +1296,7 @@ sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
  * slots, each walking its own contiguous, skewed stretch of rows as in
  * scores_f32_avx512; the n % 8 last rows reuse the kernel with the
  * missing slots aimed at the last real row, only the real results stored.
- * want_kd: the double norms of sqnorm_rows into kd (then nothing else).
+ * With only want_kd: the double kernel of sqnorm_rows.
  */
 RV_AVX512_INLINE void
 sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
@@ -1283,7 +1306,8 @@ sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 {
 	__m512		d2_f32x16[8];
 	__m512d		kk_f64x8[8],
-				pk_f64x8;
+				pk_f64x8,
+				kd_f64x8[8];
 	const float *k[8];
 	size_t		blocks = n / 8;
 	size_t		skew[8];
@@ -1314,14 +1338,18 @@ sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < 8; r++)
 			k[r] = K + row[r] * ldk;
-		if (want_kd)
+		if (want_kd && !want_d2 && !want_kk && !want_pk)
 		{
 			sqnorm_f64_rows_avx512(k, d, kk_f64x8);
 			for (size_t r = 0; r < real; r++)
 				kd[row[r]] = sqnorm_reduce_avx512(kk_f64x8[r]);
 			continue;
 		}
-		sq_rows_f32_avx512(q, k, d, want_d2, want_kk, want_pk, d2_f32x16, kk_f64x8, &pk_f64x8);
+		sq_rows_f32_avx512(q, k, d, want_d2, want_kk, want_pk, want_kd, d2_f32x16, kk_f64x8,
+						   &pk_f64x8, kd_f64x8);
+		if (want_kd)
+			for (size_t r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx512(kd_f64x8[r]);
 		if (want_d2)
 		{
 			float		s8[8];
@@ -1363,9 +1391,11 @@ sqnorm_rows_f32_avx512(const float *X, size_t n, size_t d, size_t ldx, float *ou
 
 RV_AVX512 static void
 sqdist_rows_f32_avx512(const float *q, const float *K, size_t n, size_t d,
-					   size_t ldk, float *d2, float *kk, float *pk)
+					   size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
-	if (kk && pk)
+	if (kd)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, pk, kd, 1, kk != NULL, pk != NULL, 1);
+	else if (kk && pk)
 		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, pk, NULL, 1, 1, 1, 0);
 	else if (kk)
 		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, NULL, NULL, 1, 1, 0, 0);
@@ -1402,6 +1432,35 @@ ball_gaps_f32_avx512(const float *x, size_t n, float c, float xmax, float *a)
 		_mm512_mask_storeu_ps(a + i, lanes, _mm512_mask_mov_ps(_mm512_set1_ps(NAN), ok, a_f32x16));
 	}
 	return flagged;
+}
+
+RV_AVX512 static void
+ball_gaps_f64_avx512(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	__m512d		c_f64x8 = _mm512_set1_pd(c),
+				one_f64x8 = _mm512_set1_pd(1.0);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__mmask16	lanes = tail_mask_avx512(rem);
+		__m512d		lo_f64x8,
+					hi_f64x8,
+					glo_f64x8,
+					ghi_f64x8;
+
+		load_pd16_avx512(kd + i, rem, &lo_f64x8, &hi_f64x8);
+		/* a product, then a difference: the ball test */
+		glo_f64x8 = _mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, lo_f64x8));
+		ghi_f64x8 = _mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, hi_f64x8));
+		glo_f64x8 = _mm512_mask_mov_pd(_mm512_set1_pd(NAN),
+									   _mm512_cmp_pd_mask(glo_f64x8, _mm512_setzero_pd(), _CMP_GT_OQ), glo_f64x8);
+		ghi_f64x8 = _mm512_mask_mov_pd(_mm512_set1_pd(NAN),
+									   _mm512_cmp_pd_mask(ghi_f64x8, _mm512_setzero_pd(), _CMP_GT_OQ), ghi_f64x8);
+		_mm512_mask_storeu_ps(a + i, lanes, join_f32x8_avx512(_mm512_cvtpd_ps(glo_f64x8), _mm512_cvtpd_ps(ghi_f64x8)));
+		if (xf)
+			_mm512_mask_storeu_ps(xf + i, lanes, join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8), _mm512_cvtpd_ps(hi_f64x8)));
+	}
 }
 
 /* 0 - RV_DIST(X) * rc on 16 lanes (+0 at X = 0; NaN stays NaN) */
@@ -1523,6 +1582,30 @@ lorentz_chord_f32_avx512(const float *d2, const float *pk, size_t n, double qq,
 		_mm512_mask_storeu_ps(t + i, lanes, _mm512_mask_mov_ps(_mm512_set1_ps(NAN), ok, t_f32x16));
 	}
 	return flagged;
+}
+
+RV_AVX512 static void
+lorentz_chord_f64_avx512(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m512d		ic_f64x8 = _mm512_set1_pd(ic),
+				qq_f64x8 = _mm512_set1_pd(qq),
+				q0_f64x8 = _mm512_set1_pd(sqrt(ic + qq));
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__m512d		lo_f64x8,
+					hi_f64x8;
+
+		load_pd16_avx512(kd + i, rem, &lo_f64x8, &hi_f64x8);
+		lo_f64x8 = _mm512_div_pd(_mm512_sub_pd(qq_f64x8, lo_f64x8),
+								 _mm512_add_pd(q0_f64x8, _mm512_sqrt_pd(_mm512_add_pd(ic_f64x8, lo_f64x8))));
+		hi_f64x8 = _mm512_div_pd(_mm512_sub_pd(qq_f64x8, hi_f64x8),
+								 _mm512_add_pd(q0_f64x8, _mm512_sqrt_pd(_mm512_add_pd(ic_f64x8, hi_f64x8))));
+		_mm512_mask_storeu_ps(t + i, tail_mask_avx512(rem),
+							  join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8), _mm512_cvtpd_ps(hi_f64x8)));
+	}
 }
 
 RV_AVX512 static float
@@ -1781,10 +1864,12 @@ const rv_kernels rv_kernels_avx512 = {
 	.sqnorm_rows_f32 = sqnorm_rows_f32_avx512,
 	.sqdist_rows = sqdist_rows_f32_avx512,
 	.ball_gaps = ball_gaps_f32_avx512,
+	.ball_gaps_f64 = ball_gaps_f64_avx512,
 	.poincare_logits = poincare_logits_f32_avx512,
 	.poincare_log0 = poincare_log0_f32_avx512,
 	.mul = mul_f32_avx512,
 	.lorentz_chord = lorentz_chord_f32_avx512,
+	.lorentz_chord_f64 = lorentz_chord_f64_avx512,
 	.lorentz_logits = lorentz_logits_f32_avx512,
 	.lorentz_time = lorentz_time_f32_avx512,
 	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_avx512,

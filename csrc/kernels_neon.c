@@ -1064,9 +1064,10 @@ sqnorm_rows_f32_neon(const float *X, size_t n, size_t d, size_t ldx, float *out)
 	sq_rows_loop_f32_neon(NULL, X, n, d, ldx, NULL, out, NULL, NULL, 0, 1, 0, 0);
 }
 
+/* with kd, the double norms in a second pass over the same rows (still in cache) */
 static void
 sqdist_rows_f32_neon(const float *q, const float *K, size_t n, size_t d,
-					 size_t ldk, float *d2, float *kk, float *pk)
+					 size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
 	if (kk && pk)
 		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, kk, pk, NULL, 1, 1, 1, 0);
@@ -1076,6 +1077,8 @@ sqdist_rows_f32_neon(const float *q, const float *K, size_t n, size_t d,
 		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, pk, NULL, 1, 0, 1, 0);
 	else
 		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, NULL, NULL, 1, 0, 0, 0);
+	if (kd)
+		sqnorm_rows_f64_neon(K, n, d, ldk, kd);
 }
 
 /* the rem (1..4) first floats at p, zeros past */
@@ -1111,6 +1114,33 @@ ball_gaps_f32_neon(const float *x, size_t n, float c, float xmax, float *a)
 		store_partial_f32x4(a + i, vbslq_f32(ok_u32x4, a_f32x4, vdupq_n_f32(NAN)), rem);
 	}
 	return flagged;
+}
+
+static void
+ball_gaps_f64_neon(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	float64x2_t c_f64x2 = vdupq_n_f64(c),
+				one_f64x2 = vdupq_n_f64(1.0),
+				zero_f64x2 = vdupq_n_f64(0.0);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2,
+					glo_f64x2,
+					ghi_f64x2;
+
+		load_pd4_neon(kd + i, rem, &lo_f64x2, &hi_f64x2);
+		/* a product, then a difference: the ball test */
+		glo_f64x2 = vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, lo_f64x2));
+		ghi_f64x2 = vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, hi_f64x2));
+		glo_f64x2 = vbslq_f64(vcgtq_f64(glo_f64x2, zero_f64x2), glo_f64x2, vdupq_n_f64(NAN));
+		ghi_f64x2 = vbslq_f64(vcgtq_f64(ghi_f64x2, zero_f64x2), ghi_f64x2, vdupq_n_f64(NAN));
+		store_partial_f32x4(a + i, cvt_pd4_ps_neon(glo_f64x2, ghi_f64x2), rem);
+		if (xf)
+			store_partial_f32x4(xf + i, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2), rem);
+	}
 }
 
 /* 0 - RV_DIST(X) * rc on 4 lanes (+0 at X = 0; NaN stays NaN) */
@@ -1214,6 +1244,29 @@ lorentz_chord_f32_neon(const float *d2, const float *pk, size_t n, double qq,
 		store_partial_f32x4(t + i, vbslq_f32(ok_u32x4, t_f32x4, vdupq_n_f32(NAN)), rem);
 	}
 	return flagged;
+}
+
+static void
+lorentz_chord_f64_neon(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	float64x2_t ic_f64x2 = vdupq_n_f64(ic),
+				qq_f64x2 = vdupq_n_f64(qq),
+				q0_f64x2 = vdupq_n_f64(sqrt(ic + qq));
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2;
+
+		load_pd4_neon(kd + i, rem, &lo_f64x2, &hi_f64x2);
+		lo_f64x2 = vdivq_f64(vsubq_f64(qq_f64x2, lo_f64x2),
+							 vaddq_f64(q0_f64x2, vsqrtq_f64(vaddq_f64(ic_f64x2, lo_f64x2))));
+		hi_f64x2 = vdivq_f64(vsubq_f64(qq_f64x2, hi_f64x2),
+							 vaddq_f64(q0_f64x2, vsqrtq_f64(vaddq_f64(ic_f64x2, hi_f64x2))));
+		store_partial_f32x4(t + i, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2), rem);
+	}
 }
 
 static float
@@ -1475,10 +1528,12 @@ const rv_kernels rv_kernels_neon = {
 	.sqnorm_rows_f32 = sqnorm_rows_f32_neon,
 	.sqdist_rows = sqdist_rows_f32_neon,
 	.ball_gaps = ball_gaps_f32_neon,
+	.ball_gaps_f64 = ball_gaps_f64_neon,
 	.poincare_logits = poincare_logits_f32_neon,
 	.poincare_log0 = poincare_log0_f32_neon,
 	.mul = mul_f32_neon,
 	.lorentz_chord = lorentz_chord_f32_neon,
+	.lorentz_chord_f64 = lorentz_chord_f64_neon,
 	.lorentz_logits = lorentz_logits_f32_neon,
 	.lorentz_time = lorentz_time_f32_neon,
 	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_neon,

@@ -251,7 +251,7 @@ sqnorm_rows_f32_serial(const float *X, size_t n, size_t d, size_t ldx, float *ou
 
 static void
 sqdist_rows_serial(const float *q, const float *K, size_t n, size_t d,
-				   size_t ldk, float *d2, float *kk, float *pk)
+				   size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
 	for (size_t i = 0; i < n; i++)
 	{
@@ -276,6 +276,8 @@ sqdist_rows_serial(const float *q, const float *K, size_t n, size_t d,
 			kk[i] = sq_f32_row_serial(NULL, k, d, 0);
 		if (pk)
 			pk[i] = sq_f32_row_serial(q, k, d, 1);
+		if (kd)
+			kd[i] = sqnorm_row_serial(k, d);
 	}
 }
 
@@ -295,6 +297,19 @@ ball_gaps_serial(const float *x, size_t n, float c, float xmax, float *a)
 		}
 	}
 	return flagged;
+}
+
+static void
+ball_gaps_f64_serial(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		double		g = 1.0 - (double) c * kd[i];
+
+		a[i] = g > 0.0 ? (float) g : NAN;
+		if (xf)
+			xf[i] = (float) kd[i];
+	}
 }
 
 static float
@@ -369,6 +384,16 @@ lorentz_chord_serial(const float *d2, const float *pk, size_t n, double qq,
 		}
 	}
 	return flagged;
+}
+
+static void
+lorentz_chord_f64_serial(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c,
+				q0 = sqrt(ic + qq);
+
+	for (size_t i = 0; i < n; i++)
+		t[i] = (float) ((qq - kd[i]) / (q0 + sqrt(ic + kd[i])));
 }
 
 static float
@@ -463,10 +488,12 @@ const rv_kernels rv_kernels_scalar = {
 	.sqnorm_rows_f32 = sqnorm_rows_f32_serial,
 	.sqdist_rows = sqdist_rows_serial,
 	.ball_gaps = ball_gaps_serial,
+	.ball_gaps_f64 = ball_gaps_f64_serial,
 	.poincare_logits = poincare_logits_serial,
 	.poincare_log0 = poincare_log0_serial,
 	.mul = mul_serial,
 	.lorentz_chord = lorentz_chord_serial,
+	.lorentz_chord_f64 = lorentz_chord_f64_serial,
 	.lorentz_logits = lorentz_logits_serial,
 	.lorentz_time = lorentz_time_serial,
 	.weighted_sum_sqnorm = weighted_sum_sqnorm_serial,

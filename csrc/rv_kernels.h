@@ -122,12 +122,14 @@ typedef struct rv_kernels
 	 * kk[i] = |K_i|^2, bit for bit sqnorm_rows_f32; when pk != NULL also
 	 * pk[i] = |q|^2 - |K_i|^2 summed as (q_j - k_j)(q_j + k_j) (float
 	 * difference and sum) in RV_SQNORM_F32's order, within
-	 * RV_GAMMA(RV_PK_F32_DEPTH) sum_j |q_j - k_j| |q_j + k_j|.  No output
-	 * depends on which others are asked for.
+	 * RV_GAMMA(RV_PK_F32_DEPTH) sum_j |q_j - k_j| |q_j + k_j|; when
+	 * kd != NULL also kd[i] = |K_i|^2 in double, bit for bit sqnorm_rows
+	 * (for keys near the boundary, whose float norms are not trusted).
+	 * No output depends on which others are asked for.
 	 */
 	void		(*sqdist_rows) (const float *q, const float *K, size_t n,
 								size_t d, size_t ldk, float *d2, float *kk,
-								float *pk);
+								float *pk, double *kd);
 
 	/*
 	 * Poincare ball gaps from float norms x[i] = |x_i|^2: a[i] = 1 - c x[i]
@@ -139,6 +141,15 @@ typedef struct rv_kernels
 	 */
 	size_t		(*ball_gaps) (const float *x, size_t n, float c, float xmax,
 							  float *a);
+
+	/*
+	 * Poincare ball gaps from double norms kd[i] (RV_SQNORM): a[i] =
+	 * 1 - c kd[i] (product, then difference, in double, never fused: the
+	 * test of rv_ball_check) rounded to float where that is > 0, else NaN;
+	 * when xf != NULL also xf[i] = kd[i] rounded to float.
+	 */
+	void		(*ball_gaps_f64) (const double *kd, size_t n, float c, float *a,
+								  float *xf);
 
 	/*
 	 * Poincare logits -d_c(q, k_i) from d2[i] = |q - k_i|^2, the gaps
@@ -177,6 +188,15 @@ typedef struct rv_kernels
 	 */
 	size_t		(*lorentz_chord) (const float *d2, const float *pk, size_t n,
 								  double qq, float c, float *t);
+
+	/*
+	 * The Lorentz q0 - k_i0 from double norms kd[i] = |k_i|^2 (rows whose
+	 * pk is not trusted): t[i] = (qq - kd[i]) / (q0 + sqrt(1/c + kd[i]))
+	 * with q0 = sqrt(1/c + qq), in double (IEEE operations in this order,
+	 * no FMA: the same bits as the scalar formula), rounded to float.
+	 */
+	void		(*lorentz_chord_f64) (const double *kd, size_t n, double qq,
+									  float c, float *t);
 
 	/*
 	 * Lorentz logits -(1/sqrt c) arcosh(-c <q, k_i>_L) from d2[i] =

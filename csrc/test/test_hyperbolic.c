@@ -578,6 +578,102 @@ test_output_inside(void)
 	CHECK(inside, "poincare: an output of values at the boundary is not inside the ball");
 }
 
+/*
+ * Many blocks of keys and values near the boundary (Poincare) or far out
+ * and in line with the query (Lorentz): their float norms are not trusted,
+ * the first block then makes every later row use double norms (the
+ * driver's "heavy" mode); `mixed`: only the later blocks are so, the first
+ * one trusted.  Against the reference, batch rows equal to the one-query
+ * calls and 1 vs 4 threads bit for bit, weights too.
+ */
+static void
+test_heavy(model mo, int mixed)
+{
+	size_t		n = 1300, d = 128, dv = 64, m = 3;
+	double		c = mo == POINCARE ? 1.0 : 0.5;
+	float	   *Q = malloc(m * d * sizeof(float)),
+			   *K = malloc(n * d * sizeof(float)),
+			   *V = malloc(n * dv * sizeof(float)),
+			   *out = malloc(m * dv * sizeof(float)),
+			   *out4 = malloc(m * dv * sizeof(float)),
+			   *one = malloc(dv * sizeof(float)),
+			   *W = malloc(m * n * sizeof(float)),
+			   *W1 = malloc(n * sizeof(float));
+	rv_exec		ex4 = {.max_threads = 4, .min_work_per_thread = 1};
+	float	   *s = scratch_for(m, n, d, dv, &ex4),
+			   *s1 = scratch_for(1, n, d, dv, NULL);
+	rv_attention_params p;
+	size_t		ws;
+	float	   *sw;
+	int			same = 1;
+	char		what[64];
+
+	rv_attention_params_init(&p, mo == POINCARE ? RV_ATTN_POINCARE : RV_ATTN_LORENTZ);
+	p.curvature = (float) c;
+	ws = mo == POINCARE ? rv_poincare_weights_scratch(&p, m, n, d, &ex4) : rv_lorentz_weights_scratch(&p, m, n, d, &ex4);
+	sw = malloc(ws * sizeof(float));
+	for (size_t r = 0; r < m; r++)
+	{
+		if (mo == POINCARE)
+			ball_point(Q + r * d, d, c, sqrt(0.5 + 0.4 * urand()));
+		else
+			for (size_t j = 0; j < d; j++)
+				Q[r * d + j] = (float) (nrand() * 30.0 / sqrt(c * d));
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		int			far = !(mixed && i < 512);
+
+		if (mo == POINCARE)
+		{
+			ball_point(K + i * d, d, c, far ? sqrt(0.8 + 0.2 * urand()) : 0.5 * urand());
+			ball_point(V + i * dv, dv, c, far ? sqrt(1.0 - 1e-6 * urand() - 0.19 * (i % 2)) : 0.5 * urand());
+		}
+		else
+		{
+			for (size_t j = 0; j < d; j++)
+				K[i * d + j] = far && i % 4 ? (float) (Q[(i % m) * d + j] * (1.0 + 1e-3 * (double) (i % 97)))
+					: (float) (nrand() * 30.0 / sqrt(c * d));
+			for (size_t j = 0; j < dv; j++)
+				V[i * dv + j] = (float) (nrand() * 30.0 / sqrt(c * dv));
+		}
+	}
+	snprintf(what, sizeof what, "heavy%s n=%zu d=%zu dv=%zu", mixed ? " mixed" : "", n, d, dv);
+	CHECK_STATUS(attention(mo, Q, m, K, V, n, d, dv, (float) c, out, s, NULL), RV_OK);
+	check_output(mo, Q, m, K, V, n, d, dv, c, out, what);
+	CHECK_STATUS(attention(mo, Q, m, K, V, n, d, dv, (float) c, out4, s, &ex4), RV_OK);
+	same &= memcmp(out, out4, m * dv * sizeof(float)) == 0;
+	for (size_t r = 0; r < m; r++)
+	{
+		CHECK_STATUS(attention(mo, Q + r * d, 1, K, V, n, d, dv, (float) c, one, s1, NULL), RV_OK);
+		same &= memcmp(one, out + r * dv, dv * sizeof(float)) == 0;
+	}
+	CHECK(same, "%s %s: batch rows, one-query calls and threads differ", model_names[mo], what);
+	same = 1;
+	CHECK_STATUS(mo == POINCARE ? rv_poincare_weights(&p, Q, m, K, n, d, W, sw, &ex4)
+				 : rv_lorentz_weights(&p, Q, m, K, n, d, W, sw, &ex4), RV_OK);
+	for (size_t r = 0; r < m; r++)
+	{
+		CHECK_STATUS(mo == POINCARE ? rv_poincare_weights(&p, Q + r * d, 1, K, n, d, W1, sw, NULL)
+					 : rv_lorentz_weights(&p, Q + r * d, 1, K, n, d, W1, sw, NULL), RV_OK);
+		same &= memcmp(W1, W + r * n, n * sizeof(float)) == 0;
+	}
+	CHECK(same, "%s %s: weights of a batch row differ from the one-query call", model_names[mo], what);
+	if (mo == POINCARE)
+		CHECK_STATUS(rv_ball_check(out, m, dv, (float) c, NULL), RV_OK);
+	free(Q);
+	free(K);
+	free(V);
+	free(out);
+	free(out4);
+	free(one);
+	free(W);
+	free(W1);
+	free(s);
+	free(s1);
+	free(sw);
+}
+
 /* 1 vs 2 vs 4 threads, m = 1 and m > 1: bit-identical */
 static void
 test_threads(model mo)
@@ -897,6 +993,8 @@ main(void)
 			test_hard((model) mo);
 			if (mo == POINCARE)
 				test_output_inside();
+			test_heavy((model) mo, 0);
+			test_heavy((model) mo, 1);
 			printf("%s %s: worst error %.3g of the bar (%s)\n", current_backend, model_names[mo],
 				   worst_ratio, worst_what);
 			test_threads((model) mo);

@@ -163,6 +163,17 @@ test_sq_case(const test_table *t, size_t n, size_t d, size_t ld, int layout)
 			   *nf = nfb.p;
 	double	   *nn = nb.p;
 	double	   *kk_s = malloc((n + 1) * sizeof(double));
+	gbuf		kdb = gnew(n * sizeof(double), layout),
+				kd2b = gnew(n * sizeof(double), layout),
+				kd3b = gnew(n * sizeof(double), layout);
+	double	   *kd = kdb.p,
+			   *kd2 = kd2b.p,
+			   *kd3 = kd3b.p;
+	float	   *d2_kd = malloc((n + 1) * sizeof(float)),
+			   *kk_kd = malloc((n + 1) * sizeof(float)),
+			   *pk_kd = malloc((n + 1) * sizeof(float)),
+			   *nf_kd = malloc((n + 1) * sizeof(float));
+	int			ok_kd = 1;
 	float	   *d2_only = malloc((n + 1) * sizeof(float)),
 			   *d2_kk = malloc((n + 1) * sizeof(float)),
 			   *kk_only = malloc((n + 1) * sizeof(float)),
@@ -183,10 +194,19 @@ test_sq_case(const test_table *t, size_t n, size_t d, size_t ld, int layout)
 				(i % 3 ? 1.0f : 1e-3f) : NAN;
 	t->k->sqnorm_rows(K, n, d, ld, nn);
 	t->k->sqnorm_rows_f32(K, n, d, ld, nf);
-	t->k->sqdist_rows(q, K, n, d, ld, d2, kk, pk);
-	t->k->sqdist_rows(q, K, n, d, ld, d2_only, NULL, NULL);
-	t->k->sqdist_rows(q, K, n, d, ld, d2_kk, kk_only, NULL);
-	t->k->sqdist_rows(q, K, n, d, ld, d2_only + 0, NULL, pk_only);
+	t->k->sqdist_rows(q, K, n, d, ld, d2, kk, pk, NULL);
+	t->k->sqdist_rows(q, K, n, d, ld, d2_only, NULL, NULL, NULL);
+	t->k->sqdist_rows(q, K, n, d, ld, d2_kk, kk_only, NULL, NULL);
+	t->k->sqdist_rows(q, K, n, d, ld, d2_only + 0, NULL, pk_only, NULL);
+	/* the double norms from the same passes: bit for bit sqnorm_rows, nothing else changed */
+	t->k->sqdist_rows(q, K, n, d, ld, d2_kd, kk_kd, NULL, kd);
+	t->k->sqdist_rows(q, K, n, d, ld, d2_kd, NULL, pk_kd, kd2);
+	t->k->sqdist_rows(q, K, n, d, ld, nf_kd, NULL, NULL, kd3);
+	for (size_t i = 0; i < n; i++)
+		ok_kd &= memcmp(&kd[i], &nn[i], sizeof(double)) == 0 && memcmp(&kd2[i], &nn[i], sizeof(double)) == 0 &&
+			memcmp(&kd3[i], &nn[i], sizeof(double)) == 0 && memcmp(&d2_kd[i], &d2_only[i], sizeof(float)) == 0 &&
+			memcmp(&kk_kd[i], &nf[i], sizeof(float)) == 0 && memcmp(&pk_kd[i], &pk_only[i], sizeof(float)) == 0 &&
+			memcmp(&nf_kd[i], &d2_only[i], sizeof(float)) == 0;
 	rv_kernels_scalar.sqnorm_rows(K, n, d, ld, kk_s);
 	for (size_t i = 0; i < n; i++)
 	{
@@ -225,6 +245,9 @@ test_sq_case(const test_table *t, size_t n, size_t d, size_t ld, int layout)
 	check(ok_pk, "%s sqdist_rows n=%zu d=%zu: pk outside its bound (or depends on kk)", t->name, n, d);
 	check(ok_d2, "%s sqdist_rows n=%zu d=%zu: d2 off the float64 reference (or q == k not 0)", t->name, n, d);
 	check(same, "%s sqdist_rows n=%zu d=%zu: d2 depends on kk, pk != NULL", t->name, n, d);
+	check(ok_kd && gok(&kdb) && gok(&kd2b) && gok(&kd3b),
+		  "%s sq n=%zu d=%zu: double norms with the float ones differ from sqnorm_rows (or change them)",
+		  t->name, n, d);
 	check(gok(&d2b) && gok(&kkb) && gok(&pkb) && gok(&nfb) && gok(&nb),
 		  "%s sq n=%zu d=%zu: wrote outside its output", t->name, n, d);
 	gfree(&qb);
@@ -239,6 +262,13 @@ test_sq_case(const test_table *t, size_t n, size_t d, size_t ld, int layout)
 	free(d2_kk);
 	free(kk_only);
 	free(pk_only);
+	gfree(&kdb);
+	gfree(&kd2b);
+	gfree(&kd3b);
+	free(d2_kd);
+	free(kk_kd);
+	free(pk_kd);
+	free(nf_kd);
 }
 
 static void
@@ -332,6 +362,43 @@ test_gaps_case(const test_table *t, size_t n, float c, int layout)
 	gfree(&ab);
 	free(x);
 	free(ai);
+}
+
+/* ball_gaps_f64: the ball test's arithmetic, bit for bit, NaN outside or not finite */
+static void
+test_gaps64_case(const test_table *t, size_t n, float c, int layout)
+{
+	gbuf		ab = gnew(n * sizeof(float), layout),
+				xb = gnew(n * sizeof(float), layout);
+	float	   *a = ab.p,
+			   *xf = xb.p,
+			   *a2 = calloc(n + 1, sizeof(float));
+	double	   *kd = calloc(n + 1, sizeof(double));
+	int			ok = 1;
+
+	for (size_t i = 0; i < n; i++)
+		kd[i] = i % 13 == 5 ? NAN : i % 17 == 4 ? INFINITY : i % 11 == 3 ? 1.0 / c
+			: i % 11 == 4 ? nextafter(1.0 / c, 0.0) : rand01() * 1.2 / c;
+	t->k->ball_gaps_f64(kd, n, c, a, xf);
+	t->k->ball_gaps_f64(kd, n, c, a2, NULL);
+	for (size_t i = 0; i < n; i++)
+	{
+		double		g = 1.0 - (double) c * kd[i];
+		float		want = (float) g,
+					wx = (float) kd[i];
+
+		if (g > 0.0)
+			ok &= memcmp(&a[i], &want, sizeof(float)) == 0 && isfinite(kd[i]);
+		else
+			ok &= isnan(a[i]);
+		ok &= memcmp(&a2[i], &a[i], sizeof(float)) == 0;
+		ok &= memcmp(&xf[i], &wx, sizeof(float)) == 0 || (isnan(wx) && isnan(xf[i]));
+	}
+	check(ok && gok(&ab) && gok(&xb), "%s ball_gaps_f64 n=%zu c=%g", t->name, n, c);
+	gfree(&ab);
+	gfree(&xb);
+	free(a2);
+	free(kd);
 }
 
 /*
@@ -500,7 +567,7 @@ test_chord_case(const test_table *t, size_t n, size_t d, float c, int far, int l
 		for (size_t j = 0; j < d; j++)
 			K[i * d + j] = far && i % 3 == 0 ? (float) (q[j] * (1.0 + 1e-3 * (double) i))
 				: (float) (scale * (2.0 * rand01() - 1.0) / sqrt((double) d));
-	t->k->sqdist_rows(q, K, n, d, d, d2, NULL, pk);
+	t->k->sqdist_rows(q, K, n, d, d, d2, NULL, pk, NULL);
 	got = t->k->lorentz_chord(d2, pk, n, qq, c, tt);
 	for (size_t i = 0; i < n; i++)
 	{
@@ -530,6 +597,32 @@ test_chord_case(const test_table *t, size_t n, size_t d, float c, int far, int l
 	free(K);
 	free(d2);
 	free(pk);
+}
+
+/* lorentz_chord_f64: the double formula, bit for bit, in every table */
+static void
+test_chord64_case(const test_table *t, size_t n, float c, int layout)
+{
+	gbuf		tb = gnew(n * sizeof(float), layout);
+	float	   *tt = tb.p;
+	double	   *kd = calloc(n + 1, sizeof(double));
+	double		ic = 1.0 / (double) c,
+				qq = 3.0 * rand01() / c,
+				q0 = sqrt(ic + qq);
+	int			ok = 1;
+
+	for (size_t i = 0; i < n; i++)
+		kd[i] = i % 17 == 3 ? NAN : i % 19 == 5 ? INFINITY : rand01() * (i % 3 ? 1e6 : 1e-3) / c;
+	t->k->lorentz_chord_f64(kd, n, qq, c, tt);
+	for (size_t i = 0; i < n; i++)
+	{
+		float		want = (float) ((qq - kd[i]) / (q0 + sqrt(ic + kd[i])));
+
+		ok &= memcmp(&want, &tt[i], sizeof(float)) == 0 || (isnan(want) && isnan(tt[i]));
+	}
+	check(ok && gok(&tb), "%s lorentz_chord_f64 n=%zu c=%g", t->name, n, c);
+	gfree(&tb);
+	free(kd);
 }
 
 static void
@@ -633,10 +726,12 @@ test_logits(const test_table *t)
 			for (size_t a = 0; a < N_LENGTHS; a++)
 			{
 				test_gaps_case(t, lengths[a], cs[ci], layout);
+				test_gaps64_case(t, lengths[a], cs[ci], layout);
 				test_plogits_case(t, lengths[a], cs[ci], layout);
 				test_log0_case(t, lengths[a], cs[ci], layout);
 				test_mul_case(t, lengths[a], layout);
 				test_llogits_case(t, lengths[a], cs[ci], layout);
+				test_chord64_case(t, lengths[a], cs[ci], layout);
 				test_chord_case(t, lengths[a], 1 + a % 40, cs[ci], 0, layout);
 				test_chord_case(t, lengths[a], 1 + (a * 7) % 130, cs[ci], 1, layout);
 				test_time_case(t, lengths[a], cs[ci]);
@@ -644,9 +739,11 @@ test_logits(const test_table *t)
 			for (size_t n = 0; n <= 40; n++)
 			{
 				test_gaps_case(t, n, cs[ci], layout);
+				test_gaps64_case(t, n, cs[ci], layout);
 				test_plogits_case(t, n, cs[ci], layout);
 				test_log0_case(t, n, cs[ci], layout);
 				test_llogits_case(t, n, cs[ci], layout);
+				test_chord64_case(t, n, cs[ci], layout);
 				test_chord_case(t, n, 16, cs[ci], n % 2, layout);
 				test_time_case(t, n, cs[ci]);
 			}
