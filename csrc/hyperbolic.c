@@ -20,7 +20,11 @@
  *    1 - c |x|^2 by at most RV_HYP_TOL relative (c |x|^2 below about
  *    0.73, trusted_norm_max); the other rows are summed again in double
  *    (RV_SQNORM, the test of rv_ball_check), which also decides whether
- *    they are inside, so the driver and rv_ball_check always agree;
+ *    they are inside, so the driver and rv_ball_check always agree.  When
+ *    the first HYP_PROBE rows are mostly untrusted (points near the
+ *    boundary, the usual case for hierarchies), every later row goes
+ *    straight to its double norm, in the same pass as the distances
+ *    (mostly_flagged);
  *  - the distance is taken as 2 asinh(t) / sqrt(c) with
  *    t = sinh(sqrt(c) d / 2), from X = t^2 (RV_DIST), which is accurate
  *    for small t and cannot overflow near the boundary; a logit is
@@ -40,8 +44,9 @@
  *    double; the norm is never taken below its lower bound (sum w)^2 / c.
  *
  * The O(n d) passes stream K and V once per query, the norms coming out
- * of the same reads as the distances (keys) or out of a block of rows
- * still in cache when its weighted sum reads it (values).  With several
+ * of the same reads as the distances (keys), of the weighted sum itself
+ * (Lorentz values), or of a block of rows still in cache when its
+ * weighted sum reads it (Poincare values, whose factors come first).  With several
  * queries the key and value quantities (gaps or norms, Poincare log-map
  * factors) are computed once per call and shared, with the same
  * arithmetic, so that every row of a batch equals the one-query call bit
@@ -218,30 +223,28 @@ block_len(size_t b, size_t n, size_t blk)
 	return n - b < len ? n - b : len;
 }
 
-
-
 /*
  * Poincare gaps of len rows X (d columns) from their float norms x: the
  * trusted ones by ball_gaps, the others (NaN in a) from their norms in
  * double (RV_SQNORM: the test of rv_ball_check), NaN when such a row is
- * outside the ball or not finite.  kd: the double norms of the block when
- * they came with the float ones, else NULL (then many untrusted rows are
- * summed in one pass over the block, still in cache, into dbl, len
- * doubles; a few one by one).  With xf != NULL the float norm of a row
- * checked in double is replaced by the rounded double one.  a may equal x.
- * Returns how many rows were untrusted.
+ * outside the ball or not finite: many untrusted rows are summed in one
+ * pass over the block, still in cache, into dbl (len doubles), a few one
+ * by one.  With xf != NULL the float norm of a row checked in double is
+ * replaced by the rounded double one.  a may equal x.  Returns how many
+ * rows were untrusted.
  */
 static size_t
 poincare_gaps(const hyp_args *h, const float *X, size_t len, size_t d,
-			  const float *x, const double *kd, float *a, float *xf, double *dbl)
+			  const float *x, float *a, float *xf, double *dbl)
 {
 	const rv_kernels *kern = h->kern;
 	size_t		flagged = kern->ball_gaps(x, len, h->c, h->xmax, a),
 				left = flagged;
+	const double *kd = NULL;
 
 	if (flagged == 0)
 		return 0;
-	if (!kd && mostly_flagged(flagged, len))
+	if (mostly_flagged(flagged, len))
 	{
 		kern->sqnorm_rows(X, len, d, d, dbl);
 		kd = dbl;
@@ -271,19 +274,20 @@ poincare_gaps(const hyp_args *h, const float *X, size_t len, size_t d,
  * The Lorentz t = q0 - k0 of the rows lorentz_chord did not trust
  * (`flagged` NaN entries of t), from the double norms of the keys:
  * (qq - kk) / (q0 + k0) in double, the formula of lorentz_chord_f64 (the
- * same bits).  NaN stays where the key is not finite.  kd and dbl as for
+ * same bits).  NaN stays where the key is not finite.  dbl as for
  * poincare_gaps.
  */
 static void
 exact_chords(const hyp_args *h, const float *K, size_t len, double qq,
-			 size_t flagged, const double *kd, float *t, double *dbl)
+			 size_t flagged, float *t, double *dbl)
 {
 	const rv_kernels *kern = h->kern;
 	size_t		d = h->d;
 	double		ic = 1.0 / (double) h->c,
 				q0 = sqrt(ic + qq);
+	const double *kd = NULL;
 
-	if (!kd && mostly_flagged(flagged, len))
+	if (mostly_flagged(flagged, len))
 	{
 		kern->sqnorm_rows(K, len, d, d, dbl);
 		kd = dbl;
@@ -359,7 +363,7 @@ poincare_block(const hyp_args *h, const float *q, float aq, const float *K,
 	else
 	{
 		kern->sqdist_rows(q, K, len, h->d, h->d, s, kf, NULL, NULL);
-		*flagged = poincare_gaps(h, K, len, h->d, kf, NULL, kf, NULL, dbl);
+		*flagged = poincare_gaps(h, K, len, h->d, kf, kf, NULL, dbl);
 		ka = kf;
 	}
 	return kern->poincare_logits(s, ka, len, aq, h->c, s);
@@ -392,7 +396,7 @@ lorentz_block(const hyp_args *h, const float *q, double qq, const float *K,
 		kern->sqdist_rows(q, K, len, d, d, s, NULL, pt, NULL);
 		*flagged = kern->lorentz_chord(s, pt, len, qq, h->c, pt);
 		if (*flagged)
-			exact_chords(h, K, len, qq, *flagged, NULL, pt, dbl);
+			exact_chords(h, K, len, qq, *flagged, pt, dbl);
 	}
 	m = kern->lorentz_logits(s, pt, len, h->c, s);
 	if (m == INFINITY)
@@ -404,7 +408,10 @@ lorentz_block(const hyp_args *h, const float *q, double qq, const float *K,
 			{
 				double		kkd;
 
-				kern->sqnorm_rows(K + i * d, 1, d, d, &kkd);
+				if (heavy)
+					kkd = dbl[i];
+				else
+					kern->sqnorm_rows(K + i * d, 1, d, d, &kkd);
 				s[i] = lorentz_exact_logit(q, K + i * d, d, qq, kkd, h->c);
 			}
 			if (s[i] > m)
@@ -533,7 +540,7 @@ value_factors(const hyp_args *a, const float *V, size_t len, int heavy,
 		size_t		flagged;
 
 		kern->sqnorm_rows_f32(V, len, a->dv, a->dv, f);
-		flagged = poincare_gaps(a, V, len, a->dv, f, NULL, gb, f, dbl);
+		flagged = poincare_gaps(a, V, len, a->dv, f, gb, f, dbl);
 		if (first)
 			*first = mostly_flagged(flagged, len);
 	}
@@ -560,18 +567,18 @@ key_gaps(const hyp_args *a, const float *K, size_t len, int heavy, float *ka,
 		size_t		flagged;
 
 		kern->sqnorm_rows_f32(K, len, a->d, a->d, ka);
-		flagged = poincare_gaps(a, K, len, a->d, ka, NULL, ka, NULL, dbl);
+		flagged = poincare_gaps(a, K, len, a->d, ka, ka, NULL, dbl);
 		if (first)
 			*first = mostly_flagged(flagged, len);
 	}
 }
 
 /*
- * Block b of sb rows of the batch's shared quantities after the first
- * probes (run_shared): the Poincare gaps of the keys from row k0 on and
- * log-map factors of the values from v0 on, with the modes their first
- * blocks chose (NaN for a bad row, which the query tasks report, in
- * their order), or the Lorentz values' float norms.
+ * Block b of sb rows of the batch's shared quantities after the probes
+ * (run_shared): the Poincare gaps of the keys from row k0 on and log-map
+ * factors of the values from v0 on, in the modes the probes chose (NaN
+ * for a bad row, which the query tasks report, in their order), or the
+ * Lorentz values' float norms.
  */
 static rv_status
 shared_task(rv_job *job, void *arg, size_t b, size_t worker)
@@ -648,7 +655,8 @@ poll_due(size_t *since, size_t rows, int last)
 
 /*
  * The logits of query q over all keys into s (n floats), in blocks of kb
- * keys; *max gets their max.  qq: |q|^2, already checked.
+ * keys after the probe (block_len); *max gets their max.  qq: |q|^2,
+ * already checked.
  */
 static rv_status
 query_logits(const hyp_args *a, const float *q, double qq, float *s,
