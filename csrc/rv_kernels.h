@@ -166,9 +166,10 @@ typedef struct rv_kernels
 	 * Factors of the Poincare log map at 0 from vv[i] = |v_i|^2 and the
 	 * gaps a[i] = 1 - c |v_i|^2: with r = sqrt(c vv[i]),
 	 * f[i] = log1p(2 r (1 + r) / a[i]) / (2 r) = artanh(r) / r (1 at r = 0),
-	 * so that log0_c(v_i) = f[i] v_i; NaN where a[i] is not > 0.  The
-	 * accuracy comes from a (r needs only a few correct bits near the
-	 * boundary).  f may equal vv or a.
+	 * so that log0_c(v_i) = f[i] v_i; NaN where a[i] is not > 0.  Near
+	 * the boundary the accuracy comes from a (taken as given, not from
+	 * vv), while a relative error of vv moves f by about as much.  f may
+	 * equal vv or a.
 	 */
 	void		(*poincare_log0) (const float *vv, const float *a, size_t n,
 								  float c, float *f);
@@ -201,7 +202,8 @@ typedef struct rv_kernels
 	/*
 	 * Lorentz logits -(1/sqrt c) arcosh(-c <q, k_i>_L) from d2[i] =
 	 * |q - k_i|^2 and t[i] = q0 - k_i0: the Minkowski chord
-	 * y = d2[i] - t[i]^2 (clamped at 0), s[i] = 0 - RV_DIST(c y / 4) / sqrt(c).  y cancels where q - k_i is nearly lightlike (far out,
+	 * y = d2[i] - t[i]^2 (clamped at 0), s[i] = 0 - RV_DIST(c y / 4) /
+	 * sqrt(c).  y cancels where q - k_i is nearly lightlike (far out,
 	 * radial): rows where d2[i] > RV_LORENTZ_ILL * y get s[i] = +Infinity
 	 * (which no logit can be) and the caller recomputes them in double.
 	 * NaN t gives NaN.  Returns max_i s[i] (+Infinity when a row needs
