@@ -13,37 +13,53 @@
  *  - |q - k|^2 is summed from the differences in float lanes (every term
  *    is >= 0, so the float sum keeps its relative accuracy) rather than
  *    from q.q + k.k - 2 q.k, so that q = k gives exactly 0;
- *  - 1 - c |x|^2 is formed in double from |x|^2 summed in double (exact
- *    products), because points near the boundary are where hierarchies
- *    live: c |x|^2 = 1 - 1e-7 still gives a good distance;
+ *  - 1 - c |x|^2 near the boundary (where hierarchies live) needs |x|^2
+ *    to more digits than a float has.  The norms of keys and values are
+ *    summed in float in the same pass as the distances (RV_SQNORM_F32,
+ *    with a proven error bound) and trusted only while that bound moves
+ *    1 - c |x|^2 by at most RV_HYP_TOL relative (c |x|^2 below about
+ *    0.73, trusted_norm_max); the other rows are summed again in double
+ *    (RV_SQNORM, the test of rv_ball_check), which also decides whether
+ *    they are inside, so the driver and rv_ball_check always agree.  When
+ *    the first HYP_PROBE rows are mostly untrusted (points near the
+ *    boundary, the usual case for hierarchies), every later row goes
+ *    straight to its double norm, in the same pass as the distances
+ *    (mostly_flagged);
  *  - the distance is taken as 2 asinh(t) / sqrt(c) with
- *    t = sinh(sqrt(c) d / 2) (RV_ACOSH1P), which is accurate for small t
- *    and cannot overflow near the boundary;
+ *    t = sinh(sqrt(c) d / 2), from X = t^2 (RV_DIST), which is accurate
+ *    for small t and cannot overflow near the boundary; a logit is
+ *    0 - distance, so +0 for equal points;
  *  - Lorentz: -c <q, k>_L - 1 = (c/2) (|q - k|^2 - (q0 - k0)^2) with
  *    q0 - k0 = (|q|^2 - |k|^2) / (q0 + k0) avoids the cancellation of
- *    q0 k0 - q.k, but still cancels when q - k is nearly lightlike (points
- *    far out and in line with the origin): the primitive flags such rows
- *    and they are recomputed here in double (lorentz_exact_logit);
+ *    q0 k0 - q.k; |q|^2 - |k|^2 is summed in float as (q - k).(q + k) and
+ *    trusted where its error bound keeps the chord within RV_HYP_TOL
+ *    (lorentz_chord), else taken from double norms; where the chord
+ *    still cancels (q - k nearly lightlike: far out and in line with the
+ *    origin) the primitive flags the row and it is recomputed here in
+ *    double (lorentz_exact_logit);
  *  - the Lorentz centroid's norm -<u, u>_L = u0^2 - |u|^2 cancels the same
  *    way for values far out and close together: u0 is summed in double
- *    from time coordinates in double, u in float unless the norm cancels
- *    (then again in double, weighted_sum_f64), and the norm is never
- *    taken below its lower bound (sum w)^2 / c.
+ *    from float time coordinates, u in float, and when the norm cancels
+ *    (u0^2 > HYP_LORENTZ_OUT_ILL (u0^2 - |u|^2)) both are summed again in
+ *    double; the norm is never taken below its lower bound (sum w)^2 / c.
  *
- * The O(n d) passes stream K and V once per query (for one query, key and
- * value norms come out of the same reads); with several queries the norms
- * and the Poincare log-map factors of the keys and values are computed
- * once per call and shared, with the same arithmetic, so that every row
- * of a batch equals the one-query call bit for bit.  Queries run in
- * parallel as independent tasks.
+ * The O(n d) passes stream K and V once per query, the norms coming out
+ * of the same reads as the distances (keys), of the weighted sum itself
+ * (Lorentz values), or of a block of rows still in cache when its
+ * weighted sum reads it (Poincare values, whose factors come first).  With several
+ * queries the key and value quantities (gaps or norms, Poincare log-map
+ * factors) are computed once per call and shared, with the same
+ * arithmetic, so that every row of a batch equals the one-query call bit
+ * for bit.  Queries run in parallel as independent tasks.
  *
  * Errors: a query, key or value outside the ball is RV_ERR_OUTSIDE_BALL,
  * NaN/Infinity RV_ERR_NONFINITE; both show up on the fast path as a
  * non-finite logit, factor or output, and only then are the norms of the
- * block at fault examined (ball_status, the test rv_ball_check applies),
- * so the status is that of the first bad row in the order query, keys,
- * values.
+ * block at fault examined in double (block_status, the test
+ * rv_ball_check applies), so the status is that of the first bad row in
+ * the order query, keys, values.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -57,16 +73,18 @@ typedef enum hyp_model
 } hyp_model;
 
 /*
- * Rows per Poincare value block for one query: their norms and log-map
- * factors are computed just before their weighted sum, so the block
- * (about 128 KB) is still in L2 when the sum reads it again.
+ * Rows per key block and per value block of one query.  Key blocks are
+ * about 256 KB, so that the rows whose norms are summed again in double
+ * are still in L2; the norms and log-map factors of a value block (about
+ * 128 KB) are computed just before its weighted sum reads it again.
  */
+#define HYP_KEY_BLOCK_FLOATS ((size_t) 1 << 16)
 #define HYP_VALUE_BLOCK_FLOATS ((size_t) 1 << 15)
 
 static size_t
-value_block(size_t dv)
+block_rows(size_t floats, size_t d)
 {
-	size_t		b = HYP_VALUE_BLOCK_FLOATS / dv;
+	size_t		b = floats / d;
 
 	return b < 8 ? 8 : b > RV_CANCEL_BLOCK ? RV_CANCEL_BLOCK : b;
 }
@@ -112,6 +130,184 @@ first_bad_row(const double *xx, size_t n, float c, rv_status dflt,
 }
 
 /*
+ * The status of a block of rows X (len rows of d floats) whose logits or
+ * factors are not all finite: the first row outside the ball or not
+ * finite by the test of rv_ball_check, else RV_ERR_NONFINITE (a finite
+ * input that overflowed).  dbl: len doubles.
+ */
+static rv_status
+block_status(const rv_kernels *kern, const float *X, size_t len, size_t d,
+			 float c, double *dbl)
+{
+	kern->sqnorm_rows(X, len, d, d, dbl);
+	return first_bad_row(dbl, len, c, RV_ERR_NONFINITE, NULL);
+}
+
+/*
+ * The largest float norm x that is trusted: with rho the bound of
+ * RV_SQNORM_F32 (|x - x*| <= rho x*) and c x <= theta = (1 - rho) tau /
+ * (rho + tau), tau = RV_HYP_TOL, the exact c x* is at most
+ * theta' = theta / (1 - rho) = tau / (rho + tau) (about 0.736), so the
+ * point is inside by any test, and the gap 1 - c x is off by at most
+ * c rho x* / (1 - c x*) <= rho theta' / (1 - theta') = tau relative (plus
+ * the rounding of the gap to float).  Rounded down, and finite, so that
+ * an overflowed float norm is always checked in double.
+ */
+static float
+trusted_norm_max(float c)
+{
+	double		rho = RV_GAMMA(RV_SQNORM_F32_DEPTH),
+				tau = RV_HYP_TOL,
+				x = (1.0 - rho) * tau / (rho + tau) / (double) c;
+	float		f;
+
+	if (!(x < (double) FLT_MAX))
+		return FLT_MAX;
+	f = (float) x;
+	return (double) f > x ? nextafterf(f, 0.0f) : f;
+}
+
+/*
+ * Everything a call's tasks share.  With m > 1 the key and value
+ * quantities are computed once (shared_*); with m == 1 the query's task
+ * computes them block by block from the same reads as its distances.
+ */
+typedef struct hyp_args
+{
+	const rv_kernels *kern;
+	hyp_model	model;
+	const float *Q, *K, *V;
+	size_t		n, d, dv;
+	float		c;
+	float		xmax;			/* trusted_norm_max(c) */
+	float	   *out;			/* m x dv (forward) or W, m x n (weights) */
+	int			forward;
+	int			shared;			/* m > 1: the arrays below are filled */
+	size_t		kb, vb, sb;		/* rows per key, value and shared block */
+	float	   *ka;				/* n: key gaps (Poincare) */
+	float	   *vf;				/* n: value log0 factors (Poincare), float norms (Lorentz) */
+	size_t		k0, v0;			/* rows of the shared probes (run_shared) */
+	int			heavy_k, heavy_v;	/* their modes (mostly_flagged) */
+	float	   *slots;			/* per worker: slot floats */
+	size_t		slot;
+	size_t		w_off, dbl_off, f1_off, f2_off, o_off;	/* within a slot */
+} hyp_args;
+
+/* ---------------- trusted norms, and the rows checked in double ---------------- */
+
+/*
+ * Points near the boundary (the usual case for hierarchies) have
+ * untrusted float norms, and then summing every norm in float first and
+ * again in double costs more than the double design did.  So the first
+ * HYP_PROBE keys and values decide: when more than an eighth of their
+ * float norms were untrusted ("heavy"), every later row takes its gap
+ * from its double norm, summed in the distance pass itself (sqdist_rows'
+ * kd) or alone (values), and ball_gaps_f64.  The rule only depends on the
+ * inputs, so a batch row still equals the one-query call bit for bit;
+ * either way every gap is accurate and every ball test is the double one.
+ */
+#define HYP_PROBE 64
+
+static int
+mostly_flagged(size_t flagged, size_t len)
+{
+	return flagged > len / 8;
+}
+
+/* rows of the block at row b of n in blocks of blk: the probe comes first */
+static size_t
+block_len(size_t b, size_t n, size_t blk)
+{
+	size_t		len = b == 0 ? HYP_PROBE : blk;
+
+	return n - b < len ? n - b : len;
+}
+
+/*
+ * Poincare gaps of len rows X (d columns) from their float norms x: the
+ * trusted ones by ball_gaps, the others (NaN in a) from their norms in
+ * double (RV_SQNORM: the test of rv_ball_check), NaN when such a row is
+ * outside the ball or not finite: many untrusted rows are summed in one
+ * pass over the block, still in cache, into dbl (len doubles), a few one
+ * by one.  With xf != NULL the float norm of a row checked in double is
+ * replaced by the rounded double one.  a may equal x.  Returns how many
+ * rows were untrusted.
+ */
+static size_t
+poincare_gaps(const hyp_args *h, const float *X, size_t len, size_t d,
+			  const float *x, float *a, float *xf, double *dbl)
+{
+	const rv_kernels *kern = h->kern;
+	size_t		flagged = kern->ball_gaps(x, len, h->c, h->xmax, a),
+				left = flagged;
+	const double *kd = NULL;
+
+	if (flagged == 0)
+		return 0;
+	if (mostly_flagged(flagged, len))
+	{
+		kern->sqnorm_rows(X, len, d, d, dbl);
+		kd = dbl;
+	}
+	for (size_t i = 0; i < len && left > 0; i++)
+	{
+		double		xx;
+
+		if (!isnan(a[i]))
+			continue;
+		left--;
+		if (kd)
+			xx = kd[i];
+		else
+			kern->sqnorm_rows(X + i * d, 1, d, d, &xx);
+		if (ball_status(xx, h->c) == RV_OK)
+		{
+			a[i] = (float) (1.0 - (double) h->c * xx);
+			if (xf)
+				xf[i] = (float) xx;
+		}
+	}
+	return flagged;
+}
+
+/*
+ * The Lorentz t = q0 - k0 of the rows lorentz_chord did not trust
+ * (`flagged` NaN entries of t), from the double norms of the keys:
+ * (qq - kk) / (q0 + k0) in double, the formula of lorentz_chord_f64 (the
+ * same bits).  NaN stays where the key is not finite.  dbl as for
+ * poincare_gaps.
+ */
+static void
+exact_chords(const hyp_args *h, const float *K, size_t len, double qq,
+			 size_t flagged, float *t, double *dbl)
+{
+	const rv_kernels *kern = h->kern;
+	size_t		d = h->d;
+	double		ic = 1.0 / (double) h->c,
+				q0 = sqrt(ic + qq);
+	const double *kd = NULL;
+
+	if (mostly_flagged(flagged, len))
+	{
+		kern->sqnorm_rows(K, len, d, d, dbl);
+		kd = dbl;
+	}
+	for (size_t i = 0; i < len && flagged > 0; i++)
+	{
+		double		kk;
+
+		if (!isnan(t[i]))
+			continue;
+		flagged--;
+		if (kd)
+			kk = kd[i];
+		else
+			kern->sqnorm_rows(K + i * d, 1, d, d, &kk);
+		t[i] = (float) ((qq - kk) / (q0 + sqrt(ic + kk)));
+	}
+}
+
+/*
  * The Lorentz logit of one pair in double, for the rows lorentz_logits
  * flags: the Minkowski chord y = |q - k|^2 - (q0 - k0)^2 with the
  * differences exact in double, so the cancellation costs only double
@@ -137,51 +333,109 @@ lorentz_exact_logit(const float *q, const float *k, size_t d, double qq,
 	}
 	y = e2 - t * t;
 	s = sqrt(cd * (y > 0.0 ? y : 0.0)) / 2.0;
-	return (float) -(rv_log1pf_serial((float) (2.0 * s * (s + sqrt(1.0 + s * s)))) /
-					 sqrt(cd));
+	return 0.0f - (float) (rv_log1pf_serial((float) (2.0 * s * (s + sqrt(1.0 + s * s)))) /
+						   sqrt(cd));
+}
+
+/*
+ * Poincare logits of q (aq = 1 - c |q|^2) against len keys K into s,
+ * returning their max.  ka: the keys' gaps when shared, else NULL: then
+ * they come from the norms of the same pass as the distances, into kf
+ * (len floats): the float ones where trusted, or with `heavy` the double
+ * ones (into dbl, len doubles).  *flagged (when not heavy): how many
+ * float norms were untrusted.
+ */
+static float
+poincare_block(const hyp_args *h, const float *q, float aq, const float *K,
+			   size_t len, const float *ka, float *s, float *kf, double *dbl,
+			   int heavy, size_t *flagged)
+{
+	const rv_kernels *kern = h->kern;
+
+	if (ka)
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, NULL, NULL, NULL);
+	else if (heavy)
+	{
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, NULL, NULL, dbl);
+		kern->ball_gaps_f64(dbl, len, h->c, kf, NULL);
+		ka = kf;
+	}
+	else
+	{
+		kern->sqdist_rows(q, K, len, h->d, h->d, s, kf, NULL, NULL);
+		*flagged = poincare_gaps(h, K, len, h->d, kf, kf, NULL, dbl);
+		ka = kf;
+	}
+	return kern->poincare_logits(s, ka, len, aq, h->c, s);
+}
+
+/*
+ * Lorentz logits of q (qq = |q|^2) against len keys K into s, returning
+ * their max: t = q0 - k0 from |q|^2 - |k|^2 of the same pass as the
+ * distances where lorentz_chord trusts it, else (and for every row with
+ * `heavy`, decided by the query's probe block as for Poincare) from the
+ * double norms, summed in the same pass into dbl.  pt: len floats; dbl:
+ * len doubles.  *flagged (when not heavy): how many were untrusted.
+ */
+static float
+lorentz_block(const hyp_args *h, const float *q, double qq, const float *K,
+			  size_t len, float *s, float *pt, double *dbl, int heavy,
+			  size_t *flagged)
+{
+	const rv_kernels *kern = h->kern;
+	size_t		d = h->d;
+	float		m;
+
+	if (heavy)
+	{
+		kern->sqdist_rows(q, K, len, d, d, s, NULL, NULL, dbl);
+		kern->lorentz_chord_f64(dbl, len, qq, h->c, pt);
+	}
+	else
+	{
+		kern->sqdist_rows(q, K, len, d, d, s, NULL, pt, NULL);
+		*flagged = kern->lorentz_chord(s, pt, len, qq, h->c, pt);
+		if (*flagged)
+			exact_chords(h, K, len, qq, *flagged, pt, dbl);
+	}
+	m = kern->lorentz_logits(s, pt, len, h->c, s);
+	if (m == INFINITY)
+	{
+		m = -INFINITY;
+		for (size_t i = 0; i < len; i++)
+		{
+			if (s[i] == INFINITY)
+			{
+				double		kkd;
+
+				if (heavy)
+					kkd = dbl[i];
+				else
+					kern->sqnorm_rows(K + i * d, 1, d, d, &kkd);
+				s[i] = lorentz_exact_logit(q, K + i * d, d, qq, kkd, h->c);
+			}
+			if (s[i] > m)
+				m = s[i];
+		}
+	}
+	return m;
 }
 
 /* ---------------------------------------------------------------------- */
 
 /*
- * Everything a call's tasks share.  With m > 1 the key and value
- * quantities are computed once (shared_*); with m == 1 the query's task
- * computes them block by block from the same reads as its distances.
- */
-typedef struct hyp_args
-{
-	const rv_kernels *kern;
-	hyp_model	model;
-	const float *Q, *K, *V;
-	size_t		n, d, dv;
-	float		c;
-	float	   *out;			/* m x dv (forward) or W, m x n (weights) */
-	int			forward;
-	int			shared;			/* m > 1: the arrays below are filled */
-	double	   *kk;				/* n: |k_i|^2 */
-	double	   *vv;				/* n: |v_i|^2, then (Lorentz) v_i0 */
-	float	   *vf;				/* n: Poincare log0 factors */
-	float	   *slots;			/* per worker: slot floats */
-	size_t		slot;
-	size_t		w_off, dbl_off, f_off;	/* within a slot */
-} hyp_args;
-
-/*
  * Scratch: a base aligned to 8 bytes (2 floats of slack), then the
- * shared arrays (m > 1), then one slot per worker: the n weights (unless
- * they go straight to W), then doubles (a block of key or value norms,
- * and the Lorentz accumulator u), then a block of Poincare factors.
+ * shared arrays (m > 1: n floats for the keys, n for the values), then
+ * one slot per worker: the n weights (unless they go straight to W), then
+ * doubles (a block of norms, and the Lorentz accumulator u: dv), then
+ * two blocks of floats, then dv floats (the Poincare output being
+ * pulled inside the ball).
  */
 typedef struct hyp_layout
 {
-	size_t		workers, shared, slot, w_off, dbl_off, f_off, total;
+	size_t		workers, shared, slot, w_off, dbl_off, f1_off, f2_off, o_off,
+				total, kb, vb, sb;
 } hyp_layout;
-
-static size_t
-even(size_t x)
-{
-	return x + (x & 1);
-}
 
 static int
 add_size(size_t a, size_t b, size_t *out)
@@ -189,38 +443,55 @@ add_size(size_t a, size_t b, size_t *out)
 	return __builtin_add_overflow(a, b, out);
 }
 
+/* *out = x rounded up to even */
+static int
+even_size(size_t x, size_t *out)
+{
+	return add_size(x, x & 1, out);
+}
+
 static int
 plan_layout(size_t m, size_t n, size_t d, size_t dv, int forward,
 			const rv_exec *ex, hyp_layout *L)
 {
-	size_t		blk = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
-	size_t		t, dbl, sh = 0;
+	size_t		t,
+				u,
+				B;
 
 	L->workers = rv_plan_threads(m, rv_query_work(n, d, forward ? dv : 0), ex);
-	if (m > 1)
-	{
-		/* kk and vv: n doubles each, vf: n floats */
-		if (rv_mul_size(n, forward ? 5 : 2, &sh))
-			return 1;
-		sh = even(sh);
-	}
-	L->shared = sh;
+	L->kb = block_rows(HYP_KEY_BLOCK_FLOATS, d);
+	L->vb = forward ? block_rows(HYP_VALUE_BLOCK_FLOATS, dv) : 0;
+	B = L->kb > L->vb ? L->kb : L->vb;
+	if (B > n)
+		B = n;
+	L->sb = B;
+	L->shared = 0;
+	if (m > 1 && (even_size(n, &t) || rv_mul_size(t, forward ? 2 : 1, &L->shared)))
+		return 1;
 	L->w_off = 0;
-	t = forward ? even(n) : 0;
+	t = 0;
+	if (forward && even_size(n, &t))
+		return 1;
 	L->dbl_off = t;
-	dbl = m > 1 ? 0 : blk;
-	if (forward && add_size(dbl, dv, &dbl))
+	/* B doubles, and dv for the Lorentz u */
+	if ((forward ? add_size(B, dv, &u) : (u = B, 0)) || rv_mul_size(u, 2, &u) ||
+		add_size(t, u, &t))
 		return 1;
-	if (rv_mul_size(dbl, 2, &dbl) || add_size(t, dbl, &t))
+	L->f1_off = t;
+	if (add_size(t, B + (B & 1), &t))
 		return 1;
-	L->f_off = t;
-	if (forward && m == 1 && add_size(t, even(n < value_block(dv) ? n : value_block(dv)), &t))
+	L->f2_off = t;
+	if (add_size(t, B + (B & 1), &t))
+		return 1;
+	L->o_off = t;
+	if (forward && (even_size(dv, &u) || add_size(t, u, &t)))
 		return 1;
 	L->slot = t;
-	if (rv_mul_size(L->workers, L->slot, &t) || add_size(t, sh, &t) ||
+	if (rv_mul_size(L->workers, L->slot, &t) || add_size(t, L->shared, &t) ||
 		add_size(t, 2, &L->total))
 		return 1;
-	return 0;
+	/* the scratch must also be addressable in bytes */
+	return L->total > SIZE_MAX / sizeof(float);
 }
 
 /* the shared arrays and slots of a layout in scratch */
@@ -230,93 +501,196 @@ place(hyp_args *a, const hyp_layout *L, float *scratch, size_t n)
 	float	   *base = scratch + (((uintptr_t) scratch & 7) ? 1 : 0);
 
 	a->shared = L->shared > 0;
-	a->kk = a->shared ? (double *) (void *) base : NULL;
-	a->vv = a->shared && a->forward ? a->kk + n : NULL;
-	a->vf = a->shared && a->forward ? (float *) (void *) (a->vv + n) : NULL;
+	a->ka = a->shared && a->model == HYP_POINCARE ? base : NULL;
+	a->vf = a->shared && a->forward ? base + n + (n & 1) : NULL;
 	a->slots = base + L->shared;
 	a->slot = L->slot;
 	a->w_off = L->w_off;
 	a->dbl_off = L->dbl_off;
-	a->f_off = L->f_off;
+	a->f1_off = L->f1_off;
+	a->f2_off = L->f2_off;
+	a->o_off = L->o_off;
+	a->kb = L->kb;
+	a->vb = L->vb;
+	a->sb = L->sb;
+	a->xmax = trusted_norm_max(a->c);
 }
 
-/* ---------------- the key and value quantities of a batch ---------------- */
+/* ---------------- the key and value quantities ---------------- */
 
-/* block b of RV_CANCEL_BLOCK keys and values: norms, then v0 or factors */
+/*
+ * The Poincare log-map factors of len values V into f (len floats) from
+ * their gaps (into gb, len floats): the float norms where trusted, or
+ * with `heavy` the double ones (into dbl, len doubles).  first != NULL:
+ * the probe, whose untrusted count decides *first (mostly_flagged).
+ */
+static void
+value_factors(const hyp_args *a, const float *V, size_t len, int heavy,
+			  float *f, float *gb, double *dbl, int *first)
+{
+	const rv_kernels *kern = a->kern;
+
+	if (heavy)
+	{
+		kern->sqnorm_rows(V, len, a->dv, a->dv, dbl);
+		kern->ball_gaps_f64(dbl, len, a->c, gb, f);
+	}
+	else
+	{
+		size_t		flagged;
+
+		kern->sqnorm_rows_f32(V, len, a->dv, a->dv, f);
+		flagged = poincare_gaps(a, V, len, a->dv, f, gb, f, dbl);
+		if (first)
+			*first = mostly_flagged(flagged, len);
+	}
+	kern->poincare_log0(f, gb, len, a->c, f);
+}
+
+/*
+ * The gaps of len Poincare keys K into ka, as a query's pass forms them
+ * (poincare_block); first as for value_factors.
+ */
+static void
+key_gaps(const hyp_args *a, const float *K, size_t len, int heavy, float *ka,
+		 double *dbl, int *first)
+{
+	const rv_kernels *kern = a->kern;
+
+	if (heavy)
+	{
+		kern->sqnorm_rows(K, len, a->d, a->d, dbl);
+		kern->ball_gaps_f64(dbl, len, a->c, ka, NULL);
+	}
+	else
+	{
+		size_t		flagged;
+
+		kern->sqnorm_rows_f32(K, len, a->d, a->d, ka);
+		flagged = poincare_gaps(a, K, len, a->d, ka, ka, NULL, dbl);
+		if (first)
+			*first = mostly_flagged(flagged, len);
+	}
+}
+
+/*
+ * Block b of sb rows of the batch's shared quantities after the probes
+ * (run_shared): the Poincare gaps of the keys from row k0 on and log-map
+ * factors of the values from v0 on, in the modes the probes chose (NaN
+ * for a bad row, which the query tasks report, in their order), or the
+ * Lorentz values' float norms.
+ */
 static rv_status
 shared_task(rv_job *job, void *arg, size_t b, size_t worker)
 {
 	const hyp_args *a = arg;
-	size_t		i0 = b * RV_CANCEL_BLOCK;
-	size_t		len = a->n - i0 < RV_CANCEL_BLOCK ? a->n - i0 : RV_CANCEL_BLOCK;
+	float	   *slot = a->slots + worker * a->slot;
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	size_t		i0 = a->k0 + b * a->sb,
+				j0 = a->v0 + b * a->sb;
 
 	(void) job;
-	(void) worker;
-	a->kern->sqnorm_rows(a->K + i0 * a->d, len, a->d, a->d, a->kk + i0);
-	if (!a->forward)
-		return RV_OK;
-	a->kern->sqnorm_rows(a->V + i0 * a->dv, len, a->dv, a->dv, a->vv + i0);
-	if (a->model == HYP_POINCARE)
-		a->kern->poincare_log0(a->vv + i0, len, a->c, a->vf + i0);
-	else
+	if (a->ka && i0 < a->n)
+		key_gaps(a, a->K + i0 * a->d, a->n - i0 < a->sb ? a->n - i0 : a->sb, a->heavy_k,
+				 a->ka + i0, dbl, NULL);
+	if (a->vf && j0 < a->n)
 	{
-		double		ic = 1.0 / (double) a->c;
+		const float *V = a->V + j0 * a->dv;
+		size_t		len = a->n - j0 < a->sb ? a->n - j0 : a->sb;
 
-		for (size_t i = i0; i < i0 + len; i++)
-			a->vv[i] = sqrt(ic + a->vv[i]);
+		if (a->model == HYP_POINCARE)
+			value_factors(a, V, len, a->heavy_v, a->vf + j0, slot + a->f2_off, dbl, NULL);
+		else
+			a->kern->sqnorm_rows_f32(V, len, a->dv, a->dv, a->vf + j0);
 	}
 	return RV_OK;
+}
+
+/*
+ * The shared quantities of a batch: the probes of keys and values
+ * (HYP_PROBE rows) here, deciding the modes, with worker 0's slot, then
+ * the rest threaded over blocks of sb rows.
+ */
+static rv_status
+run_shared(hyp_args *a, size_t workers, const rv_exec *ex)
+{
+	float	   *slot = a->slots;
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	size_t		rest;
+
+	a->k0 = a->v0 = 0;
+	if (a->ka)
+	{
+		a->k0 = block_len(0, a->n, a->kb);
+		key_gaps(a, a->K, a->k0, 0, a->ka, dbl, &a->heavy_k);
+	}
+	if (a->vf && a->model == HYP_POINCARE)
+	{
+		a->v0 = block_len(0, a->n, a->vb);
+		value_factors(a, a->V, a->v0, 0, a->vf, slot + a->f2_off, dbl, &a->heavy_v);
+	}
+	rest = a->n - (a->ka ? a->k0 : a->n);
+	if (a->vf && a->n - a->v0 > rest)
+		rest = a->n - a->v0;
+	if (rest == 0)
+		return RV_OK;
+	return rv_run_tasks((rest + a->sb - 1) / a->sb, workers, shared_task, a, ex);
 }
 
 /* ---------------- one query ---------------- */
 
 /*
- * The logits of query q over all keys into s (n floats), in blocks of
- * RV_CANCEL_BLOCK keys with a poll between blocks; *max gets their max.
- * kb: RV_CANCEL_BLOCK doubles for the block's key norms when they are
- * not shared.  qq: |q|^2, already checked.
+ * Whether to poll the job now: every RV_CANCEL_BLOCK rows (*since counts
+ * them) and after the last block.
+ */
+static int
+poll_due(size_t *since, size_t rows, int last)
+{
+	*since += rows;
+	if (*since < RV_CANCEL_BLOCK && !last)
+		return 0;
+	*since = 0;
+	return 1;
+}
+
+/*
+ * The logits of query q over all keys into s (n floats), in blocks of kb
+ * keys after the probe (block_len); *max gets their max.  qq: |q|^2,
+ * already checked.
  */
 static rv_status
 query_logits(const hyp_args *a, const float *q, double qq, float *s,
-			 double *kb, float *max, rv_job *job)
+			 float *slot, float *max, rv_job *job)
 {
 	const rv_kernels *kern = a->kern;
-	float		m = -INFINITY;
-	double		aq = 1.0 - (double) a->c * qq;
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	float	   *f1 = slot + a->f1_off;
+	float		m = -INFINITY,
+				aq = (float) (1.0 - (double) a->c * qq);
+	size_t		since_poll = 0,
+				flagged = 0;
+	int			heavy = 0;
 
-	for (size_t b = 0; b < a->n; b += RV_CANCEL_BLOCK)
+	for (size_t b = 0, len; b < a->n; b += len)
 	{
-		size_t		len = a->n - b < RV_CANCEL_BLOCK ? a->n - b : RV_CANCEL_BLOCK;
 		const float *K = a->K + b * a->d;
-		double	   *kk = a->shared ? a->kk + b : kb;
+		const float *ka = a->ka ? a->ka + b : NULL;
 		float		mb;
 
-		kern->sqdist_rows(q, K, len, a->d, a->d, s + b, a->shared ? NULL : kb);
-		if (a->model == HYP_POINCARE)
-			mb = kern->poincare_logits(s + b, kk, len, aq, a->c, s + b);
-		else
-		{
-			mb = kern->lorentz_logits(s + b, kk, len, qq, a->c, s + b);
-			if (mb == INFINITY)
-			{
-				mb = -INFINITY;
-				for (size_t i = 0; i < len; i++)
-				{
-					if (s[b + i] == INFINITY)
-						s[b + i] = lorentz_exact_logit(q, K + i * a->d, a->d, qq,
-													   kk[i], a->c);
-					if (s[b + i] > mb)
-						mb = s[b + i];
-				}
-			}
-		}
+		len = block_len(b, a->n, a->kb);
+		mb = a->model == HYP_POINCARE
+			? poincare_block(a, q, aq, K, len, ka, s + b, f1, dbl, heavy, &flagged)
+			: lorentz_block(a, q, qq, K, len, s + b, f1, dbl, heavy, &flagged);
+
+		if (b == 0)
+			heavy = mostly_flagged(flagged, len);
 		if (!kern->all_finite(s + b, len))
 			return a->model == HYP_POINCARE
-				? first_bad_row(kk, len, a->c, RV_ERR_NONFINITE, NULL)
+				? block_status(kern, K, len, a->d, a->c, dbl)
 				: RV_ERR_NONFINITE;
 		if (mb > m)
 			m = mb;
-		if (rv_job_should_stop(job))
+		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
 	*max = m;
@@ -324,45 +698,70 @@ query_logits(const hyp_args *a, const float *q, double qq, float *s,
 }
 
 /*
+ * Float rounding can leave exp0's result on the boundary or just outside
+ * (tanh(r) rounds to 1 from r = 9 on, values at the boundary): then out is
+ * scaled by the largest float below 1 that brings it inside by the test of
+ * rv_ball_check (RV_SQNORM in double, 1 - c |x|^2 > 0), so that the output
+ * is always a valid input.  In practice that is 1 - 2^-24 or the next
+ * float; the loop ends in any case (s halves after 64 steps and reaches
+ * 0, which is inside).  tmp: dv floats.
+ */
+static void
+pull_inside(const rv_kernels *kern, float *out, size_t dv, float c, float *tmp)
+{
+	double		oo;
+	float		s = 1.0f;
+
+	kern->sqnorm_rows(out, 1, dv, dv, &oo);
+	if (ball_status(oo, c) == RV_OK)
+		return;
+	memcpy(tmp, out, dv * sizeof(float));
+	for (int k = 0;; k++)
+	{
+		s = k < 64 ? nextafterf(s, 0.0f) : s * 0.5f;
+		memcpy(out, tmp, dv * sizeof(float));
+		kern->scale(out, dv, s);
+		kern->sqnorm_rows(out, 1, dv, dv, &oo);
+		if (ball_status(oo, c) == RV_OK)
+			return;
+	}
+}
+
+/*
  * Poincare output of one query from its exponentials e (n floats, sum
  * `sum`): u = sum_i e_i f_i v_i / sum with f_i the log0 factors, then
- * out = exp0(u) = tanh(sqrt(c) |u|) u / (sqrt(c) |u|).  Values go in
- * blocks of value_block(dv) rows; e is overwritten by e_i f_i.
+ * out = exp0(u) = tanh(sqrt(c) |u|) u / (sqrt(c) |u|), pulled inside the
+ * ball.  Values go in blocks of vb rows: their norms, gaps and factors
+ * (value_factors) just before their weighted sum reads them again from
+ * L2.  e is overwritten by e_i f_i.
  */
 static rv_status
-poincare_output(const hyp_args *a, float *e, double sum, double *vb,
-				float *fb, float *out, rv_job *job)
+poincare_output(const hyp_args *a, float *e, double sum, float *slot,
+				float *out, rv_job *job)
 {
 	const rv_kernels *kern = a->kern;
-	size_t		B = value_block(a->dv),
-				since_poll = 0;
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	float	   *fb = slot + a->f1_off,
+			   *gb = slot + a->f2_off;
+	size_t		since_poll = 0;
 	double		uu,
 				r;
+	int			heavy = 0;
 
-	for (size_t b = 0; b < a->n; b += B)
+	for (size_t b = 0, len; b < a->n; b += len)
 	{
-		size_t		len = a->n - b < B ? a->n - b : B;
 		const float *V = a->V + b * a->dv;
 		const float *f = a->shared ? a->vf + b : fb;
-		const double *vv = a->shared ? a->vv + b : vb;
 
+		len = block_len(b, a->n, a->vb);
 		if (!a->shared)
-		{
-			kern->sqnorm_rows(V, len, a->dv, a->dv, vb);
-			kern->poincare_log0(vb, len, a->c, fb);
-		}
+			value_factors(a, V, len, heavy, fb, gb, dbl, b == 0 ? &heavy : NULL);
 		if (!kern->all_finite(f, len))
-			return first_bad_row(vv, len, a->c, RV_ERR_NONFINITE, NULL);
-		for (size_t i = 0; i < len; i++)
-			e[b + i] *= f[i];
+			return block_status(kern, V, len, a->dv, a->c, dbl);
+		kern->mul(e + b, f, len, e + b);
 		kern->weighted_sum(e + b, V, len, a->dv, a->dv, b == 0 ? 0.0f : 1.0f, out);
-		since_poll += len;
-		if (since_poll >= RV_CANCEL_BLOCK)
-		{
-			since_poll = 0;
-			if (rv_job_should_stop(job))
-				return RV_ERR_CANCELLED;
-		}
+		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
+			return RV_ERR_CANCELLED;
 	}
 	kern->scale(out, a->dv, (float) (1.0 / sum));
 	kern->sqnorm_rows(out, 1, a->dv, a->dv, &uu);
@@ -370,80 +769,74 @@ poincare_output(const hyp_args *a, float *e, double sum, double *vb,
 		return RV_ERR_NONFINITE;
 	r = sqrt((double) a->c * uu);
 	kern->scale(out, a->dv, r > 0.0 ? (float) (tanh(r) / r) : 1.0f);
-	return kern->all_finite(out, a->dv) ? RV_OK : RV_ERR_NONFINITE;
+	if (!kern->all_finite(out, a->dv))
+		return RV_ERR_NONFINITE;
+	pull_inside(kern, out, a->dv, a->c, slot + a->o_off);
+	return RV_OK;
 }
 
 /*
  * Lorentz output of one query from its exponentials e (sum `sum`):
  * u = sum_i e_i (v_i0, v_i), out = u / (sqrt(c) sqrt(-<u, u>_L)) with
  * -<u, u>_L = u0^2 - |u|^2 kept >= its lower bound sum^2 / c.  u0 sums in
- * double from the time coordinates (from norms in double); the spatial u
- * first in float, by the weighted_sum of scaled-dot attention over the
- * same blocks as Poincare; only when u0^2 > HYP_LORENTZ_OUT_ILL (u0^2 -
- * |u|^2), i.e. the norm cancels (values far out and close together), is
- * u summed again in double.  vb: a block of doubles, u: dv doubles.
+ * double from float time coordinates (lorentz_time, from the values'
+ * float norms: within RV_GAMMA(RV_SQNORM_F32_DEPTH) / 2 + 1.25 u of the
+ * exact ones), the spatial u in float, by the weighted_sum of scaled-dot
+ * attention, over blocks of vb values.  Both errors move u0^2 - |u|^2 by
+ * a fraction of u0^2; while u0^2 <= HYP_LORENTZ_OUT_ILL (u0^2 - |u|^2)
+ * that stays below 4 (RV_GAMMA(23) / 2 + 1.25 u) = 3.2e-6 of the norm for
+ * the time coordinates; beyond (values far out and close together, the
+ * norm cancels) u and u0 are summed again in double from double norms.
  */
 #define HYP_LORENTZ_OUT_ILL 2.0
 
 static rv_status
-lorentz_output(const hyp_args *a, const float *e, double sum, double *vb,
-			   double *u, float *out, rv_job *job)
+lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
+			   float *out, rv_job *job)
 {
 	const rv_kernels *kern = a->kern;
-	size_t		B = value_block(a->dv),
-				since_poll = 0;
-	double		ic = 1.0 / (double) a->c;
-	double		u0[4] = {0.0, 0.0, 0.0, 0.0},
-				t0,
-				uu = 0.0,
+	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
+	double	   *u = dbl + a->sb;
+	float	   *fb = slot + a->f1_off;
+	size_t		since_poll = 0;
+	double		ic = 1.0 / (double) a->c,
+				t0 = 0.0,
+				uu,
 				nd,
 				r;
+	int			ill;
 
-	for (size_t b = 0; b < a->n; b += B)
+	memset(out, 0, a->dv * sizeof(float));
+	for (size_t b = 0; b < a->n; b += a->vb)
 	{
-		size_t		len = a->n - b < B ? a->n - b : B;
+		size_t		len = a->n - b < a->vb ? a->n - b : a->vb;
 		const float *V = a->V + b * a->dv;
-		const double *v0 = a->shared ? a->vv + b : vb;
-		size_t		i = 0;
+		const float *vv = a->shared ? a->vf + b : fb;
 
-		if (!a->shared)
-		{
-			kern->sqnorm_rows(V, len, a->dv, a->dv, vb);
-			for (size_t j = 0; j < len; j++)
-				vb[j] = sqrt(ic + vb[j]);
-		}
-		for (; i + 4 <= len; i += 4)
-			for (int l = 0; l < 4; l++)
-				u0[l] += (double) e[b + i + l] * v0[i + l];
-		for (; i < len; i++)
-			u0[0] += (double) e[b + i] * v0[i];
-		kern->weighted_sum(e + b, V, len, a->dv, a->dv, b == 0 ? 0.0f : 1.0f, out);
-		since_poll += len;
-		if (since_poll >= RV_CANCEL_BLOCK)
-		{
-			since_poll = 0;
-			if (rv_job_should_stop(job))
-				return RV_ERR_CANCELLED;
-		}
+		kern->weighted_sum_sqnorm(e + b, V, len, a->dv, a->dv, out, a->shared ? NULL : fb);
+		t0 += kern->lorentz_time(e + b, vv, len, a->c);
+		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
+			return RV_ERR_CANCELLED;
 	}
-	t0 = (u0[0] + u0[1]) + (u0[2] + u0[3]);
-	for (size_t j = 0; j < a->dv; j++)
-	{
-		u[j] = out[j];
-		uu += u[j] * u[j];
-	}
+	kern->sqnorm_rows(out, 1, a->dv, a->dv, &uu);
 	if (!isfinite(t0) || !isfinite(uu))
 		return RV_ERR_NONFINITE;
 	nd = t0 * t0 - uu;
-	if (!(t0 * t0 <= HYP_LORENTZ_OUT_ILL * nd))
+	ill = !(t0 * t0 <= HYP_LORENTZ_OUT_ILL * nd);
+	if (ill)
 	{
 		memset(u, 0, a->dv * sizeof(double));
-		for (size_t b = 0; b < a->n; b += RV_CANCEL_BLOCK)
+		t0 = 0.0;
+		for (size_t b = 0; b < a->n; b += a->vb)
 		{
-			size_t		len = a->n - b < RV_CANCEL_BLOCK ? a->n - b : RV_CANCEL_BLOCK;
+			size_t		len = a->n - b < a->vb ? a->n - b : a->vb;
+			const float *V = a->V + b * a->dv;
 
-			kern->weighted_sum_f64(e + b, a->V + b * a->dv, len, a->dv, a->dv, u);
-			if (rv_job_should_stop(job))
+			kern->weighted_sum_f64(e + b, V, len, a->dv, a->dv, u);
+			kern->sqnorm_rows(V, len, a->dv, a->dv, dbl);
+			for (size_t i = 0; i < len; i++)
+				t0 += (double) e[b + i] * sqrt(ic + dbl[i]);
+			if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 				return RV_ERR_CANCELLED;
 		}
 		uu = 0.0;
@@ -455,7 +848,7 @@ lorentz_output(const hyp_args *a, const float *e, double sum, double *vb,
 		nd = sum * sum * ic;
 	r = 1.0 / (sqrt((double) a->c) * sqrt(nd));
 	for (size_t j = 0; j < a->dv; j++)
-		out[j] = (float) (u[j] * r);
+		out[j] = (float) ((ill ? u[j] : (double) out[j]) * r);
 	return kern->all_finite(out, a->dv) ? RV_OK : RV_ERR_NONFINITE;
 }
 
@@ -468,7 +861,6 @@ query_task(rv_job *job, void *arg, size_t r, size_t worker)
 	const float *q = a->Q + r * a->d;
 	float	   *slot = a->slots + worker * a->slot;
 	float	   *w = a->forward ? slot + a->w_off : a->out + r * a->n;
-	double	   *dbl = (double *) (void *) (slot + a->dbl_off);
 	double		qq,
 				sum;
 	float		m;
@@ -481,7 +873,7 @@ query_task(rv_job *job, void *arg, size_t r, size_t worker)
 		st = isfinite(qq) ? RV_OK : RV_ERR_NONFINITE;
 	if (st != RV_OK)
 		return st;
-	st = query_logits(a, q, qq, w, dbl, &m, job);
+	st = query_logits(a, q, qq, w, slot, &m, job);
 	if (st != RV_OK)
 		return st;
 	sum = rv_exp_sum_blocked(kern, w, a->n, m, w);
@@ -491,11 +883,8 @@ query_task(rv_job *job, void *arg, size_t r, size_t worker)
 		return RV_OK;
 	}
 	if (a->model == HYP_POINCARE)
-		return poincare_output(a, w, sum, dbl, slot + a->f_off,
-							   a->out + r * a->dv, job);
-	return lorentz_output(a, w, sum, dbl,
-						  dbl + (a->shared ? 0 : (a->n < value_block(a->dv) ? a->n : value_block(a->dv))),
-						  a->out + r * a->dv, job);
+		return poincare_output(a, w, sum, slot, a->out + r * a->dv, job);
+	return lorentz_output(a, w, sum, slot, a->out + r * a->dv, job);
 }
 
 /*
@@ -511,11 +900,9 @@ run(hyp_args *a, size_t m, float *scratch, const rv_exec *ex)
 	if (plan_layout(m, a->n, a->d, a->dv, a->forward, ex, &L))
 		return RV_ERR_SIZE_OVERFLOW;
 	place(a, &L, scratch, a->n);
-	if (a->shared)
+	if (a->ka || a->vf)
 	{
-		size_t		blocks = (a->n + RV_CANCEL_BLOCK - 1) / RV_CANCEL_BLOCK;
-
-		st = rv_run_tasks(blocks, L.workers, shared_task, a, ex);
+		st = run_shared(a, L.workers, ex);
 		if (st != RV_OK)
 			return st;
 	}
@@ -666,42 +1053,46 @@ weights(hyp_model model, const rv_attention_params *p, const float *Q,
 	return run(&a, m, scratch, ex);
 }
 
-/* the logit of one pair: the same primitives as a call with n = 1 */
+/* the logit of one pair: the same code as a call with n = 1 */
 static rv_status
 logit(hyp_model model, const rv_attention_params *p, const float *q,
 	  const float *k, size_t d, float *out)
 {
-	const rv_kernels *kern = rv_active_kernels();
+	hyp_args	h;
 	double		qq,
-				kk;
-	float		d2,
-				c;
+				dbl;
+	float		kf,
+				pt,
+				s;
+	size_t		flagged;
 	rv_status	st;
 
 	if (p == NULL || q == NULL || k == NULL || out == NULL)
 		return RV_ERR_NULL_ARG;
 	if (d == 0)
 		return RV_ERR_EMPTY_QUERY;
-	c = p->curvature;
-	if (!curvature_ok(c))
+	if (!curvature_ok(p->curvature))
 		return RV_ERR_CURVATURE;
-	kern->sqnorm_rows(q, 1, d, d, &qq);
-	st = model == HYP_POINCARE ? ball_status(qq, c)
+	memset(&h, 0, sizeof h);
+	h.kern = rv_active_kernels();
+	h.model = model;
+	h.d = d;
+	h.c = p->curvature;
+	h.xmax = trusted_norm_max(h.c);
+	h.kern->sqnorm_rows(q, 1, d, d, &qq);
+	st = model == HYP_POINCARE ? ball_status(qq, h.c)
 		: isfinite(qq) ? RV_OK : RV_ERR_NONFINITE;
 	if (st != RV_OK)
 		return st;
-	kern->sqdist_rows(q, k, 1, d, d, &d2, &kk);
 	if (model == HYP_POINCARE)
-	{
-		kern->poincare_logits(&d2, &kk, 1, 1.0 - (double) c * qq, c, out);
-		if (!isfinite(*out))
-			return first_bad_row(&kk, 1, c, RV_ERR_NONFINITE, NULL);
-		return RV_OK;
-	}
-	kern->lorentz_logits(&d2, &kk, 1, qq, c, out);
-	if (*out == INFINITY)
-		*out = lorentz_exact_logit(q, k, d, qq, kk, c);
-	return isfinite(*out) ? RV_OK : RV_ERR_NONFINITE;
+		poincare_block(&h, q, (float) (1.0 - (double) h.c * qq), k, 1, NULL, &s, &kf, &dbl, 0, &flagged);
+	else
+		lorentz_block(&h, q, qq, k, 1, &s, &pt, &dbl, 0, &flagged);
+	if (!isfinite(s))
+		return model == HYP_POINCARE ? block_status(h.kern, k, 1, d, h.c, &dbl)
+			: RV_ERR_NONFINITE;
+	*out = s;
+	return RV_OK;
 }
 
 size_t

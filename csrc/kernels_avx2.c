@@ -999,17 +999,6 @@ log1p_f32x8_avx2(__m256 x_f32x8)
 	return _mm256_blendv_ps(special_f32x8, r_f32x8, ok_f32x8);
 }
 
-/* RV_ACOSH1P on 8 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
-RV_AVX2_INLINE __m256
-acosh1p_f32x8_avx2(__m256 t_f32x8)
-{
-	__m256		w_f32x8 = _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(1.0f),
-													   _mm256_mul_ps(t_f32x8, t_f32x8)));
-
-	return log1p_f32x8_avx2(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t_f32x8),
-										  _mm256_add_ps(t_f32x8, w_f32x8)));
-}
-
 /* RV_SQNORM's lane combination of lanes lo = [l0..l3], hi = [l4..l7] */
 RV_AVX2_INLINE double
 sqnorm_reduce_avx2(__m256d lo_f64x4, __m256d hi_f64x4)
@@ -1022,94 +1011,176 @@ sqnorm_reduce_avx2(__m256d lo_f64x4, __m256d hi_f64x4)
 }
 
 /*
- * For `rows` rows k[r] (a constant 4 or 8 after inlining), over d columns:
- * when want_d2, d2_f32x8[r] accumulates (q - k_r)^2 in 8 float lanes; when
- * want_kk, kk_f64x4[2r], kk_f64x4[2r + 1] accumulate k_r^2 in the 8 double
- * lanes of RV_SQNORM (columns j, j + 4 of each chunk of 8 as lanes 0..3,
- * 4..7).  The d tail is one masked chunk of zeros past d.
+ * For `rows` rows k[r] (a constant 4 or 8 after inlining), over d columns,
+ * the double-norm kernel of sqnorm_rows: kk_f64x4[2r], kk_f64x4[2r + 1]
+ * accumulate k_r^2 in the 8 double lanes of RV_SQNORM (columns j, j + 4
+ * of each chunk of 8 as lanes 0..3, 4..7).  The d tail is one masked
+ * chunk of zeros past d.
  */
 RV_AVX2_INLINE void
-sq_rows_f32_avx2(const float *q, const float *const *k, size_t d,
-				 const int rows, const int want_d2, const int want_kk,
-				 __m256 *d2_f32x8, __m256d *kk_f64x4)
+sqnorm_f64_rows_avx2(const float *const *k, size_t d, const int rows,
+					 __m256d *kk_f64x4)
 {
 	size_t		j = 0;
 
 	RV_UNROLL
 	for (int r = 0; r < rows; r++)
-	{
-		if (want_d2)
-			d2_f32x8[r] = _mm256_setzero_ps();
-		if (want_kk)
-			kk_f64x4[2 * r] = kk_f64x4[2 * r + 1] = _mm256_setzero_pd();
-	}
+		kk_f64x4[2 * r] = kk_f64x4[2 * r + 1] = _mm256_setzero_pd();
 	for (; j + 8 <= d; j += 8)
-	{
-		__m256		q_f32x8 = want_d2 ? _mm256_loadu_ps(q + j) : _mm256_setzero_ps();
-
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 		{
-			if (want_d2)
-			{
-				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, _mm256_loadu_ps(k[r] + j));
+			/* converted straight from memory: no extract of the high half */
+			__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
+			__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
 
-				d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
-			}
-			if (want_kk)
-			{
-				/* converted straight from memory: no extract of the high half */
-				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
-				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
-
-				kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
-				kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
-			}
+			kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
+			kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
 		}
-	}
 	if (j < d)
 	{
 		__m256i		mask = tail_mask_avx2(d - j);
-		__m256		q_f32x8 = want_d2 ? _mm256_maskload_ps(q + j, mask) : _mm256_setzero_ps();
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 		{
 			__m256		k_f32x8 = _mm256_maskload_ps(k[r] + j, mask);
+			__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
+			__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
 
-			if (want_d2)
-			{
-				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, k_f32x8);
-
-				d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
-			}
-			if (want_kk)
-			{
-				__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
-				__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
-
-				kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
-				kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
-			}
+			kk_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kk_f64x4[2 * r]);
+			kk_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kk_f64x4[2 * r + 1]);
 		}
 	}
 }
 
 /*
- * The row loop of sqdist_rows and sqnorm_rows: `rows` row slots (4 with
- * norms, 8 without: the accumulators fit the 16 registers), each walking
- * its own contiguous, skewed stretch of rows as in scores_f32_avx2, so
- * that K streams from DRAM as `rows` sequential streams; the n % rows
- * last rows reuse the kernel with the missing slots aimed at the last
- * real row and only the real results stored.
+ * The float kernel of sqdist_rows and sqnorm_rows_f32 for `rows` rows k[r]
+ * (a constant 4 or 8 after inlining; with pk or kd, 4): when want_d2,
+ * d2_f32x8[r] accumulates (q - k_r)^2 in 8 float lanes over all d; when
+ * want_kk (want_pk), the 8 float lanes of k_r^2 ((q - k_r)(q + k_r))
+ * run over a block of RV_SQNORM_F32_BLOCK columns, are reduced by the
+ * transpose tree of four rows and added in double to kk_f64x4[r / 4]
+ * (pk_f64x4[r / 4]), lane r % 4: RV_SQNORM_F32 with 8 lanes and FMA;
+ * when want_kd, kd_f64x4[2r], kd_f64x4[2r + 1] accumulate k_r^2 in the 8
+ * double lanes of RV_SQNORM, exactly as sqnorm_f64_rows_avx2.  The d tail
+ * is one masked chunk of zeros past d.
+ */
+RV_AVX2_INLINE void
+sq_rows_f32_avx2(const float *q, const float *const *k, size_t d,
+				 const int rows, const int want_d2, const int want_kk,
+				 const int want_pk, const int want_kd, __m256 *d2_f32x8,
+				 __m256d *kk_f64x4, __m256d *pk_f64x4, __m256d *kd_f64x4)
+{
+	__m256		kk_f32x8[8],
+				pk_f32x8[8];
+
+	RV_UNROLL
+	for (int r = 0; r < rows; r++)
+	{
+		d2_f32x8[r] = kk_f32x8[r] = pk_f32x8[r] = _mm256_setzero_ps();
+		if (want_kd)
+			kd_f64x4[2 * r] = kd_f64x4[2 * r + 1] = _mm256_setzero_pd();
+	}
+	RV_UNROLL
+	for (int g = 0; g < rows / 4; g++)
+		kk_f64x4[g] = pk_f64x4[g] = _mm256_setzero_pd();
+	for (size_t jb = 0; jb < d; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = d - jb < RV_SQNORM_F32_BLOCK ? d : jb + RV_SQNORM_F32_BLOCK;
+		size_t		j = jb;
+
+		for (; j + 8 <= je; j += 8)
+		{
+			__m256		q_f32x8 = want_d2 || want_pk ? _mm256_loadu_ps(q + j) : _mm256_setzero_ps();
+
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				__m256		k_f32x8 = _mm256_loadu_ps(k[r] + j);
+				__m256		e_f32x8;
+
+				/* one load per chunk: folded into both the sub and the add, a misaligned row costs two split loads */
+				if (want_pk)
+					__asm__("" : "+x"(k_f32x8));
+				e_f32x8 = _mm256_sub_ps(q_f32x8, k_f32x8);
+
+				if (want_d2)
+					d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
+				if (want_kk)
+					kk_f32x8[r] = _mm256_fmadd_ps(k_f32x8, k_f32x8, kk_f32x8[r]);
+				if (want_pk)
+					pk_f32x8[r] = _mm256_fmadd_ps(e_f32x8, _mm256_add_ps(q_f32x8, k_f32x8), pk_f32x8[r]);
+				if (want_kd)
+				{
+					/* converted straight from memory: no extract of the high half */
+					__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j));
+					__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm_loadu_ps(k[r] + j + 4));
+
+					kd_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kd_f64x4[2 * r]);
+					kd_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kd_f64x4[2 * r + 1]);
+				}
+			}
+		}
+		if (j < je)
+		{
+			__m256i		mask = tail_mask_avx2(je - j);
+			__m256		q_f32x8 = want_d2 || want_pk ? _mm256_maskload_ps(q + j, mask) : _mm256_setzero_ps();
+
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				__m256		k_f32x8 = _mm256_maskload_ps(k[r] + j, mask);
+				__m256		e_f32x8 = _mm256_sub_ps(q_f32x8, k_f32x8);
+
+				if (want_d2)
+					d2_f32x8[r] = _mm256_fmadd_ps(e_f32x8, e_f32x8, d2_f32x8[r]);
+				if (want_kk)
+					kk_f32x8[r] = _mm256_fmadd_ps(k_f32x8, k_f32x8, kk_f32x8[r]);
+				if (want_pk)
+					pk_f32x8[r] = _mm256_fmadd_ps(e_f32x8, _mm256_add_ps(q_f32x8, k_f32x8), pk_f32x8[r]);
+				if (want_kd)
+				{
+					__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(k_f32x8));
+					__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(k_f32x8, 1));
+
+					kd_f64x4[2 * r] = _mm256_fmadd_pd(lo_f64x4, lo_f64x4, kd_f64x4[2 * r]);
+					kd_f64x4[2 * r + 1] = _mm256_fmadd_pd(hi_f64x4, hi_f64x4, kd_f64x4[2 * r + 1]);
+				}
+			}
+		}
+		RV_UNROLL
+		for (int g = 0; g < rows / 4; g++)
+		{
+			if (want_kk)
+				kk_f64x4[g] = _mm256_add_pd(kk_f64x4[g], _mm256_cvtps_pd(reduce_rows4_f32x8(kk_f32x8 + 4 * g)));
+			if (want_pk)
+				pk_f64x4[g] = _mm256_add_pd(pk_f64x4[g], _mm256_cvtps_pd(reduce_rows4_f32x8(pk_f32x8 + 4 * g)));
+		}
+		RV_UNROLL
+		for (int r = 0; r < rows; r++)
+			kk_f32x8[r] = pk_f32x8[r] = _mm256_setzero_ps();
+	}
+}
+
+/*
+ * The row loop of sqdist_rows, sqnorm_rows_f32 and sqnorm_rows: `rows`
+ * row slots (a constant 4 or 8), each walking its own contiguous, skewed
+ * stretch of rows as in scores_f32_avx2, so that K streams from DRAM as
+ * `rows` sequential streams; the n % rows last rows reuse the kernel with
+ * the missing slots aimed at the last real row and only the real results
+ * stored.  With only want_kd: the double kernel of sqnorm_rows.
  */
 RV_AVX2_INLINE void
 sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
-					  size_t ldk, float *d2, double *kk, const int rows,
-					  const int want_d2, const int want_kk)
+					  size_t ldk, float *d2, float *kk, float *pk, double *kd,
+					  const int rows, const int want_d2, const int want_kk,
+					  const int want_pk, const int want_kd)
 {
 	__m256		d2_f32x8[8];
-	__m256d		kk_f64x4[16];
+	__m256d		kk_f64x4[16],
+				pk_f64x4[2],
+				kd_f64x4[8];
 	const float *k[8];
 	size_t		blocks = n / rows;
 	size_t		skew[8];
@@ -1140,7 +1211,18 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			k[r] = K + row[r] * ldk;
-		sq_rows_f32_avx2(q, k, d, rows, want_d2, want_kk, d2_f32x8, kk_f64x4);
+		if (want_kd && !want_d2 && !want_kk && !want_pk)
+		{
+			sqnorm_f64_rows_avx2(k, d, rows, kk_f64x4);
+			for (int r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx2(kk_f64x4[2 * r], kk_f64x4[2 * r + 1]);
+			continue;
+		}
+		sq_rows_f32_avx2(q, k, d, rows, want_d2, want_kk, want_pk, want_kd,
+						 d2_f32x8, kk_f64x4, pk_f64x4, kd_f64x4);
+		if (want_kd)
+			for (int r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx2(kd_f64x4[2 * r], kd_f64x4[2 * r + 1]);
 		if (want_d2)
 		{
 			float		s8[8];
@@ -1153,175 +1235,492 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 				d2[row[r]] = s8[r];
 		}
 		if (want_kk)
+		{
+			float		s8[8];
+
+			_mm_storeu_ps(s8, _mm256_cvtpd_ps(kk_f64x4[0]));
+			if (rows == 8)
+				_mm_storeu_ps(s8 + 4, _mm256_cvtpd_ps(kk_f64x4[1]));
 			for (int r = 0; r < real; r++)
-				kk[row[r]] = sqnorm_reduce_avx2(kk_f64x4[2 * r], kk_f64x4[2 * r + 1]);
+				kk[row[r]] = s8[r];
+		}
+		if (want_pk)
+		{
+			float		s4[4];
+
+			_mm_storeu_ps(s4, _mm256_cvtpd_ps(pk_f64x4[0]));
+			for (int r = 0; r < real; r++)
+				pk[row[r]] = s4[r];
+		}
 	}
 }
 
-RV_AVX2 static void
-sqnorm_rows_f32_avx2(const float *X, size_t n, size_t d, size_t ldx, double *out)
+/*
+ * One specialised loop per combination of outputs (noinline: inlined into
+ * one function, gcc merged them into one body with run-time tests and
+ * spilled accumulators).  Rows per step: 4 with any norm (the
+ * accumulators fit the 16 registers), 8 for distances alone.
+ */
+#define RV_AVX2_LOOP __attribute__((noinline, target("avx2,fma"))) static void
+
+RV_AVX2_LOOP
+sq_loop_d2_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk, float *d2)
 {
-	sq_rows_loop_f32_avx2(NULL, X, n, d, ldx, NULL, out, 4, 0, 1);
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, NULL, NULL, 8, 1, 0, 0, 0);
+}
+
+RV_AVX2_LOOP
+sq_loop_d2_kk_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				   float *d2, float *kk)
+{
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, NULL, NULL, 4, 1, 1, 0, 0);
+}
+
+RV_AVX2_LOOP
+sq_loop_d2_pk_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				   float *d2, float *pk)
+{
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, pk, NULL, 4, 1, 0, 1, 0);
+}
+
+/* distances and double norms: keys near the boundary (the loop of the earlier double design) */
+RV_AVX2_LOOP
+sq_loop_d2_kd_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				   float *d2, double *kd)
+{
+	sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, NULL, kd, 4, 1, 0, 0, 1);
+}
+
+/* the combinations no driver asks for: correct, not tuned (they spill) */
+RV_AVX2_LOOP
+sq_loop_any_avx2(const float *q, const float *K, size_t n, size_t d, size_t ldk,
+				 float *d2, float *kk, float *pk, double *kd)
+{
+	if (kk && pk && kd)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, pk, kd, 4, 1, 1, 1, 1);
+	else if (kk && pk)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, pk, NULL, 4, 1, 1, 1, 0);
+	else if (kk)
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, NULL, kd, 4, 1, 1, 0, 1);
+	else
+		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, pk, kd, 4, 1, 0, 1, 1);
+}
+
+RV_AVX2 static void
+sqnorm_rows_f64_avx2(const float *X, size_t n, size_t d, size_t ldx, double *out)
+{
+	sq_rows_loop_f32_avx2(NULL, X, n, d, ldx, NULL, NULL, NULL, out, 4, 0, 0, 0, 1);
+}
+
+RV_AVX2 static void
+sqnorm_rows_f32_avx2(const float *X, size_t n, size_t d, size_t ldx, float *out)
+{
+	sq_rows_loop_f32_avx2(NULL, X, n, d, ldx, NULL, out, NULL, NULL, 4, 0, 1, 0, 0);
 }
 
 RV_AVX2 static void
 sqdist_rows_f32_avx2(const float *q, const float *K, size_t n, size_t d,
-					 size_t ldk, float *d2, double *kk)
+					 size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
-	if (kk)
-		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, kk, 4, 1, 1);
+	if (kd && !kk && !pk)
+		sq_loop_d2_kd_avx2(q, K, n, d, ldk, d2, kd);
+	else if (kd || (kk && pk))
+		sq_loop_any_avx2(q, K, n, d, ldk, d2, kk, pk, kd);
+	else if (kk)
+		sq_loop_d2_kk_avx2(q, K, n, d, ldk, d2, kk);
+	else if (pk)
+		sq_loop_d2_pk_avx2(q, K, n, d, ldk, d2, pk);
 	else
-		sq_rows_loop_f32_avx2(q, K, n, d, ldk, d2, NULL, 8, 1, 0);
+		sq_loop_d2_avx2(q, K, n, d, ldk, d2);
 }
 
-/*
- * 1 - c x in double (a product, then a difference: never fused), rounded
- * to float.  It is > 0 exactly when the double is: a positive 1 - c x is
- * at least 2^-53 (x >= 0), far above the float underflow.
- */
+/* the rem (0..8) first floats at p, zeros past rem, never reading past p + rem */
 RV_AVX2_INLINE __m256
-ball_gap_f32x8_avx2(__m256d c_f64x4, __m256d xlo_f64x4, __m256d xhi_f64x4)
+load_ps8_avx2(const float *p, size_t rem)
 {
-	__m256d		one_f64x4 = _mm256_set1_pd(1.0);
-
-	return cvt_pd8_ps_avx2(_mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, xlo_f64x4)),
-						   _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, xhi_f64x4)));
+	return rem >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tail_mask_avx2(rem));
 }
 
-/* poincare_logits on 8 lanes (the tail chunk has zeros past n) */
-RV_AVX2_INLINE __m256
-poincare_logit_f32x8_avx2(__m256 d2_f32x8, __m256d kklo_f64x4, __m256d kkhi_f64x4,
-						  __m256d c_f64x4, __m256 sc_f32x8, __m256 aq_f32x8, __m256 rc_f32x8)
+/* the rem (1..8) first lanes of v to p */
+RV_AVX2_INLINE void
+store_ps8_avx2(float *p, size_t rem, __m256 v_f32x8)
 {
-	__m256		a_f32x8 = ball_gap_f32x8_avx2(c_f64x4, kklo_f64x4, kkhi_f64x4);
-	__m256		t_f32x8 = _mm256_div_ps(_mm256_mul_ps(sc_f32x8, _mm256_sqrt_ps(d2_f32x8)),
-										_mm256_sqrt_ps(_mm256_mul_ps(aq_f32x8, a_f32x8)));
-	__m256		s_f32x8 = _mm256_xor_ps(_mm256_mul_ps(acosh1p_f32x8_avx2(t_f32x8), rc_f32x8),
-										_mm256_set1_ps(-0.0f));
-
-	return _mm256_blendv_ps(_mm256_set1_ps(NAN), s_f32x8,
-							_mm256_cmp_ps(a_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
+	if (rem >= 8)
+		_mm256_storeu_ps(p, v_f32x8);
+	else
+		_mm256_maskstore_ps(p, tail_mask_avx2(rem), v_f32x8);
 }
 
-RV_AVX2 static float
-poincare_logits_f32_avx2(const float *d2, const double *kk, size_t n,
-						 double aq, float c, float *s)
+RV_AVX2 static size_t
+ball_gaps_f32_avx2(const float *x, size_t n, float c, float xmax, float *a)
 {
-	__m256d		c_f64x4 = _mm256_set1_pd(c);
-	__m256		sc_f32x8 = _mm256_set1_ps((float) sqrt((double) c)),
-				rc_f32x8 = _mm256_set1_ps((float) (1.0 / sqrt((double) c))),
-				aq_f32x8 = _mm256_set1_ps((float) aq),
-				max_f32x8 = _mm256_set1_ps(-INFINITY);
-	size_t		i = 0;
+	__m256d		c_f64x4 = _mm256_set1_pd(c),
+				one_f64x4 = _mm256_set1_pd(1.0);
+	__m256		xmax_f32x8 = _mm256_set1_ps(xmax);
+	size_t		flagged = 0;
 
-	for (; i < n; i += 8)
+	for (size_t i = 0; i < n; i += 8)
 	{
 		size_t		rem = n - i < 8 ? n - i : 8;
-		__m256i		mask = tail_mask_avx2(rem);
-		__m256d		lo_f64x4,
-					hi_f64x4;
-		__m256		s_f32x8;
+		__m256		x_f32x8 = load_ps8_avx2(x + i, rem);
+		__m256		ok_f32x8 = _mm256_cmp_ps(x_f32x8, xmax_f32x8, _CMP_LE_OQ);
+		__m256		a_f32x8 = cvt_pd8_ps_avx2(
+			_mm256_fnmadd_pd(c_f64x4, _mm256_cvtps_pd(_mm256_castps256_ps128(x_f32x8)), one_f64x4),
+			_mm256_fnmadd_pd(c_f64x4, _mm256_cvtps_pd(_mm256_extractf128_ps(x_f32x8, 1)), one_f64x4));
+		unsigned	bad = (unsigned) ~_mm256_movemask_ps(ok_f32x8) & ((1u << rem) - 1u);
 
-		load_pd8_avx2(kk + i, rem, &lo_f64x4, &hi_f64x4);
-		s_f32x8 = poincare_logit_f32x8_avx2(rem == 8 ? _mm256_loadu_ps(d2 + i)
-											: _mm256_maskload_ps(d2 + i, mask),
-											lo_f64x4, hi_f64x4, c_f64x4, sc_f32x8, aq_f32x8,
-											rc_f32x8);
-		if (rem == 8)
-			_mm256_storeu_ps(s + i, s_f32x8);
-		else
-		{
-			_mm256_maskstore_ps(s + i, mask, s_f32x8);
-			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8, _mm256_castsi256_ps(mask));
-		}
-		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+		flagged += (size_t) __builtin_popcount(bad);
+		store_ps8_avx2(a + i, rem, _mm256_blendv_ps(_mm256_set1_ps(NAN), a_f32x8, ok_f32x8));
 	}
-	return hmax_f32x8_avx2(max_f32x8);
+	return flagged;
+}
+
+RV_AVX2 static void
+ball_gaps_f64_avx2(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	__m256d		c_f64x4 = _mm256_set1_pd(c),
+				one_f64x4 = _mm256_set1_pd(1.0),
+				zero_f64x4 = _mm256_setzero_pd();
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256d		lo_f64x4,
+					hi_f64x4,
+					glo_f64x4,
+					ghi_f64x4;
+
+		load_pd8_avx2(kd + i, rem, &lo_f64x4, &hi_f64x4);
+		/* a product, then a difference: the ball test */
+		glo_f64x4 = _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, lo_f64x4));
+		ghi_f64x4 = _mm256_sub_pd(one_f64x4, _mm256_mul_pd(c_f64x4, hi_f64x4));
+		glo_f64x4 = _mm256_blendv_pd(_mm256_set1_pd(NAN), glo_f64x4, _mm256_cmp_pd(glo_f64x4, zero_f64x4, _CMP_GT_OQ));
+		ghi_f64x4 = _mm256_blendv_pd(_mm256_set1_pd(NAN), ghi_f64x4, _mm256_cmp_pd(ghi_f64x4, zero_f64x4, _CMP_GT_OQ));
+		store_ps8_avx2(a + i, rem, cvt_pd8_ps_avx2(glo_f64x4, ghi_f64x4));
+		if (xf)
+			store_ps8_avx2(xf + i, rem, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4));
+	}
+}
+
+/* 0 - RV_DIST(X) * rc on 8 lanes (+0 at X = 0; NaN stays NaN) */
+RV_AVX2_INLINE __m256
+neg_dist_f32x8_avx2(__m256 X_f32x8, __m256 rc_f32x8)
+{
+	__m256		y_f32x8 = _mm256_add_ps(X_f32x8, _mm256_sqrt_ps(_mm256_fmadd_ps(X_f32x8, X_f32x8, X_f32x8)));
+
+	y_f32x8 = _mm256_blendv_ps(_mm256_add_ps(X_f32x8, X_f32x8), y_f32x8,
+							   _mm256_cmp_ps(X_f32x8, _mm256_set1_ps(RV_DIST_BIG), _CMP_LT_OQ));
+	return _mm256_sub_ps(_mm256_setzero_ps(),
+						 _mm256_mul_ps(log1p_f32x8_avx2(_mm256_add_ps(y_f32x8, y_f32x8)), rc_f32x8));
 }
 
 RV_AVX2 static float
-lorentz_logits_f32_avx2(const float *d2, const double *kk, size_t n,
-						double qq, float c, float *s)
+poincare_logits_f32_avx2(const float *d2, const float *a, size_t n, float aq,
+						 float c, float *s)
 {
-	double		ic = 1.0 / (double) c;
-	__m256d		qq_f64x4 = _mm256_set1_pd(qq);
-	__m256		ic_f32x8 = _mm256_set1_ps((float) ic),
-				q0_f32x8 = _mm256_set1_ps((float) sqrt(ic + qq)),
-				hc_f32x8 = _mm256_set1_ps((float) (sqrt((double) c) / 2.0)),
+	__m256		c_f32x8 = _mm256_set1_ps(c),
 				rc_f32x8 = _mm256_set1_ps((float) (1.0 / sqrt((double) c))),
-				ill_f32x8 = _mm256_set1_ps(RV_LORENTZ_ILL),
+				aq_f32x8 = _mm256_set1_ps(aq),
 				max_f32x8 = _mm256_set1_ps(-INFINITY);
-	size_t		i = 0;
 
-	for (; i < n; i += 8)
+	for (size_t i = 0; i < n; i += 8)
 	{
 		size_t		rem = n - i < 8 ? n - i : 8;
-		__m256i		mask = tail_mask_avx2(rem);
-		__m256d		lo_f64x4,
-					hi_f64x4;
-		__m256		d2_f32x8 = rem == 8 ? _mm256_loadu_ps(d2 + i) : _mm256_maskload_ps(d2 + i, mask);
-		__m256		dqk_f32x8,
-					k0_f32x8,
-					t_f32x8,
-					y_f32x8,
-					s_f32x8;
+		__m256		a_f32x8 = load_ps8_avx2(a + i, rem);
+		__m256		X_f32x8 = _mm256_div_ps(_mm256_mul_ps(c_f32x8, load_ps8_avx2(d2 + i, rem)),
+											_mm256_mul_ps(aq_f32x8, a_f32x8));
+		__m256		s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(NAN), neg_dist_f32x8_avx2(X_f32x8, rc_f32x8),
+											   _mm256_cmp_ps(a_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
 
-		load_pd8_avx2(kk + i, rem, &lo_f64x4, &hi_f64x4);
-		dqk_f32x8 = cvt_pd8_ps_avx2(_mm256_sub_pd(qq_f64x4, lo_f64x4), _mm256_sub_pd(qq_f64x4, hi_f64x4));
-		k0_f32x8 = _mm256_sqrt_ps(_mm256_add_ps(ic_f32x8, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4)));
-		t_f32x8 = _mm256_div_ps(dqk_f32x8, _mm256_add_ps(q0_f32x8, k0_f32x8));
-		y_f32x8 = _mm256_sub_ps(d2_f32x8, _mm256_mul_ps(t_f32x8, t_f32x8));
-		s_f32x8 = _mm256_mul_ps(hc_f32x8, _mm256_sqrt_ps(_mm256_max_ps(_mm256_setzero_ps(), y_f32x8)));
-		s_f32x8 = _mm256_xor_ps(_mm256_mul_ps(acosh1p_f32x8_avx2(s_f32x8), rc_f32x8),
-								_mm256_set1_ps(-0.0f));
-		s_f32x8 = _mm256_blendv_ps(s_f32x8, _mm256_set1_ps(INFINITY),
-								   _mm256_cmp_ps(d2_f32x8, _mm256_mul_ps(ill_f32x8, y_f32x8), _CMP_GT_OQ));
-		if (rem == 8)
-			_mm256_storeu_ps(s + i, s_f32x8);
-		else
-		{
-			_mm256_maskstore_ps(s + i, mask, s_f32x8);
-			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8, _mm256_castsi256_ps(mask));
-		}
+		store_ps8_avx2(s + i, rem, s_f32x8);
+		if (rem < 8)
+			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8,
+									   _mm256_castsi256_ps(tail_mask_avx2(rem)));
 		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
 	}
 	return hmax_f32x8_avx2(max_f32x8);
 }
 
 RV_AVX2 static void
-poincare_log0_f32_avx2(const double *vv, size_t n, float c, float *f)
+poincare_log0_f32_avx2(const float *vv, const float *a, size_t n, float c, float *f)
 {
-	__m256d		c_f64x4 = _mm256_set1_pd(c);
-	__m256		one_f32x8 = _mm256_set1_ps(1.0f),
-				two_f32x8 = _mm256_set1_ps(2.0f);
-	size_t		i = 0;
+	__m256		c_f32x8 = _mm256_set1_ps(c),
+				one_f32x8 = _mm256_set1_ps(1.0f);
 
-	for (; i < n; i += 8)
+	for (size_t i = 0; i < n; i += 8)
 	{
 		size_t		rem = n - i < 8 ? n - i : 8;
-		__m256d		lo_f64x4,
-					hi_f64x4;
-		__m256		a_f32x8,
-					r_f32x8,
-					t_f32x8,
-					f_f32x8;
+		__m256		a_f32x8 = load_ps8_avx2(a + i, rem);
+		__m256		r_f32x8 = _mm256_sqrt_ps(_mm256_mul_ps(c_f32x8, load_ps8_avx2(vv + i, rem)));
+		__m256		r2_f32x8 = _mm256_add_ps(r_f32x8, r_f32x8);
+		__m256		t_f32x8 = _mm256_div_ps(_mm256_mul_ps(r2_f32x8, _mm256_add_ps(one_f32x8, r_f32x8)),
+											a_f32x8);
+		__m256		f_f32x8 = _mm256_div_ps(log1p_f32x8_avx2(t_f32x8), r2_f32x8);
 
-		load_pd8_avx2(vv + i, rem, &lo_f64x4, &hi_f64x4);
-		a_f32x8 = ball_gap_f32x8_avx2(c_f64x4, lo_f64x4, hi_f64x4);
-		r_f32x8 = _mm256_sqrt_ps(cvt_pd8_ps_avx2(_mm256_mul_pd(c_f64x4, lo_f64x4),
-												 _mm256_mul_pd(c_f64x4, hi_f64x4)));
-		t_f32x8 = _mm256_div_ps(_mm256_mul_ps(_mm256_mul_ps(two_f32x8, r_f32x8),
-											  _mm256_add_ps(one_f32x8, r_f32x8)), a_f32x8);
-		f_f32x8 = _mm256_div_ps(log1p_f32x8_avx2(t_f32x8), _mm256_mul_ps(two_f32x8, r_f32x8));
 		f_f32x8 = _mm256_blendv_ps(f_f32x8, one_f32x8,
 								   _mm256_cmp_ps(r_f32x8, _mm256_setzero_ps(), _CMP_EQ_OQ));
 		f_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(NAN), f_f32x8,
 								   _mm256_cmp_ps(a_f32x8, _mm256_setzero_ps(), _CMP_GT_OQ));
-		if (rem == 8)
-			_mm256_storeu_ps(f + i, f_f32x8);
-		else
-			_mm256_maskstore_ps(f + i, tail_mask_avx2(rem), f_f32x8);
+		store_ps8_avx2(f + i, rem, f_f32x8);
 	}
+}
+
+RV_AVX2 static void
+mul_f32_avx2(const float *x, const float *y, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+
+		store_ps8_avx2(out + i, rem, _mm256_mul_ps(load_ps8_avx2(x + i, rem), load_ps8_avx2(y + i, rem)));
+	}
+}
+
+RV_AVX2 static size_t
+lorentz_chord_f32_avx2(const float *d2, const float *pk, size_t n, double qq,
+					   float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m256		q0_f32x8 = _mm256_set1_ps((float) sqrt(ic + qq)),
+				q0sq_f32x8 = _mm256_set1_ps((float) (ic + qq)),
+				abs_f32x8 = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	size_t		flagged = 0;
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256		d2_f32x8 = load_ps8_avx2(d2 + i, rem);
+		__m256		pk_f32x8 = load_ps8_avx2(pk + i, rem);
+		__m256		k0_f32x8 = _mm256_sqrt_ps(_mm256_sub_ps(q0sq_f32x8, pk_f32x8));
+		__m256		den_f32x8 = _mm256_add_ps(q0_f32x8, k0_f32x8);
+		__m256		t_f32x8 = _mm256_div_ps(pk_f32x8, den_f32x8);
+		__m256		t2_f32x8 = _mm256_mul_ps(t_f32x8, t_f32x8);
+		__m256		sd_f32x8 = _mm256_sqrt_ps(d2_f32x8);
+		__m256		p_f32x8 = _mm256_fmadd_ps(_mm256_set1_ps(RV_CHORD_G), sd_f32x8,
+											  _mm256_mul_ps(_mm256_set1_ps(RV_CHORD_UH), den_f32x8));
+		__m256		kb_f32x8 = _mm256_fmadd_ps(_mm256_set1_ps(RV_CHORD_U3), k0_f32x8, p_f32x8);
+		__m256		y_f32x8 = _mm256_sub_ps(d2_f32x8, t2_f32x8);
+		__m256		in_f32x8 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(RV_CHORD_A),
+															 _mm256_and_ps(t_f32x8, abs_f32x8)), sd_f32x8,
+											   _mm256_fnmadd_ps(_mm256_set1_ps((float) RV_HYP_TOL), y_f32x8,
+																_mm256_mul_ps(_mm256_set1_ps(RV_CHORD_C), d2_f32x8)));
+		__m256		lhs_f32x8 = _mm256_fmadd_ps(k0_f32x8, in_f32x8,
+												_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(RV_CHORD_D), kb_f32x8),
+															  t2_f32x8));
+		__m256		ok_f32x8 = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(k0_f32x8, _mm256_set1_ps(INFINITY), _CMP_LT_OQ),
+														   _mm256_cmp_ps(kb_f32x8,
+																		 _mm256_mul_ps(_mm256_set1_ps(RV_CHORD_BMAX), k0_f32x8),
+																		 _CMP_LE_OQ)),
+											 _mm256_cmp_ps(lhs_f32x8, _mm256_setzero_ps(), _CMP_LE_OQ));
+		unsigned	bad = (unsigned) ~_mm256_movemask_ps(ok_f32x8) & ((1u << rem) - 1u);
+
+		flagged += (size_t) __builtin_popcount(bad);
+		store_ps8_avx2(t + i, rem, _mm256_blendv_ps(_mm256_set1_ps(NAN), t_f32x8, ok_f32x8));
+	}
+	return flagged;
+}
+
+RV_AVX2 static void
+lorentz_chord_f64_avx2(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m256d		ic_f64x4 = _mm256_set1_pd(ic),
+				qq_f64x4 = _mm256_set1_pd(qq),
+				q0_f64x4 = _mm256_set1_pd(sqrt(ic + qq));
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256d		lo_f64x4,
+					hi_f64x4;
+
+		load_pd8_avx2(kd + i, rem, &lo_f64x4, &hi_f64x4);
+		lo_f64x4 = _mm256_div_pd(_mm256_sub_pd(qq_f64x4, lo_f64x4),
+								 _mm256_add_pd(q0_f64x4, _mm256_sqrt_pd(_mm256_add_pd(ic_f64x4, lo_f64x4))));
+		hi_f64x4 = _mm256_div_pd(_mm256_sub_pd(qq_f64x4, hi_f64x4),
+								 _mm256_add_pd(q0_f64x4, _mm256_sqrt_pd(_mm256_add_pd(ic_f64x4, hi_f64x4))));
+		store_ps8_avx2(t + i, rem, cvt_pd8_ps_avx2(lo_f64x4, hi_f64x4));
+	}
+}
+
+RV_AVX2 static float
+lorentz_logits_f32_avx2(const float *d2, const float *t, size_t n, float c,
+						float *s)
+{
+	__m256		qc_f32x8 = _mm256_set1_ps((float) ((double) c / 4.0)),
+				rc_f32x8 = _mm256_set1_ps((float) (1.0 / sqrt((double) c))),
+				ill_f32x8 = _mm256_set1_ps(RV_LORENTZ_ILL),
+				max_f32x8 = _mm256_set1_ps(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		__m256		d2_f32x8 = load_ps8_avx2(d2 + i, rem);
+		__m256		t_f32x8 = load_ps8_avx2(t + i, rem);
+		__m256		y_f32x8 = _mm256_sub_ps(d2_f32x8, _mm256_mul_ps(t_f32x8, t_f32x8));
+		/* y < 0 becomes 0; NaN stays NaN (maxps returns its second operand) */
+		__m256		X_f32x8 = _mm256_mul_ps(qc_f32x8, _mm256_max_ps(_mm256_setzero_ps(), y_f32x8));
+		__m256		s_f32x8 = _mm256_blendv_ps(neg_dist_f32x8_avx2(X_f32x8, rc_f32x8), _mm256_set1_ps(INFINITY),
+											   _mm256_cmp_ps(d2_f32x8, _mm256_mul_ps(ill_f32x8, y_f32x8),
+															 _CMP_GT_OQ));
+
+		store_ps8_avx2(s + i, rem, s_f32x8);
+		if (rem < 8)
+			s_f32x8 = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s_f32x8,
+									   _mm256_castsi256_ps(tail_mask_avx2(rem)));
+		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
+	}
+	return hmax_f32x8_avx2(max_f32x8);
+}
+
+/* 8 double lanes (i % 8, as two registers), combined as RV_SQNORM's lanes */
+RV_AVX2 static double
+lorentz_time_f32_avx2(const float *w, const float *vv, size_t n, float c)
+{
+	__m256		ic_f32x8 = _mm256_set1_ps((float) (1.0 / (double) c));
+	__m256d		lo_f64x4 = _mm256_setzero_pd(),
+				hi_f64x4 = _mm256_setzero_pd();
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		rem = n - i < 8 ? n - i : 8;
+		/* lanes past rem: weight 0 and root sqrt(1/c), finite */
+		__m256		w_f32x8 = load_ps8_avx2(w + i, rem);
+		__m256		v0_f32x8 = _mm256_sqrt_ps(_mm256_add_ps(ic_f32x8, load_ps8_avx2(vv + i, rem)));
+
+		lo_f64x4 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(w_f32x8)),
+								   _mm256_cvtps_pd(_mm256_castps256_ps128(v0_f32x8)), lo_f64x4);
+		hi_f64x4 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(w_f32x8, 1)),
+								   _mm256_cvtps_pd(_mm256_extractf128_ps(v0_f32x8, 1)), hi_f64x4);
+	}
+	return sqnorm_reduce_avx2(lo_f64x4, hi_f64x4);
+}
+
+/*
+ * One step of weighted_sum_sqnorm over all dv columns: out += the `rows`
+ * (1 or 4, a constant) rows v[r] weighted by w_f32x8[r], added in row
+ * order per chunk of out (as add_rows_f32_avx2), and when want_vv (4
+ * rows) their RV_SQNORM_F32 norms, from the same registers, into
+ * *vv_f64x4 (lane r), exactly as sq_rows_f32_avx2 sums them.
+ */
+RV_AVX2_INLINE void
+ws_norm_step_avx2(const float *const *v, const __m256 *w_f32x8, const int rows,
+				  const int want_vv, size_t dv, float *out, __m256d *vv_f64x4)
+{
+	__m256		n_f32x8[4];
+
+	RV_UNROLL
+	for (int r = 0; r < 4; r++)
+		n_f32x8[r] = _mm256_setzero_ps();
+	*vv_f64x4 = _mm256_setzero_pd();
+	for (size_t jb = 0; jb < dv; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = dv - jb < RV_SQNORM_F32_BLOCK ? dv : jb + RV_SQNORM_F32_BLOCK;
+		size_t		j = jb;
+
+		for (; j + 8 <= je; j += 8)
+		{
+			__m256		acc_f32x8 = _mm256_loadu_ps(out + j);
+
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				__m256		v_f32x8 = _mm256_loadu_ps(v[r] + j);
+
+				/* one load: folded into both FMAs, a misaligned row costs two split loads */
+				if (want_vv)
+					__asm__("" : "+x"(v_f32x8));
+				acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], v_f32x8, acc_f32x8);
+				if (want_vv)
+					n_f32x8[r] = _mm256_fmadd_ps(v_f32x8, v_f32x8, n_f32x8[r]);
+			}
+			_mm256_storeu_ps(out + j, acc_f32x8);
+		}
+		if (j < je)
+		{
+			__m256i		mask = tail_mask_avx2(je - j);
+			__m256		acc_f32x8 = _mm256_maskload_ps(out + j, mask);
+
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				__m256		v_f32x8 = _mm256_maskload_ps(v[r] + j, mask);
+
+				acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], v_f32x8, acc_f32x8);
+				if (want_vv)
+					n_f32x8[r] = _mm256_fmadd_ps(v_f32x8, v_f32x8, n_f32x8[r]);
+			}
+			_mm256_maskstore_ps(out + j, mask, acc_f32x8);
+		}
+		if (want_vv)
+		{
+			*vv_f64x4 = _mm256_add_pd(*vv_f64x4, _mm256_cvtps_pd(reduce_rows4_f32x8(n_f32x8)));
+			RV_UNROLL
+			for (int r = 0; r < 4; r++)
+				n_f32x8[r] = _mm256_setzero_ps();
+		}
+	}
+}
+
+/*
+ * weighted_sum_sqnorm: steps of 4 rows from 4 contiguous, skewed
+ * stretches of V (as weighted_wide_f32_avx2; out stays in L1), then the
+ * n % 4 last rows one at a time (their norms by sqnorm_rows_f32's kernel:
+ * the rows are in cache); the order of additions into out depends on n
+ * only.  Without norms and for dv > 64 that is weighted_wide_f32_avx2's
+ * arithmetic exactly (the same rows per step, the same chunks, the same
+ * order), and its loop is faster, so it is called.
+ */
+RV_AVX2 static void
+weighted_sum_sqnorm_f32_avx2(const float *w, const float *V, size_t n,
+							 size_t dv, size_t ldv, float *out, float *vv)
+{
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4] = {V, V, V, V};
+	__m256		w_f32x8[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+	__m256d		vv_f64x4;
+
+	if (!vv && dv > 64)
+	{
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, 1.0f, out);
+		return;
+	}
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		size_t		row[4];
+
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+
+			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			v[u] = V + row[u] * ldv;
+			w_f32x8[u] = _mm256_set1_ps(w[row[u]]);
+		}
+		if (vv)
+		{
+			float		s4[4];
+
+			ws_norm_step_avx2(v, w_f32x8, 4, 1, dv, out, &vv_f64x4);
+			_mm_storeu_ps(s4, _mm256_cvtpd_ps(vv_f64x4));
+			for (int u = 0; u < 4; u++)
+				vv[row[u]] = s4[u];
+		}
+		else
+			ws_norm_step_avx2(v, w_f32x8, 4, 0, dv, out, &vv_f64x4);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f32x8[0] = _mm256_set1_ps(w[i]);
+		ws_norm_step_avx2(v, w_f32x8, 1, 0, dv, out, &vv_f64x4);
+	}
+	if (vv && per_slot * 4 < n)
+		sqnorm_rows_f32_avx2(V + per_slot * 4 * ldv, n - per_slot * 4, dv, ldv, vv + per_slot * 4);
 }
 
 /*
@@ -1703,11 +2102,19 @@ const rv_kernels rv_kernels_avx2 = {
 	.leaky_relu = leaky_relu_f32_avx2,
 
 	/* hyperbolic */
-	.sqnorm_rows = sqnorm_rows_f32_avx2,
+	.sqnorm_rows = sqnorm_rows_f64_avx2,
+	.sqnorm_rows_f32 = sqnorm_rows_f32_avx2,
 	.sqdist_rows = sqdist_rows_f32_avx2,
+	.ball_gaps = ball_gaps_f32_avx2,
+	.ball_gaps_f64 = ball_gaps_f64_avx2,
 	.poincare_logits = poincare_logits_f32_avx2,
-	.lorentz_logits = lorentz_logits_f32_avx2,
 	.poincare_log0 = poincare_log0_f32_avx2,
+	.mul = mul_f32_avx2,
+	.lorentz_chord = lorentz_chord_f32_avx2,
+	.lorentz_chord_f64 = lorentz_chord_f64_avx2,
+	.lorentz_logits = lorentz_logits_f32_avx2,
+	.lorentz_time = lorentz_time_f32_avx2,
+	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_avx2,
 	.weighted_sum_f64 = weighted_sum_f64_avx2,
 	.log1p = log1p_f32_avx2,
 

@@ -1287,17 +1287,6 @@ log1p_f32x16_avx512(__m512 x_f32x16)
 	return _mm512_mask_mov_ps(special_f32x16, ok, r_f32x16);
 }
 
-/* RV_ACOSH1P on 16 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
-RV_AVX512_INLINE __m512
-acosh1p_f32x16_avx512(__m512 t_f32x16)
-{
-	__m512		w_f32x16 = _mm512_sqrt_ps(_mm512_add_ps(_mm512_set1_ps(1.0f),
-														_mm512_mul_ps(t_f32x16, t_f32x16)));
-
-	return log1p_f32x16_avx512(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f), t_f32x16),
-											 _mm512_add_ps(t_f32x16, w_f32x16)));
-}
-
 /* RV_SQNORM's lane combination of lanes [l0..l7] */
 RV_AVX512_INLINE double
 sqnorm_reduce_avx512(__m512d v_f64x8)
@@ -1311,90 +1300,165 @@ sqnorm_reduce_avx512(__m512d v_f64x8)
 }
 
 /*
- * For 8 rows k[r]: when want_d2, d2_f32x16[r] accumulates (q - k_r)^2 in
- * 16 float lanes; when want_kk, kk_f64x8[r] accumulates k_r^2 in the 8
- * double lanes of RV_SQNORM (columns j..j+7 of a chunk, then j+8..j+15,
- * in that order).  The d tail is one masked chunk of zeros past d.
+ * The double-norm kernel of sqnorm_rows for 8 rows k[r]: kk_f64x8[r]
+ * accumulates k_r^2 in the 8 double lanes of RV_SQNORM (columns j..j+7
+ * of a chunk, then j+8..j+15, in that order).  The d tail is one masked
+ * chunk of zeros past d.
  */
 RV_AVX512_INLINE void
-sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
-				   const int want_d2, const int want_kk,
-				   __m512 *d2_f32x16, __m512d *kk_f64x8)
+sqnorm_f64_rows_avx512(const float *const *k, size_t d, __m512d *kk_f64x8)
 {
 	size_t		j = 0;
 
 	RV_UNROLL
 	for (int r = 0; r < 8; r++)
-	{
-		if (want_d2)
-			d2_f32x16[r] = _mm512_setzero_ps();
-		if (want_kk)
-			kk_f64x8[r] = _mm512_setzero_pd();
-	}
+		kk_f64x8[r] = _mm512_setzero_pd();
 	for (; j + 16 <= d; j += 16)
-	{
-		__m512		q_f32x16 = want_d2 ? _mm512_loadu_ps(q + j) : _mm512_setzero_ps();
-
 		RV_UNROLL
 		for (int r = 0; r < 8; r++)
 		{
-			if (want_d2)
-			{
-				__m512		e_f32x16 = _mm512_sub_ps(q_f32x16, _mm512_loadu_ps(k[r] + j));
+			__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j));
+			__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j + 8));
 
-				d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
-			}
-			if (want_kk)
-			{
-				__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j));
-				__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j + 8));
-
-				kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
-				kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
-			}
+			kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
+			kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
 		}
-	}
 	if (j < d)
 	{
 		__mmask16	mask = tail_mask_avx512(d - j);
-		__m512		q_f32x16 = want_d2 ? _mm512_maskz_loadu_ps(mask, q + j) : _mm512_setzero_ps();
 
 		RV_UNROLL
 		for (int r = 0; r < 8; r++)
 		{
 			__m512		k_f32x16 = _mm512_maskz_loadu_ps(mask, k[r] + j);
+			__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(k_f32x16));
+			__m512d		hi_f64x8 = _mm512_cvtps_pd(high_f32x8_avx512(k_f32x16));
 
-			if (want_d2)
-			{
-				__m512		e_f32x16 = _mm512_sub_ps(q_f32x16, k_f32x16);
-
-				d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
-			}
-			if (want_kk)
-			{
-				__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(k_f32x16));
-				__m512d		hi_f64x8 = _mm512_cvtps_pd(high_f32x8_avx512(k_f32x16));
-
-				kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
-				kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
-			}
+			kk_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kk_f64x8[r]);
+			kk_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kk_f64x8[r]);
 		}
 	}
 }
 
 /*
- * The row loop of sqdist_rows and sqnorm_rows: 8 row slots, each walking
- * its own contiguous, skewed stretch of rows as in scores_f32_avx512; the
- * n % 8 last rows reuse the kernel with the missing slots aimed at the
- * last real row, only the real results stored.
+ * The float kernel of sqdist_rows and sqnorm_rows_f32 for 8 rows k[r]:
+ * when want_d2, d2_f32x16[r] accumulates (q - k_r)^2 in 16 float lanes
+ * over all d; when want_kk (want_pk), the 16 float lanes of k_r^2
+ * ((q - k_r)(q + k_r)) run over a block of RV_SQNORM_F32_BLOCK columns,
+ * are reduced by the transpose tree of eight rows and added in double to
+ * *kk_f64x8 (*pk_f64x8), lane r: RV_SQNORM_F32 with 16 lanes and FMA;
+ * when want_kd, kd_f64x8[r] accumulates k_r^2 in the 8 double lanes of
+ * RV_SQNORM, exactly as sqnorm_f64_rows_avx512.  The d tail is one masked
+ * chunk of zeros past d.
+ */
+RV_AVX512_INLINE void
+sq_rows_f32_avx512(const float *q, const float *const *k, size_t d,
+				   const int want_d2, const int want_kk, const int want_pk,
+				   const int want_kd, __m512 *d2_f32x16, __m512d *kk_f64x8,
+				   __m512d *pk_f64x8, __m512d *kd_f64x8)
+{
+	__m512		kk_f32x16[8],
+				pk_f32x16[8];
+
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+	{
+		d2_f32x16[r] = kk_f32x16[r] = pk_f32x16[r] = _mm512_setzero_ps();
+		if (want_kd)
+			kd_f64x8[r] = _mm512_setzero_pd();
+	}
+	*kk_f64x8 = *pk_f64x8 = _mm512_setzero_pd();
+	for (size_t jb = 0; jb < d; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = d - jb < RV_SQNORM_F32_BLOCK ? d : jb + RV_SQNORM_F32_BLOCK;
+		size_t		j = jb;
+
+		for (; j + 16 <= je; j += 16)
+		{
+			__m512		q_f32x16 = want_d2 || want_pk ? _mm512_loadu_ps(q + j) : _mm512_setzero_ps();
+
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				__m512		k_f32x16 = _mm512_loadu_ps(k[r] + j);
+				__m512		e_f32x16;
+
+				/* one load per chunk, also when used twice */
+				if (want_pk)
+					RV_AVX512_BARRIER(k_f32x16);
+				e_f32x16 = _mm512_sub_ps(q_f32x16, k_f32x16);
+				if (want_d2)
+					d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
+				if (want_kk)
+					kk_f32x16[r] = _mm512_fmadd_ps(k_f32x16, k_f32x16, kk_f32x16[r]);
+				if (want_pk)
+					pk_f32x16[r] = _mm512_fmadd_ps(e_f32x16, _mm512_add_ps(q_f32x16, k_f32x16),
+												   pk_f32x16[r]);
+				if (want_kd)
+				{
+					__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j));
+					__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_loadu_ps(k[r] + j + 8));
+
+					kd_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kd_f64x8[r]);
+					kd_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kd_f64x8[r]);
+				}
+			}
+		}
+		if (j < je)
+		{
+			__mmask16	mask = tail_mask_avx512(je - j);
+			__m512		q_f32x16 = want_d2 || want_pk ? _mm512_maskz_loadu_ps(mask, q + j) : _mm512_setzero_ps();
+
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				__m512		k_f32x16 = _mm512_maskz_loadu_ps(mask, k[r] + j);
+				__m512		e_f32x16 = _mm512_sub_ps(q_f32x16, k_f32x16);
+
+				if (want_d2)
+					d2_f32x16[r] = _mm512_fmadd_ps(e_f32x16, e_f32x16, d2_f32x16[r]);
+				if (want_kk)
+					kk_f32x16[r] = _mm512_fmadd_ps(k_f32x16, k_f32x16, kk_f32x16[r]);
+				if (want_pk)
+					pk_f32x16[r] = _mm512_fmadd_ps(e_f32x16, _mm512_add_ps(q_f32x16, k_f32x16),
+												   pk_f32x16[r]);
+				if (want_kd)
+				{
+					__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(k_f32x16));
+					__m512d		hi_f64x8 = _mm512_cvtps_pd(high_f32x8_avx512(k_f32x16));
+
+					kd_f64x8[r] = _mm512_fmadd_pd(lo_f64x8, lo_f64x8, kd_f64x8[r]);
+					kd_f64x8[r] = _mm512_fmadd_pd(hi_f64x8, hi_f64x8, kd_f64x8[r]);
+				}
+			}
+		}
+		if (want_kk)
+			*kk_f64x8 = _mm512_add_pd(*kk_f64x8, _mm512_cvtps_pd(reduce_rows8_f32x16(kk_f32x16)));
+		if (want_pk)
+			*pk_f64x8 = _mm512_add_pd(*pk_f64x8, _mm512_cvtps_pd(reduce_rows8_f32x16(pk_f32x16)));
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			kk_f32x16[r] = pk_f32x16[r] = _mm512_setzero_ps();
+	}
+}
+
+/*
+ * The row loop of sqdist_rows, sqnorm_rows_f32 and sqnorm_rows: 8 row
+ * slots, each walking its own contiguous, skewed stretch of rows as in
+ * scores_f32_avx512; the n % 8 last rows reuse the kernel with the
+ * missing slots aimed at the last real row, only the real results stored.
+ * With only want_kd: the double kernel of sqnorm_rows.
  */
 RV_AVX512_INLINE void
 sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
-						size_t ldk, float *d2, double *kk, const int want_d2,
-						const int want_kk)
+						size_t ldk, float *d2, float *kk, float *pk, double *kd,
+						const int want_d2, const int want_kk, const int want_pk,
+						const int want_kd)
 {
 	__m512		d2_f32x16[8];
-	__m512d		kk_f64x8[8];
+	__m512d		kk_f64x8[8],
+				pk_f64x8,
+				kd_f64x8[8];
 	const float *k[8];
 	size_t		blocks = n / 8;
 	size_t		skew[8];
@@ -1425,7 +1489,18 @@ sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < 8; r++)
 			k[r] = K + row[r] * ldk;
-		sq_rows_f32_avx512(q, k, d, want_d2, want_kk, d2_f32x16, kk_f64x8);
+		if (want_kd && !want_d2 && !want_kk && !want_pk)
+		{
+			sqnorm_f64_rows_avx512(k, d, kk_f64x8);
+			for (size_t r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx512(kk_f64x8[r]);
+			continue;
+		}
+		sq_rows_f32_avx512(q, k, d, want_d2, want_kk, want_pk, want_kd, d2_f32x16, kk_f64x8,
+						   &pk_f64x8, kd_f64x8);
+		if (want_kd)
+			for (size_t r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_avx512(kd_f64x8[r]);
 		if (want_d2)
 		{
 			float		s8[8];
@@ -1435,153 +1510,409 @@ sq_rows_loop_f32_avx512(const float *q, const float *K, size_t n, size_t d,
 				d2[row[r]] = s8[r];
 		}
 		if (want_kk)
+		{
+			float		s8[8];
+
+			_mm256_storeu_ps(s8, _mm512_cvtpd_ps(kk_f64x8[0]));
 			for (size_t r = 0; r < real; r++)
-				kk[row[r]] = sqnorm_reduce_avx512(kk_f64x8[r]);
+				kk[row[r]] = s8[r];
+		}
+		if (want_pk)
+		{
+			float		s8[8];
+
+			_mm256_storeu_ps(s8, _mm512_cvtpd_ps(pk_f64x8));
+			for (size_t r = 0; r < real; r++)
+				pk[row[r]] = s8[r];
+		}
 	}
 }
 
 RV_AVX512 static void
-sqnorm_rows_f32_avx512(const float *X, size_t n, size_t d, size_t ldx, double *out)
+sqnorm_rows_f64_avx512(const float *X, size_t n, size_t d, size_t ldx, double *out)
 {
-	sq_rows_loop_f32_avx512(NULL, X, n, d, ldx, NULL, out, 0, 1);
+	sq_rows_loop_f32_avx512(NULL, X, n, d, ldx, NULL, NULL, NULL, out, 0, 0, 0, 1);
+}
+
+RV_AVX512 static void
+sqnorm_rows_f32_avx512(const float *X, size_t n, size_t d, size_t ldx, float *out)
+{
+	sq_rows_loop_f32_avx512(NULL, X, n, d, ldx, NULL, out, NULL, NULL, 0, 1, 0, 0);
 }
 
 RV_AVX512 static void
 sqdist_rows_f32_avx512(const float *q, const float *K, size_t n, size_t d,
-					   size_t ldk, float *d2, double *kk)
+					   size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
-	if (kk)
-		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, 1, 1);
+	if (kd)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, pk, kd, 1, kk != NULL, pk != NULL, 1);
+	else if (kk && pk)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, pk, NULL, 1, 1, 1, 0);
+	else if (kk)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, kk, NULL, NULL, 1, 1, 0, 0);
+	else if (pk)
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, NULL, pk, NULL, 1, 0, 1, 0);
 	else
-		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, NULL, 1, 0);
+		sq_rows_loop_f32_avx512(q, K, n, d, ldk, d2, NULL, NULL, NULL, 1, 0, 0, 0);
 }
 
-/* 1 - c x in double (never fused), rounded to float: > 0 exactly when the double is */
-RV_AVX512_INLINE __m512
-ball_gap_f32x16_avx512(__m512d c_f64x8, __m512d xlo_f64x8, __m512d xhi_f64x8)
+/* the lanes of v below rem (16 bits set from 0), as a count of the others */
+RV_AVX512_INLINE size_t
+count_unset_avx512(__mmask16 ok, __mmask16 lanes)
 {
-	__m512d		one_f64x8 = _mm512_set1_pd(1.0);
-
-	return join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, xlo_f64x8))),
-							 _mm512_cvtpd_ps(_mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, xhi_f64x8))));
+	return (size_t) __builtin_popcount((unsigned) (~ok & lanes) & 0xffffu);
 }
 
-RV_AVX512 static float
-poincare_logits_f32_avx512(const float *d2, const double *kk, size_t n,
-						   double aq, float c, float *s)
+RV_AVX512 static size_t
+ball_gaps_f32_avx512(const float *x, size_t n, float c, float xmax, float *a)
 {
-	__m512d		c_f64x8 = _mm512_set1_pd(c);
-	__m512		sc_f32x16 = _mm512_set1_ps((float) sqrt((double) c)),
-				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
-				aq_f32x16 = _mm512_set1_ps((float) aq),
-				max_f32x16 = _mm512_set1_ps(-INFINITY);
+	__m512d		c_f64x8 = _mm512_set1_pd(c),
+				one_f64x8 = _mm512_set1_pd(1.0);
+	size_t		flagged = 0;
 
 	for (size_t i = 0; i < n; i += 16)
 	{
-		size_t		rem = n - i < 16 ? n - i : 16;
-		__mmask16	mask = tail_mask_avx512(rem);
-		__m512d		lo_f64x8,
-					hi_f64x8;
-		__m512		a_f32x16,
-					t_f32x16,
-					s_f32x16;
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		__m512		x_f32x16 = _mm512_maskz_loadu_ps(lanes, x + i);
+		__mmask16	ok = _mm512_cmp_ps_mask(x_f32x16, _mm512_set1_ps(xmax), _CMP_LE_OQ);
+		__m512		a_f32x16 = join_f32x8_avx512(
+			_mm512_cvtpd_ps(_mm512_fnmadd_pd(c_f64x8, _mm512_cvtps_pd(_mm512_castps512_ps256(x_f32x16)), one_f64x8)),
+			_mm512_cvtpd_ps(_mm512_fnmadd_pd(c_f64x8, _mm512_cvtps_pd(high_f32x8_avx512(x_f32x16)), one_f64x8)));
 
-		load_pd16_avx512(kk + i, rem, &lo_f64x8, &hi_f64x8);
-		a_f32x16 = ball_gap_f32x16_avx512(c_f64x8, lo_f64x8, hi_f64x8);
-		t_f32x16 = _mm512_div_ps(_mm512_mul_ps(sc_f32x16, _mm512_sqrt_ps(_mm512_maskz_loadu_ps(mask, d2 + i))),
-								 _mm512_sqrt_ps(_mm512_mul_ps(aq_f32x16, a_f32x16)));
-		s_f32x16 = _mm512_sub_ps(_mm512_setzero_ps(),
-								 _mm512_mul_ps(acosh1p_f32x16_avx512(t_f32x16), rc_f32x16));
-		s_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
-									  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ),
-									  s_f32x16);
-		_mm512_mask_storeu_ps(s + i, mask, s_f32x16);
-		max_f32x16 = _mm512_mask_max_ps(max_f32x16, mask, max_f32x16, s_f32x16);
+		flagged += count_unset_avx512(ok, lanes);
+		_mm512_mask_storeu_ps(a + i, lanes, _mm512_mask_mov_ps(_mm512_set1_ps(NAN), ok, a_f32x16));
 	}
-	return hmax_f32x8_avx512(_mm256_max_ps(_mm512_castps512_ps256(max_f32x16),
-										   high_f32x8_avx512(max_f32x16)));
-}
-
-RV_AVX512 static float
-lorentz_logits_f32_avx512(const float *d2, const double *kk, size_t n,
-						  double qq, float c, float *s)
-{
-	double		ic = 1.0 / (double) c;
-	__m512d		qq_f64x8 = _mm512_set1_pd(qq);
-	__m512		ic_f32x16 = _mm512_set1_ps((float) ic),
-				q0_f32x16 = _mm512_set1_ps((float) sqrt(ic + qq)),
-				hc_f32x16 = _mm512_set1_ps((float) (sqrt((double) c) / 2.0)),
-				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
-				ill_f32x16 = _mm512_set1_ps(RV_LORENTZ_ILL),
-				max_f32x16 = _mm512_set1_ps(-INFINITY);
-
-	for (size_t i = 0; i < n; i += 16)
-	{
-		size_t		rem = n - i < 16 ? n - i : 16;
-		__mmask16	mask = tail_mask_avx512(rem);
-		__m512d		lo_f64x8,
-					hi_f64x8;
-		__m512		d2_f32x16 = _mm512_maskz_loadu_ps(mask, d2 + i);
-		__m512		dqk_f32x16,
-					k0_f32x16,
-					t_f32x16,
-					y_f32x16,
-					s_f32x16;
-
-		load_pd16_avx512(kk + i, rem, &lo_f64x8, &hi_f64x8);
-		dqk_f32x16 = join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_sub_pd(qq_f64x8, lo_f64x8)),
-									   _mm512_cvtpd_ps(_mm512_sub_pd(qq_f64x8, hi_f64x8)));
-		k0_f32x16 = _mm512_sqrt_ps(_mm512_add_ps(ic_f32x16,
-												 join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8),
-																   _mm512_cvtpd_ps(hi_f64x8))));
-		t_f32x16 = _mm512_div_ps(dqk_f32x16, _mm512_add_ps(q0_f32x16, k0_f32x16));
-		y_f32x16 = _mm512_sub_ps(d2_f32x16, _mm512_mul_ps(t_f32x16, t_f32x16));
-		s_f32x16 = _mm512_mul_ps(hc_f32x16, _mm512_sqrt_ps(_mm512_max_ps(_mm512_setzero_ps(), y_f32x16)));
-		s_f32x16 = _mm512_sub_ps(_mm512_setzero_ps(),
-								 _mm512_mul_ps(acosh1p_f32x16_avx512(s_f32x16), rc_f32x16));
-		s_f32x16 = _mm512_mask_mov_ps(s_f32x16,
-									  _mm512_cmp_ps_mask(d2_f32x16, _mm512_mul_ps(ill_f32x16, y_f32x16),
-														 _CMP_GT_OQ),
-									  _mm512_set1_ps(INFINITY));
-		_mm512_mask_storeu_ps(s + i, mask, s_f32x16);
-		max_f32x16 = _mm512_mask_max_ps(max_f32x16, mask, max_f32x16, s_f32x16);
-	}
-	return hmax_f32x8_avx512(_mm256_max_ps(_mm512_castps512_ps256(max_f32x16),
-										   high_f32x8_avx512(max_f32x16)));
+	return flagged;
 }
 
 RV_AVX512 static void
-poincare_log0_f32_avx512(const double *vv, size_t n, float c, float *f)
+ball_gaps_f64_avx512(const double *kd, size_t n, float c, float *a, float *xf)
 {
-	__m512d		c_f64x8 = _mm512_set1_pd(c);
-	__m512		one_f32x16 = _mm512_set1_ps(1.0f),
-				two_f32x16 = _mm512_set1_ps(2.0f);
+	__m512d		c_f64x8 = _mm512_set1_pd(c),
+				one_f64x8 = _mm512_set1_pd(1.0);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		size_t		rem = n - i < 16 ? n - i : 16;
+		__mmask16	lanes = tail_mask_avx512(rem);
+		__m512d		lo_f64x8,
+					hi_f64x8,
+					glo_f64x8,
+					ghi_f64x8;
+
+		load_pd16_avx512(kd + i, rem, &lo_f64x8, &hi_f64x8);
+		/* a product, then a difference: the ball test */
+		glo_f64x8 = _mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, lo_f64x8));
+		ghi_f64x8 = _mm512_sub_pd(one_f64x8, _mm512_mul_pd(c_f64x8, hi_f64x8));
+		glo_f64x8 = _mm512_mask_mov_pd(_mm512_set1_pd(NAN),
+									   _mm512_cmp_pd_mask(glo_f64x8, _mm512_setzero_pd(), _CMP_GT_OQ), glo_f64x8);
+		ghi_f64x8 = _mm512_mask_mov_pd(_mm512_set1_pd(NAN),
+									   _mm512_cmp_pd_mask(ghi_f64x8, _mm512_setzero_pd(), _CMP_GT_OQ), ghi_f64x8);
+		_mm512_mask_storeu_ps(a + i, lanes, join_f32x8_avx512(_mm512_cvtpd_ps(glo_f64x8), _mm512_cvtpd_ps(ghi_f64x8)));
+		if (xf)
+			_mm512_mask_storeu_ps(xf + i, lanes, join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8), _mm512_cvtpd_ps(hi_f64x8)));
+	}
+}
+
+/* 0 - RV_DIST(X) * rc on 16 lanes (+0 at X = 0; NaN stays NaN) */
+RV_AVX512_INLINE __m512
+neg_dist_f32x16_avx512(__m512 X_f32x16, __m512 rc_f32x16)
+{
+	__m512		y_f32x16 = _mm512_add_ps(X_f32x16, _mm512_sqrt_ps(_mm512_fmadd_ps(X_f32x16, X_f32x16, X_f32x16)));
+
+	y_f32x16 = _mm512_mask_mov_ps(_mm512_add_ps(X_f32x16, X_f32x16),
+								  _mm512_cmp_ps_mask(X_f32x16, _mm512_set1_ps(RV_DIST_BIG), _CMP_LT_OQ),
+								  y_f32x16);
+	return _mm512_sub_ps(_mm512_setzero_ps(),
+						 _mm512_mul_ps(log1p_f32x16_avx512(_mm512_add_ps(y_f32x16, y_f32x16)), rc_f32x16));
+}
+
+/* max of the first 16 lanes of a running max */
+RV_AVX512_INLINE float
+hmax_f32x16_avx512(__m512 v_f32x16)
+{
+	return hmax_f32x8_avx512(_mm256_max_ps(_mm512_castps512_ps256(v_f32x16), high_f32x8_avx512(v_f32x16)));
+}
+
+RV_AVX512 static float
+poincare_logits_f32_avx512(const float *d2, const float *a, size_t n, float aq,
+						   float c, float *s)
+{
+	__m512		c_f32x16 = _mm512_set1_ps(c),
+				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
+				aq_f32x16 = _mm512_set1_ps(aq),
+				max_f32x16 = _mm512_set1_ps(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		__m512		a_f32x16 = _mm512_maskz_loadu_ps(lanes, a + i);
+		__m512		X_f32x16 = _mm512_div_ps(_mm512_mul_ps(c_f32x16, _mm512_maskz_loadu_ps(lanes, d2 + i)),
+											 _mm512_mul_ps(aq_f32x16, a_f32x16));
+		__m512		s_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
+												  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ),
+												  neg_dist_f32x16_avx512(X_f32x16, rc_f32x16));
+
+		_mm512_mask_storeu_ps(s + i, lanes, s_f32x16);
+		max_f32x16 = _mm512_mask_max_ps(max_f32x16, lanes, max_f32x16, s_f32x16);
+	}
+	return hmax_f32x16_avx512(max_f32x16);
+}
+
+RV_AVX512 static void
+poincare_log0_f32_avx512(const float *vv, const float *a, size_t n, float c, float *f)
+{
+	__m512		c_f32x16 = _mm512_set1_ps(c),
+				one_f32x16 = _mm512_set1_ps(1.0f);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		__m512		a_f32x16 = _mm512_maskz_loadu_ps(lanes, a + i);
+		__m512		r_f32x16 = _mm512_sqrt_ps(_mm512_mul_ps(c_f32x16, _mm512_maskz_loadu_ps(lanes, vv + i)));
+		__m512		r2_f32x16 = _mm512_add_ps(r_f32x16, r_f32x16);
+		__m512		t_f32x16 = _mm512_div_ps(_mm512_mul_ps(r2_f32x16, _mm512_add_ps(one_f32x16, r_f32x16)),
+											 a_f32x16);
+		__m512		f_f32x16 = _mm512_div_ps(log1p_f32x16_avx512(t_f32x16), r2_f32x16);
+
+		f_f32x16 = _mm512_mask_mov_ps(f_f32x16, _mm512_cmp_ps_mask(r_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ),
+									  one_f32x16);
+		f_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
+									  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ), f_f32x16);
+		_mm512_mask_storeu_ps(f + i, lanes, f_f32x16);
+	}
+}
+
+RV_AVX512 static void
+mul_f32_avx512(const float *x, const float *y, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+
+		_mm512_mask_storeu_ps(out + i, lanes, _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, x + i),
+															_mm512_maskz_loadu_ps(lanes, y + i)));
+	}
+}
+
+RV_AVX512 static size_t
+lorentz_chord_f32_avx512(const float *d2, const float *pk, size_t n, double qq,
+						 float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m512		q0_f32x16 = _mm512_set1_ps((float) sqrt(ic + qq)),
+				q0sq_f32x16 = _mm512_set1_ps((float) (ic + qq));
+	size_t		flagged = 0;
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		__m512		d2_f32x16 = _mm512_maskz_loadu_ps(lanes, d2 + i);
+		__m512		pk_f32x16 = _mm512_maskz_loadu_ps(lanes, pk + i);
+		__m512		k0_f32x16 = _mm512_sqrt_ps(_mm512_sub_ps(q0sq_f32x16, pk_f32x16));
+		__m512		den_f32x16 = _mm512_add_ps(q0_f32x16, k0_f32x16);
+		__m512		t_f32x16 = _mm512_div_ps(pk_f32x16, den_f32x16);
+		__m512		t2_f32x16 = _mm512_mul_ps(t_f32x16, t_f32x16);
+		__m512		sd_f32x16 = _mm512_sqrt_ps(d2_f32x16);
+		__m512		p_f32x16 = _mm512_fmadd_ps(_mm512_set1_ps(RV_CHORD_G), sd_f32x16,
+											   _mm512_mul_ps(_mm512_set1_ps(RV_CHORD_UH), den_f32x16));
+		__m512		kb_f32x16 = _mm512_fmadd_ps(_mm512_set1_ps(RV_CHORD_U3), k0_f32x16, p_f32x16);
+		__m512		y_f32x16 = _mm512_sub_ps(d2_f32x16, t2_f32x16);
+		__m512		in_f32x16 = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(RV_CHORD_A), _mm512_abs_ps(t_f32x16)),
+												sd_f32x16,
+												_mm512_fnmadd_ps(_mm512_set1_ps((float) RV_HYP_TOL), y_f32x16,
+																 _mm512_mul_ps(_mm512_set1_ps(RV_CHORD_C), d2_f32x16)));
+		__m512		lhs_f32x16 = _mm512_fmadd_ps(k0_f32x16, in_f32x16,
+												 _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(RV_CHORD_D), kb_f32x16),
+															   t2_f32x16));
+		__mmask16	ok = _mm512_cmp_ps_mask(k0_f32x16, _mm512_set1_ps(INFINITY), _CMP_LT_OQ) &
+			_mm512_cmp_ps_mask(kb_f32x16, _mm512_mul_ps(_mm512_set1_ps(RV_CHORD_BMAX), k0_f32x16), _CMP_LE_OQ) &
+			_mm512_cmp_ps_mask(lhs_f32x16, _mm512_setzero_ps(), _CMP_LE_OQ);
+
+		flagged += count_unset_avx512(ok, lanes);
+		_mm512_mask_storeu_ps(t + i, lanes, _mm512_mask_mov_ps(_mm512_set1_ps(NAN), ok, t_f32x16));
+	}
+	return flagged;
+}
+
+RV_AVX512 static void
+lorentz_chord_f64_avx512(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	__m512d		ic_f64x8 = _mm512_set1_pd(ic),
+				qq_f64x8 = _mm512_set1_pd(qq),
+				q0_f64x8 = _mm512_set1_pd(sqrt(ic + qq));
 
 	for (size_t i = 0; i < n; i += 16)
 	{
 		size_t		rem = n - i < 16 ? n - i : 16;
 		__m512d		lo_f64x8,
 					hi_f64x8;
-		__m512		a_f32x16,
-					r_f32x16,
-					t_f32x16,
-					f_f32x16;
 
-		load_pd16_avx512(vv + i, rem, &lo_f64x8, &hi_f64x8);
-		a_f32x16 = ball_gap_f32x16_avx512(c_f64x8, lo_f64x8, hi_f64x8);
-		r_f32x16 = _mm512_sqrt_ps(join_f32x8_avx512(_mm512_cvtpd_ps(_mm512_mul_pd(c_f64x8, lo_f64x8)),
-													_mm512_cvtpd_ps(_mm512_mul_pd(c_f64x8, hi_f64x8))));
-		t_f32x16 = _mm512_div_ps(_mm512_mul_ps(_mm512_mul_ps(two_f32x16, r_f32x16),
-											   _mm512_add_ps(one_f32x16, r_f32x16)), a_f32x16);
-		f_f32x16 = _mm512_div_ps(log1p_f32x16_avx512(t_f32x16), _mm512_mul_ps(two_f32x16, r_f32x16));
-		f_f32x16 = _mm512_mask_mov_ps(f_f32x16,
-									  _mm512_cmp_ps_mask(r_f32x16, _mm512_setzero_ps(), _CMP_EQ_OQ),
-									  one_f32x16);
-		f_f32x16 = _mm512_mask_mov_ps(_mm512_set1_ps(NAN),
-									  _mm512_cmp_ps_mask(a_f32x16, _mm512_setzero_ps(), _CMP_GT_OQ),
-									  f_f32x16);
-		_mm512_mask_storeu_ps(f + i, tail_mask_avx512(rem), f_f32x16);
+		load_pd16_avx512(kd + i, rem, &lo_f64x8, &hi_f64x8);
+		lo_f64x8 = _mm512_div_pd(_mm512_sub_pd(qq_f64x8, lo_f64x8),
+								 _mm512_add_pd(q0_f64x8, _mm512_sqrt_pd(_mm512_add_pd(ic_f64x8, lo_f64x8))));
+		hi_f64x8 = _mm512_div_pd(_mm512_sub_pd(qq_f64x8, hi_f64x8),
+								 _mm512_add_pd(q0_f64x8, _mm512_sqrt_pd(_mm512_add_pd(ic_f64x8, hi_f64x8))));
+		_mm512_mask_storeu_ps(t + i, tail_mask_avx512(rem),
+							  join_f32x8_avx512(_mm512_cvtpd_ps(lo_f64x8), _mm512_cvtpd_ps(hi_f64x8)));
 	}
+}
+
+RV_AVX512 static float
+lorentz_logits_f32_avx512(const float *d2, const float *t, size_t n, float c,
+						  float *s)
+{
+	__m512		qc_f32x16 = _mm512_set1_ps((float) ((double) c / 4.0)),
+				rc_f32x16 = _mm512_set1_ps((float) (1.0 / sqrt((double) c))),
+				max_f32x16 = _mm512_set1_ps(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		__m512		d2_f32x16 = _mm512_maskz_loadu_ps(lanes, d2 + i);
+		__m512		t_f32x16 = _mm512_maskz_loadu_ps(lanes, t + i);
+		__m512		y_f32x16 = _mm512_sub_ps(d2_f32x16, _mm512_mul_ps(t_f32x16, t_f32x16));
+		/* y < 0 becomes 0; NaN stays NaN (maxps returns its second operand) */
+		__m512		X_f32x16 = _mm512_mul_ps(qc_f32x16, _mm512_max_ps(_mm512_setzero_ps(), y_f32x16));
+		__m512		s_f32x16 = _mm512_mask_mov_ps(neg_dist_f32x16_avx512(X_f32x16, rc_f32x16),
+												  _mm512_cmp_ps_mask(d2_f32x16,
+																	 _mm512_mul_ps(_mm512_set1_ps(RV_LORENTZ_ILL), y_f32x16),
+																	 _CMP_GT_OQ),
+												  _mm512_set1_ps(INFINITY));
+
+		_mm512_mask_storeu_ps(s + i, lanes, s_f32x16);
+		max_f32x16 = _mm512_mask_max_ps(max_f32x16, lanes, max_f32x16, s_f32x16);
+	}
+	return hmax_f32x16_avx512(max_f32x16);
+}
+
+/* 16 double lanes (i % 16, as two registers), combined as lo + hi, then RV_SQNORM's lanes */
+RV_AVX512 static double
+lorentz_time_f32_avx512(const float *w, const float *vv, size_t n, float c)
+{
+	__m512		ic_f32x16 = _mm512_set1_ps((float) (1.0 / (double) c));
+	__m512d		lo_f64x8 = _mm512_setzero_pd(),
+				hi_f64x8 = _mm512_setzero_pd();
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	lanes = tail_mask_avx512(n - i < 16 ? n - i : 16);
+		/* lanes past n: weight 0 and root sqrt(1/c), finite */
+		__m512		w_f32x16 = _mm512_maskz_loadu_ps(lanes, w + i);
+		__m512		v0_f32x16 = _mm512_sqrt_ps(_mm512_add_ps(ic_f32x16, _mm512_maskz_loadu_ps(lanes, vv + i)));
+
+		lo_f64x8 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(w_f32x16)),
+								   _mm512_cvtps_pd(_mm512_castps512_ps256(v0_f32x16)), lo_f64x8);
+		hi_f64x8 = _mm512_fmadd_pd(_mm512_cvtps_pd(high_f32x8_avx512(w_f32x16)),
+								   _mm512_cvtps_pd(high_f32x8_avx512(v0_f32x16)), hi_f64x8);
+	}
+	return sqnorm_reduce_avx512(_mm512_add_pd(lo_f64x8, hi_f64x8));
+}
+
+/*
+ * One step of weighted_sum_sqnorm over all dv columns: out += the `rows`
+ * (1 or 8, a constant) rows v[r] weighted by w_f32x16[r], added in row
+ * order per chunk of out, and when want_vv (8 rows) their RV_SQNORM_F32
+ * norms, from the same registers, into *vv_f64x8 (lane r), exactly as
+ * sq_rows_f32_avx512 sums them.
+ */
+RV_AVX512_INLINE void
+ws_norm_step_avx512(const float *const *v, const __m512 *w_f32x16, const int rows,
+					const int want_vv, size_t dv, float *out, __m512d *vv_f64x8)
+{
+	__m512		n_f32x16[8];
+
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+		n_f32x16[r] = _mm512_setzero_ps();
+	*vv_f64x8 = _mm512_setzero_pd();
+	for (size_t jb = 0; jb < dv; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = dv - jb < RV_SQNORM_F32_BLOCK ? dv : jb + RV_SQNORM_F32_BLOCK;
+
+		for (size_t j = jb; j < je; j += 16)
+		{
+			__mmask16	mask = tail_mask_avx512(je - j < 16 ? je - j : 16);
+			__m512		acc_f32x16 = _mm512_maskz_loadu_ps(mask, out + j);
+
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				__m512		v_f32x16 = _mm512_maskz_loadu_ps(mask, v[r] + j);
+
+				if (want_vv)
+					RV_AVX512_BARRIER(v_f32x16);
+				acc_f32x16 = _mm512_fmadd_ps(w_f32x16[r], v_f32x16, acc_f32x16);
+				if (want_vv)
+					n_f32x16[r] = _mm512_fmadd_ps(v_f32x16, v_f32x16, n_f32x16[r]);
+			}
+			_mm512_mask_storeu_ps(out + j, mask, acc_f32x16);
+		}
+		if (want_vv)
+		{
+			*vv_f64x8 = _mm512_add_pd(*vv_f64x8, _mm512_cvtps_pd(reduce_rows8_f32x16(n_f32x16)));
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+				n_f32x16[r] = _mm512_setzero_ps();
+		}
+	}
+}
+
+/*
+ * weighted_sum_sqnorm: steps of 8 rows from 8 contiguous, skewed
+ * stretches of V (out stays in L1), then the n % 8 last rows one at a
+ * time (their norms by sqnorm_rows_f32's kernel: the rows are in cache);
+ * the order of additions into out depends on n only.
+ */
+RV_AVX512 static void
+weighted_sum_sqnorm_f32_avx512(const float *w, const float *V, size_t n,
+							   size_t dv, size_t ldv, float *out, float *vv)
+{
+	size_t		per_slot = n / 8;
+	size_t		skew[8];
+	const float *v[8] = {V, V, V, V, V, V, V, V};
+	__m512		w_f32x16[8];
+	__m512d		vv_f64x8;
+
+	RV_UNROLL
+	for (int u = 0; u < 8; u++)
+		w_f32x16[u] = _mm512_setzero_ps();
+	for (size_t u = 0; u < 8; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		size_t		row[8];
+
+		RV_UNROLL
+		for (int u = 0; u < 8; u++)
+		{
+			size_t		in_slot = b + skew[u];
+
+			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			v[u] = V + row[u] * ldv;
+			w_f32x16[u] = _mm512_set1_ps(w[row[u]]);
+		}
+		if (vv)
+		{
+			float		s8[8];
+
+			ws_norm_step_avx512(v, w_f32x16, 8, 1, dv, out, &vv_f64x8);
+			_mm256_storeu_ps(s8, _mm512_cvtpd_ps(vv_f64x8));
+			for (int u = 0; u < 8; u++)
+				vv[row[u]] = s8[u];
+		}
+		else
+			ws_norm_step_avx512(v, w_f32x16, 8, 0, dv, out, &vv_f64x8);
+	}
+	for (size_t i = per_slot * 8; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		w_f32x16[0] = _mm512_set1_ps(w[i]);
+		ws_norm_step_avx512(v, w_f32x16, 1, 0, dv, out, &vv_f64x8);
+	}
+	if (vv && per_slot * 8 < n)
+		sqnorm_rows_f32_avx512(V + per_slot * 8 * ldv, n - per_slot * 8, dv, ldv, vv + per_slot * 8);
 }
 
 /*
@@ -1948,11 +2279,19 @@ const rv_kernels rv_kernels_avx512 = {
 	.leaky_relu = leaky_relu_f32_avx512,
 
 	/* hyperbolic */
-	.sqnorm_rows = sqnorm_rows_f32_avx512,
+	.sqnorm_rows = sqnorm_rows_f64_avx512,
+	.sqnorm_rows_f32 = sqnorm_rows_f32_avx512,
 	.sqdist_rows = sqdist_rows_f32_avx512,
+	.ball_gaps = ball_gaps_f32_avx512,
+	.ball_gaps_f64 = ball_gaps_f64_avx512,
 	.poincare_logits = poincare_logits_f32_avx512,
-	.lorentz_logits = lorentz_logits_f32_avx512,
 	.poincare_log0 = poincare_log0_f32_avx512,
+	.mul = mul_f32_avx512,
+	.lorentz_chord = lorentz_chord_f32_avx512,
+	.lorentz_chord_f64 = lorentz_chord_f64_avx512,
+	.lorentz_logits = lorentz_logits_f32_avx512,
+	.lorentz_time = lorentz_time_f32_avx512,
+	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_avx512,
 	.weighted_sum_f64 = weighted_sum_f64_avx512,
 	.log1p = log1p_f32_avx512,
 

@@ -958,15 +958,6 @@ log1p_f32x4_neon(float32x4_t x_f32x4)
 	return vbslq_f32(ok_u32x4, r_f32x4, special_f32x4);
 }
 
-/* RV_ACOSH1P on 4 lanes: log1p(2 t (t + sqrt(1 + t^2))) */
-RV_NEON_INLINE float32x4_t
-acosh1p_f32x4_neon(float32x4_t t_f32x4)
-{
-	float32x4_t w_f32x4 = vsqrtq_f32(vaddq_f32(vdupq_n_f32(1.0f), vmulq_f32(t_f32x4, t_f32x4)));
-
-	return log1p_f32x4_neon(vmulq_f32(vmulq_n_f32(t_f32x4, 2.0f), vaddq_f32(t_f32x4, w_f32x4)));
-}
-
 /* RV_SQNORM's lane combination of lanes (l0,l1), (l2,l3), (l4,l5), (l6,l7) */
 RV_NEON_INLINE double
 sqnorm_reduce_neon(const float64x2_t *acc_f64x2)
@@ -992,75 +983,165 @@ load_ps8_neon(const float *p, size_t rem, float32x4_t *lo_f32x4, float32x4_t *hi
 	*hi_f32x4 = rem > 4 ? load_partial_f32x4(p + 4, rem - 4, 0.0f) : vdupq_n_f32(0.0f);
 }
 
+/* the first rem (1..8) floats of lo, hi to p */
+RV_NEON_INLINE void
+store_ps8_neon(float *p, size_t rem, float32x4_t lo_f32x4, float32x4_t hi_f32x4)
+{
+	if (rem >= 8)
+	{
+		vst1q_f32(p, lo_f32x4);
+		vst1q_f32(p + 4, hi_f32x4);
+		return;
+	}
+	store_partial_f32x4(p, lo_f32x4, rem < 4 ? rem : 4);
+	if (rem > 4)
+		store_partial_f32x4(p + 4, hi_f32x4, rem - 4);
+}
+
+/* the four row sums of 8-lane accumulators acc[2r] (lanes 0..3), acc[2r + 1] (4..7) */
+RV_NEON_INLINE float32x4_t
+reduce_rows4_neon(const float32x4_t *acc_f32x4)
+{
+	return vpaddq_f32(vpaddq_f32(vaddq_f32(acc_f32x4[0], acc_f32x4[1]),
+								 vaddq_f32(acc_f32x4[2], acc_f32x4[3])),
+					  vpaddq_f32(vaddq_f32(acc_f32x4[4], acc_f32x4[5]),
+								 vaddq_f32(acc_f32x4[6], acc_f32x4[7])));
+}
+
+/* four floats added in double to two accumulators (lanes 0, 1 and 2, 3) */
+RV_NEON_INLINE void
+add_f64x4_neon(float64x2_t *acc_f64x2, float32x4_t v_f32x4)
+{
+	acc_f64x2[0] = vaddq_f64(acc_f64x2[0], vcvt_f64_f32(vget_low_f32(v_f32x4)));
+	acc_f64x2[1] = vaddq_f64(acc_f64x2[1], vcvt_high_f64_f32(v_f32x4));
+}
+
 /*
- * For 4 rows k[r], in chunks of 8 columns: when want_d2, d2_f32x4[2r],
- * [2r + 1] accumulate (q - k_r)^2 in 8 float lanes; when want_kk,
- * kk_f64x2[4r .. 4r + 3] accumulate k_r^2 in the 8 double lanes of
- * RV_SQNORM.  The d tail is one chunk with zeros past d.
+ * The double-norm kernel of sqnorm_rows for 4 rows k[r], in chunks of 8
+ * columns: kk_f64x2[4r .. 4r + 3] accumulate k_r^2 in the 8 double lanes
+ * of RV_SQNORM.  The d tail is one chunk with zeros past d.
  */
 RV_NEON_INLINE void
-sq_rows_f32_neon(const float *q, const float *const *k, size_t d,
-				 const int want_d2, const int want_kk,
-				 float32x4_t *d2_f32x4, float64x2_t *kk_f64x2)
+sqnorm_f64_rows_neon(const float *const *k, size_t d, float64x2_t *kk_f64x2)
 {
-	RV_UNROLL
-	for (int r = 0; r < 8; r++)
-		d2_f32x4[r] = vdupq_n_f32(0.0f);
 	RV_UNROLL
 	for (int r = 0; r < 16; r++)
 		kk_f64x2[r] = vdupq_n_f64(0.0);
 	for (size_t j = 0; j < d; j += 8)
 	{
 		size_t		rem = d - j < 8 ? d - j : 8;
-		float32x4_t qlo_f32x4 = vdupq_n_f32(0.0f),
-					qhi_f32x4 = vdupq_n_f32(0.0f);
 
-		if (want_d2)
-			load_ps8_neon(q + j, rem, &qlo_f32x4, &qhi_f32x4);
 		RV_UNROLL
 		for (int r = 0; r < 4; r++)
 		{
 			float32x4_t klo_f32x4,
 						khi_f32x4;
+			float64x2_t x0_f64x2,
+						x1_f64x2,
+						x2_f64x2,
+						x3_f64x2;
 
 			load_ps8_neon(k[r] + j, rem, &klo_f32x4, &khi_f32x4);
-			if (want_d2)
-			{
-				float32x4_t elo_f32x4 = vsubq_f32(qlo_f32x4, klo_f32x4);
-				float32x4_t ehi_f32x4 = vsubq_f32(qhi_f32x4, khi_f32x4);
-
-				d2_f32x4[2 * r] = vfmaq_f32(d2_f32x4[2 * r], elo_f32x4, elo_f32x4);
-				d2_f32x4[2 * r + 1] = vfmaq_f32(d2_f32x4[2 * r + 1], ehi_f32x4, ehi_f32x4);
-			}
-			if (want_kk)
-			{
-				float64x2_t x0_f64x2 = vcvt_f64_f32(vget_low_f32(klo_f32x4));
-				float64x2_t x1_f64x2 = vcvt_high_f64_f32(klo_f32x4);
-				float64x2_t x2_f64x2 = vcvt_f64_f32(vget_low_f32(khi_f32x4));
-				float64x2_t x3_f64x2 = vcvt_high_f64_f32(khi_f32x4);
-
-				kk_f64x2[4 * r] = vfmaq_f64(kk_f64x2[4 * r], x0_f64x2, x0_f64x2);
-				kk_f64x2[4 * r + 1] = vfmaq_f64(kk_f64x2[4 * r + 1], x1_f64x2, x1_f64x2);
-				kk_f64x2[4 * r + 2] = vfmaq_f64(kk_f64x2[4 * r + 2], x2_f64x2, x2_f64x2);
-				kk_f64x2[4 * r + 3] = vfmaq_f64(kk_f64x2[4 * r + 3], x3_f64x2, x3_f64x2);
-			}
+			x0_f64x2 = vcvt_f64_f32(vget_low_f32(klo_f32x4));
+			x1_f64x2 = vcvt_high_f64_f32(klo_f32x4);
+			x2_f64x2 = vcvt_f64_f32(vget_low_f32(khi_f32x4));
+			x3_f64x2 = vcvt_high_f64_f32(khi_f32x4);
+			kk_f64x2[4 * r] = vfmaq_f64(kk_f64x2[4 * r], x0_f64x2, x0_f64x2);
+			kk_f64x2[4 * r + 1] = vfmaq_f64(kk_f64x2[4 * r + 1], x1_f64x2, x1_f64x2);
+			kk_f64x2[4 * r + 2] = vfmaq_f64(kk_f64x2[4 * r + 2], x2_f64x2, x2_f64x2);
+			kk_f64x2[4 * r + 3] = vfmaq_f64(kk_f64x2[4 * r + 3], x3_f64x2, x3_f64x2);
 		}
 	}
 }
 
 /*
- * The row loop of sqdist_rows and sqnorm_rows: 4 row slots, each walking
- * its own contiguous, skewed stretch of rows as in scores_f32_neon; the
- * n % 4 last rows reuse the kernel with the missing slots aimed at the
- * last real row, only the real results stored.
+ * The float kernel of sqdist_rows and sqnorm_rows_f32 for 4 rows k[r], in
+ * chunks of 8 columns: when want_d2, d2_f32x4[2r], [2r + 1] accumulate
+ * (q - k_r)^2 in 8 float lanes over all d; when want_kk (want_pk), the 8
+ * float lanes of k_r^2 ((q - k_r)(q + k_r)) run over a block of
+ * RV_SQNORM_F32_BLOCK columns, are reduced by reduce_rows4_neon and added
+ * in double to kk_f64x2[0..1] (pk_f64x2[0..1]): RV_SQNORM_F32 with 8
+ * lanes and FMA.  The d tail is one chunk with zeros past d.
+ */
+RV_NEON_INLINE void
+sq_rows_f32_neon(const float *q, const float *const *k, size_t d,
+				 const int want_d2, const int want_kk, const int want_pk,
+				 float32x4_t *d2_f32x4, float64x2_t *kk_f64x2, float64x2_t *pk_f64x2)
+{
+	float32x4_t kk_f32x4[8],
+				pk_f32x4[8];
+
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+		d2_f32x4[r] = kk_f32x4[r] = pk_f32x4[r] = vdupq_n_f32(0.0f);
+	kk_f64x2[0] = kk_f64x2[1] = pk_f64x2[0] = pk_f64x2[1] = vdupq_n_f64(0.0);
+	for (size_t jb = 0; jb < d; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = d - jb < RV_SQNORM_F32_BLOCK ? d : jb + RV_SQNORM_F32_BLOCK;
+
+		for (size_t j = jb; j < je; j += 8)
+		{
+			size_t		rem = je - j < 8 ? je - j : 8;
+			float32x4_t qlo_f32x4 = vdupq_n_f32(0.0f),
+						qhi_f32x4 = vdupq_n_f32(0.0f);
+
+			if (want_d2 || want_pk)
+				load_ps8_neon(q + j, rem, &qlo_f32x4, &qhi_f32x4);
+			RV_UNROLL
+			for (int r = 0; r < 4; r++)
+			{
+				float32x4_t klo_f32x4,
+							khi_f32x4,
+							elo_f32x4,
+							ehi_f32x4;
+
+				load_ps8_neon(k[r] + j, rem, &klo_f32x4, &khi_f32x4);
+				elo_f32x4 = vsubq_f32(qlo_f32x4, klo_f32x4);
+				ehi_f32x4 = vsubq_f32(qhi_f32x4, khi_f32x4);
+				if (want_d2)
+				{
+					d2_f32x4[2 * r] = vfmaq_f32(d2_f32x4[2 * r], elo_f32x4, elo_f32x4);
+					d2_f32x4[2 * r + 1] = vfmaq_f32(d2_f32x4[2 * r + 1], ehi_f32x4, ehi_f32x4);
+				}
+				if (want_kk)
+				{
+					kk_f32x4[2 * r] = vfmaq_f32(kk_f32x4[2 * r], klo_f32x4, klo_f32x4);
+					kk_f32x4[2 * r + 1] = vfmaq_f32(kk_f32x4[2 * r + 1], khi_f32x4, khi_f32x4);
+				}
+				if (want_pk)
+				{
+					pk_f32x4[2 * r] = vfmaq_f32(pk_f32x4[2 * r], elo_f32x4, vaddq_f32(qlo_f32x4, klo_f32x4));
+					pk_f32x4[2 * r + 1] = vfmaq_f32(pk_f32x4[2 * r + 1], ehi_f32x4,
+													vaddq_f32(qhi_f32x4, khi_f32x4));
+				}
+			}
+		}
+		if (want_kk)
+			add_f64x4_neon(kk_f64x2, reduce_rows4_neon(kk_f32x4));
+		if (want_pk)
+			add_f64x4_neon(pk_f64x2, reduce_rows4_neon(pk_f32x4));
+		RV_UNROLL
+		for (int r = 0; r < 8; r++)
+			kk_f32x4[r] = pk_f32x4[r] = vdupq_n_f32(0.0f);
+	}
+}
+
+/*
+ * The row loop of sqdist_rows, sqnorm_rows_f32 and sqnorm_rows: 4 row
+ * slots, each walking its own contiguous, skewed stretch of rows as in
+ * scores_f32_neon; the n % 4 last rows reuse the kernel with the missing
+ * slots aimed at the last real row, only the real results stored.
+ * want_kd: the double norms of sqnorm_rows into kd (then nothing else).
  */
 RV_NEON_INLINE void
 sq_rows_loop_f32_neon(const float *q, const float *K, size_t n, size_t d,
-					  size_t ldk, float *d2, double *kk, const int want_d2,
-					  const int want_kk)
+					  size_t ldk, float *d2, float *kk, float *pk, double *kd,
+					  const int want_d2, const int want_kk, const int want_pk,
+					  const int want_kd)
 {
 	float32x4_t d2_f32x4[8];
-	float64x2_t kk_f64x2[16];
+	float64x2_t kk_f64x2[16],
+				pk_f64x2[2];
 	const float *k[4];
 	size_t		blocks = n / 4;
 	size_t		skew[4];
@@ -1071,6 +1152,7 @@ sq_rows_loop_f32_neon(const float *q, const float *K, size_t n, size_t d,
 	for (size_t b = 0; b <= blocks; b++)
 	{
 		size_t		real = 4;
+		float		s4[4];
 
 		if (b == blocks)
 		{
@@ -1091,150 +1173,407 @@ sq_rows_loop_f32_neon(const float *q, const float *K, size_t n, size_t d,
 		RV_UNROLL
 		for (int r = 0; r < 4; r++)
 			k[r] = K + row[r] * ldk;
-		sq_rows_f32_neon(q, k, d, want_d2, want_kk, d2_f32x4, kk_f64x2);
+		if (want_kd)
+		{
+			sqnorm_f64_rows_neon(k, d, kk_f64x2);
+			for (size_t r = 0; r < real; r++)
+				kd[row[r]] = sqnorm_reduce_neon(kk_f64x2 + 4 * r);
+			continue;
+		}
+		sq_rows_f32_neon(q, k, d, want_d2, want_kk, want_pk, d2_f32x4, kk_f64x2, pk_f64x2);
 		if (want_d2)
 		{
-			float		s4[4];
-
-			vst1q_f32(s4, vpaddq_f32(vpaddq_f32(vaddq_f32(d2_f32x4[0], d2_f32x4[1]),
-												vaddq_f32(d2_f32x4[2], d2_f32x4[3])),
-									 vpaddq_f32(vaddq_f32(d2_f32x4[4], d2_f32x4[5]),
-												vaddq_f32(d2_f32x4[6], d2_f32x4[7]))));
+			vst1q_f32(s4, reduce_rows4_neon(d2_f32x4));
 			for (size_t r = 0; r < real; r++)
 				d2[row[r]] = s4[r];
 		}
 		if (want_kk)
+		{
+			vst1q_f32(s4, cvt_pd4_ps_neon(kk_f64x2[0], kk_f64x2[1]));
 			for (size_t r = 0; r < real; r++)
-				kk[row[r]] = sqnorm_reduce_neon(kk_f64x2 + 4 * r);
+				kk[row[r]] = s4[r];
+		}
+		if (want_pk)
+		{
+			vst1q_f32(s4, cvt_pd4_ps_neon(pk_f64x2[0], pk_f64x2[1]));
+			for (size_t r = 0; r < real; r++)
+				pk[row[r]] = s4[r];
+		}
 	}
 }
 
 static void
-sqnorm_rows_f32_neon(const float *X, size_t n, size_t d, size_t ldx, double *out)
+sqnorm_rows_f64_neon(const float *X, size_t n, size_t d, size_t ldx, double *out)
 {
-	sq_rows_loop_f32_neon(NULL, X, n, d, ldx, NULL, out, 0, 1);
+	sq_rows_loop_f32_neon(NULL, X, n, d, ldx, NULL, NULL, NULL, out, 0, 0, 0, 1);
 }
 
+static void
+sqnorm_rows_f32_neon(const float *X, size_t n, size_t d, size_t ldx, float *out)
+{
+	sq_rows_loop_f32_neon(NULL, X, n, d, ldx, NULL, out, NULL, NULL, 0, 1, 0, 0);
+}
+
+/* with kd, the double norms in a second pass over the same rows (still in cache) */
 static void
 sqdist_rows_f32_neon(const float *q, const float *K, size_t n, size_t d,
-					 size_t ldk, float *d2, double *kk)
+					 size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
-	if (kk)
-		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, kk, 1, 1);
+	if (kk && pk)
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, kk, pk, NULL, 1, 1, 1, 0);
+	else if (kk)
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, kk, NULL, NULL, 1, 1, 0, 0);
+	else if (pk)
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, pk, NULL, 1, 0, 1, 0);
 	else
-		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, 1, 0);
+		sq_rows_loop_f32_neon(q, K, n, d, ldk, d2, NULL, NULL, NULL, 1, 0, 0, 0);
+	if (kd)
+		sqnorm_rows_f64_neon(K, n, d, ldk, kd);
 }
 
-/* 1 - c x in double (never fused), rounded to float: > 0 exactly when the double is */
+/* the rem (1..4) first floats at p, zeros past */
 RV_NEON_INLINE float32x4_t
-ball_gap_f32x4_neon(float64x2_t c_f64x2, float64x2_t lo_f64x2, float64x2_t hi_f64x2)
+load_ps4_neon(const float *p, size_t rem)
 {
-	float64x2_t one_f64x2 = vdupq_n_f64(1.0);
-
-	return cvt_pd4_ps_neon(vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, lo_f64x2)),
-						   vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, hi_f64x2)));
+	return rem >= 4 ? vld1q_f32(p) : load_partial_f32x4(p, rem, 0.0f);
 }
 
-static float
-poincare_logits_f32_neon(const float *d2, const double *kk, size_t n,
-						 double aq, float c, float *s)
+/* how many of the rem first lanes are not set in ok */
+RV_NEON_INLINE size_t
+count_unset_neon(uint32x4_t ok_u32x4, size_t rem)
 {
-	float64x2_t c_f64x2 = vdupq_n_f64(c);
-	float32x4_t sc_f32x4 = vdupq_n_f32((float) sqrt((double) c)),
-				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
-				aq_f32x4 = vdupq_n_f32((float) aq),
-				max_f32x4 = vdupq_n_f32(-INFINITY);
+	return (size_t) vaddvq_u32(vshrq_n_u32(vbicq_u32(lane_mask_u32x4(rem), ok_u32x4), 31));
+}
+
+static size_t
+ball_gaps_f32_neon(const float *x, size_t n, float c, float xmax, float *a)
+{
+	float64x2_t c_f64x2 = vdupq_n_f64(c),
+				one_f64x2 = vdupq_n_f64(1.0);
+	size_t		flagged = 0;
 
 	for (size_t i = 0; i < n; i += 4)
 	{
 		size_t		rem = n - i < 4 ? n - i : 4;
-		float64x2_t lo_f64x2,
-					hi_f64x2;
-		float32x4_t a_f32x4,
-					t_f32x4,
-					s_f32x4;
+		float32x4_t x_f32x4 = load_ps4_neon(x + i, rem);
+		uint32x4_t	ok_u32x4 = vcleq_f32(x_f32x4, vdupq_n_f32(xmax));
+		float32x4_t a_f32x4 = cvt_pd4_ps_neon(vfmsq_f64(one_f64x2, c_f64x2, vcvt_f64_f32(vget_low_f32(x_f32x4))),
+											  vfmsq_f64(one_f64x2, c_f64x2, vcvt_high_f64_f32(x_f32x4)));
 
-		load_pd4_neon(kk + i, rem, &lo_f64x2, &hi_f64x2);
-		a_f32x4 = ball_gap_f32x4_neon(c_f64x2, lo_f64x2, hi_f64x2);
-		t_f32x4 = vdivq_f32(vmulq_f32(sc_f32x4, vsqrtq_f32(rem == 4 ? vld1q_f32(d2 + i)
-														   : load_partial_f32x4(d2 + i, rem, 0.0f))),
-							vsqrtq_f32(vmulq_f32(aq_f32x4, a_f32x4)));
-		s_f32x4 = vnegq_f32(vmulq_f32(acosh1p_f32x4_neon(t_f32x4), rc_f32x4));
-		s_f32x4 = vbslq_f32(vcgtq_f32(a_f32x4, vdupq_n_f32(0.0f)), s_f32x4, vdupq_n_f32(NAN));
-		store_partial_f32x4(s + i, s_f32x4, rem);
-		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4,
-												   vdupq_n_f32(-INFINITY)));
+		flagged += count_unset_neon(ok_u32x4, rem);
+		store_partial_f32x4(a + i, vbslq_f32(ok_u32x4, a_f32x4, vdupq_n_f32(NAN)), rem);
 	}
-	return vmaxvq_f32(max_f32x4);
+	return flagged;
 }
 
-static float
-lorentz_logits_f32_neon(const float *d2, const double *kk, size_t n,
-						double qq, float c, float *s)
+static void
+ball_gaps_f64_neon(const double *kd, size_t n, float c, float *a, float *xf)
 {
-	double		ic = 1.0 / (double) c;
-	float64x2_t qq_f64x2 = vdupq_n_f64(qq);
-	float32x4_t ic_f32x4 = vdupq_n_f32((float) ic),
-				q0_f32x4 = vdupq_n_f32((float) sqrt(ic + qq)),
-				hc_f32x4 = vdupq_n_f32((float) (sqrt((double) c) / 2.0)),
-				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
-				max_f32x4 = vdupq_n_f32(-INFINITY);
+	float64x2_t c_f64x2 = vdupq_n_f64(c),
+				one_f64x2 = vdupq_n_f64(1.0),
+				zero_f64x2 = vdupq_n_f64(0.0);
 
 	for (size_t i = 0; i < n; i += 4)
 	{
 		size_t		rem = n - i < 4 ? n - i : 4;
 		float64x2_t lo_f64x2,
-					hi_f64x2;
-		float32x4_t d2_f32x4 = rem == 4 ? vld1q_f32(d2 + i) : load_partial_f32x4(d2 + i, rem, 0.0f);
-		float32x4_t dqk_f32x4,
-					k0_f32x4,
-					t_f32x4,
-					y_f32x4,
-					s_f32x4;
+					hi_f64x2,
+					glo_f64x2,
+					ghi_f64x2;
 
-		load_pd4_neon(kk + i, rem, &lo_f64x2, &hi_f64x2);
-		dqk_f32x4 = cvt_pd4_ps_neon(vsubq_f64(qq_f64x2, lo_f64x2), vsubq_f64(qq_f64x2, hi_f64x2));
-		k0_f32x4 = vsqrtq_f32(vaddq_f32(ic_f32x4, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2)));
-		t_f32x4 = vdivq_f32(dqk_f32x4, vaddq_f32(q0_f32x4, k0_f32x4));
-		y_f32x4 = vsubq_f32(d2_f32x4, vmulq_f32(t_f32x4, t_f32x4));
-		/* y < 0 becomes 0; NaN stays NaN */
-		s_f32x4 = vmulq_f32(hc_f32x4, vsqrtq_f32(vbslq_f32(vcltq_f32(y_f32x4, vdupq_n_f32(0.0f)),
-															vdupq_n_f32(0.0f), y_f32x4)));
-		s_f32x4 = vnegq_f32(vmulq_f32(acosh1p_f32x4_neon(s_f32x4), rc_f32x4));
-		s_f32x4 = vbslq_f32(vcgtq_f32(d2_f32x4, vmulq_n_f32(y_f32x4, RV_LORENTZ_ILL)),
-							vdupq_n_f32(INFINITY), s_f32x4);
+		load_pd4_neon(kd + i, rem, &lo_f64x2, &hi_f64x2);
+		/* a product, then a difference: the ball test */
+		glo_f64x2 = vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, lo_f64x2));
+		ghi_f64x2 = vsubq_f64(one_f64x2, vmulq_f64(c_f64x2, hi_f64x2));
+		glo_f64x2 = vbslq_f64(vcgtq_f64(glo_f64x2, zero_f64x2), glo_f64x2, vdupq_n_f64(NAN));
+		ghi_f64x2 = vbslq_f64(vcgtq_f64(ghi_f64x2, zero_f64x2), ghi_f64x2, vdupq_n_f64(NAN));
+		store_partial_f32x4(a + i, cvt_pd4_ps_neon(glo_f64x2, ghi_f64x2), rem);
+		if (xf)
+			store_partial_f32x4(xf + i, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2), rem);
+	}
+}
+
+/* 0 - RV_DIST(X) * rc on 4 lanes (+0 at X = 0; NaN stays NaN) */
+RV_NEON_INLINE float32x4_t
+neg_dist_f32x4_neon(float32x4_t X_f32x4, float32x4_t rc_f32x4)
+{
+	float32x4_t y_f32x4 = vaddq_f32(X_f32x4, vsqrtq_f32(vfmaq_f32(X_f32x4, X_f32x4, X_f32x4)));
+
+	y_f32x4 = vbslq_f32(vcltq_f32(X_f32x4, vdupq_n_f32(RV_DIST_BIG)), y_f32x4, vaddq_f32(X_f32x4, X_f32x4));
+	return vsubq_f32(vdupq_n_f32(0.0f), vmulq_f32(log1p_f32x4_neon(vaddq_f32(y_f32x4, y_f32x4)), rc_f32x4));
+}
+
+static float
+poincare_logits_f32_neon(const float *d2, const float *a, size_t n, float aq,
+						 float c, float *s)
+{
+	float32x4_t c_f32x4 = vdupq_n_f32(c),
+				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
+				aq_f32x4 = vdupq_n_f32(aq),
+				max_f32x4 = vdupq_n_f32(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float32x4_t a_f32x4 = load_ps4_neon(a + i, rem);
+		float32x4_t X_f32x4 = vdivq_f32(vmulq_f32(c_f32x4, load_ps4_neon(d2 + i, rem)),
+										vmulq_f32(aq_f32x4, a_f32x4));
+		float32x4_t s_f32x4 = vbslq_f32(vcgtq_f32(a_f32x4, vdupq_n_f32(0.0f)),
+										neg_dist_f32x4_neon(X_f32x4, rc_f32x4), vdupq_n_f32(NAN));
+
 		store_partial_f32x4(s + i, s_f32x4, rem);
-		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4,
-												   vdupq_n_f32(-INFINITY)));
+		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4, vdupq_n_f32(-INFINITY)));
 	}
 	return vmaxvq_f32(max_f32x4);
 }
 
 static void
-poincare_log0_f32_neon(const double *vv, size_t n, float c, float *f)
+poincare_log0_f32_neon(const float *vv, const float *a, size_t n, float c, float *f)
 {
-	float64x2_t c_f64x2 = vdupq_n_f64(c);
-	float32x4_t one_f32x4 = vdupq_n_f32(1.0f);
+	float32x4_t c_f32x4 = vdupq_n_f32(c),
+				one_f32x4 = vdupq_n_f32(1.0f);
 
 	for (size_t i = 0; i < n; i += 4)
 	{
 		size_t		rem = n - i < 4 ? n - i : 4;
-		float64x2_t lo_f64x2,
-					hi_f64x2;
-		float32x4_t a_f32x4,
-					r_f32x4,
-					t_f32x4,
-					f_f32x4;
+		float32x4_t a_f32x4 = load_ps4_neon(a + i, rem);
+		float32x4_t r_f32x4 = vsqrtq_f32(vmulq_f32(c_f32x4, load_ps4_neon(vv + i, rem)));
+		float32x4_t r2_f32x4 = vaddq_f32(r_f32x4, r_f32x4);
+		float32x4_t t_f32x4 = vdivq_f32(vmulq_f32(r2_f32x4, vaddq_f32(one_f32x4, r_f32x4)), a_f32x4);
+		float32x4_t f_f32x4 = vdivq_f32(log1p_f32x4_neon(t_f32x4), r2_f32x4);
 
-		load_pd4_neon(vv + i, rem, &lo_f64x2, &hi_f64x2);
-		a_f32x4 = ball_gap_f32x4_neon(c_f64x2, lo_f64x2, hi_f64x2);
-		r_f32x4 = vsqrtq_f32(cvt_pd4_ps_neon(vmulq_f64(c_f64x2, lo_f64x2), vmulq_f64(c_f64x2, hi_f64x2)));
-		t_f32x4 = vdivq_f32(vmulq_f32(vmulq_n_f32(r_f32x4, 2.0f), vaddq_f32(one_f32x4, r_f32x4)), a_f32x4);
-		f_f32x4 = vdivq_f32(log1p_f32x4_neon(t_f32x4), vmulq_n_f32(r_f32x4, 2.0f));
 		f_f32x4 = vbslq_f32(vceqq_f32(r_f32x4, vdupq_n_f32(0.0f)), one_f32x4, f_f32x4);
 		f_f32x4 = vbslq_f32(vcgtq_f32(a_f32x4, vdupq_n_f32(0.0f)), f_f32x4, vdupq_n_f32(NAN));
 		store_partial_f32x4(f + i, f_f32x4, rem);
 	}
+}
+
+static void
+mul_f32_neon(const float *x, const float *y, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+
+		store_partial_f32x4(out + i, vmulq_f32(load_ps4_neon(x + i, rem), load_ps4_neon(y + i, rem)), rem);
+	}
+}
+
+static size_t
+lorentz_chord_f32_neon(const float *d2, const float *pk, size_t n, double qq,
+					   float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	float32x4_t q0_f32x4 = vdupq_n_f32((float) sqrt(ic + qq)),
+				q0sq_f32x4 = vdupq_n_f32((float) (ic + qq));
+	size_t		flagged = 0;
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float32x4_t d2_f32x4 = load_ps4_neon(d2 + i, rem);
+		float32x4_t pk_f32x4 = load_ps4_neon(pk + i, rem);
+		float32x4_t k0_f32x4 = vsqrtq_f32(vsubq_f32(q0sq_f32x4, pk_f32x4));
+		float32x4_t den_f32x4 = vaddq_f32(q0_f32x4, k0_f32x4);
+		float32x4_t t_f32x4 = vdivq_f32(pk_f32x4, den_f32x4);
+		float32x4_t t2_f32x4 = vmulq_f32(t_f32x4, t_f32x4);
+		float32x4_t sd_f32x4 = vsqrtq_f32(d2_f32x4);
+		float32x4_t p_f32x4 = vfmaq_f32(vmulq_n_f32(den_f32x4, RV_CHORD_UH), sd_f32x4, vdupq_n_f32(RV_CHORD_G));
+		float32x4_t kb_f32x4 = vfmaq_f32(p_f32x4, k0_f32x4, vdupq_n_f32(RV_CHORD_U3));
+		float32x4_t y_f32x4 = vsubq_f32(d2_f32x4, t2_f32x4);
+		float32x4_t in_f32x4 = vfmaq_f32(vfmsq_f32(vmulq_n_f32(d2_f32x4, RV_CHORD_C), y_f32x4,
+												   vdupq_n_f32((float) RV_HYP_TOL)),
+										 vmulq_n_f32(vabsq_f32(t_f32x4), RV_CHORD_A), sd_f32x4);
+		float32x4_t lhs_f32x4 = vfmaq_f32(vmulq_f32(vmulq_n_f32(kb_f32x4, RV_CHORD_D), t2_f32x4),
+										  k0_f32x4, in_f32x4);
+		uint32x4_t	ok_u32x4 = vandq_u32(vandq_u32(vcltq_f32(k0_f32x4, vdupq_n_f32(INFINITY)),
+											   vcleq_f32(kb_f32x4, vmulq_n_f32(k0_f32x4, RV_CHORD_BMAX))),
+									 vcleq_f32(lhs_f32x4, vdupq_n_f32(0.0f)));
+
+		flagged += count_unset_neon(ok_u32x4, rem);
+		store_partial_f32x4(t + i, vbslq_f32(ok_u32x4, t_f32x4, vdupq_n_f32(NAN)), rem);
+	}
+	return flagged;
+}
+
+static void
+lorentz_chord_f64_neon(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	float64x2_t ic_f64x2 = vdupq_n_f64(ic),
+				qq_f64x2 = vdupq_n_f64(qq),
+				q0_f64x2 = vdupq_n_f64(sqrt(ic + qq));
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float64x2_t lo_f64x2,
+					hi_f64x2;
+
+		load_pd4_neon(kd + i, rem, &lo_f64x2, &hi_f64x2);
+		lo_f64x2 = vdivq_f64(vsubq_f64(qq_f64x2, lo_f64x2),
+							 vaddq_f64(q0_f64x2, vsqrtq_f64(vaddq_f64(ic_f64x2, lo_f64x2))));
+		hi_f64x2 = vdivq_f64(vsubq_f64(qq_f64x2, hi_f64x2),
+							 vaddq_f64(q0_f64x2, vsqrtq_f64(vaddq_f64(ic_f64x2, hi_f64x2))));
+		store_partial_f32x4(t + i, cvt_pd4_ps_neon(lo_f64x2, hi_f64x2), rem);
+	}
+}
+
+static float
+lorentz_logits_f32_neon(const float *d2, const float *t, size_t n, float c,
+						float *s)
+{
+	float32x4_t qc_f32x4 = vdupq_n_f32((float) ((double) c / 4.0)),
+				rc_f32x4 = vdupq_n_f32((float) (1.0 / sqrt((double) c))),
+				max_f32x4 = vdupq_n_f32(-INFINITY);
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		float32x4_t d2_f32x4 = load_ps4_neon(d2 + i, rem);
+		float32x4_t t_f32x4 = load_ps4_neon(t + i, rem);
+		float32x4_t y_f32x4 = vsubq_f32(d2_f32x4, vmulq_f32(t_f32x4, t_f32x4));
+		/* y < 0 becomes 0; NaN stays NaN */
+		float32x4_t X_f32x4 = vmulq_f32(qc_f32x4, vbslq_f32(vcltq_f32(y_f32x4, vdupq_n_f32(0.0f)),
+															vdupq_n_f32(0.0f), y_f32x4));
+		float32x4_t s_f32x4 = vbslq_f32(vcgtq_f32(d2_f32x4, vmulq_n_f32(y_f32x4, RV_LORENTZ_ILL)),
+										vdupq_n_f32(INFINITY), neg_dist_f32x4_neon(X_f32x4, rc_f32x4));
+
+		store_partial_f32x4(s + i, s_f32x4, rem);
+		max_f32x4 = vmaxq_f32(max_f32x4, vbslq_f32(lane_mask_u32x4(rem), s_f32x4, vdupq_n_f32(-INFINITY)));
+	}
+	return vmaxvq_f32(max_f32x4);
+}
+
+/* 4 double lanes (i % 4, as two registers), combined as (l0 + l2) + (l1 + l3) */
+static double
+lorentz_time_f32_neon(const float *w, const float *vv, size_t n, float c)
+{
+	float32x4_t ic_f32x4 = vdupq_n_f32((float) (1.0 / (double) c));
+	float64x2_t lo_f64x2 = vdupq_n_f64(0.0),
+				hi_f64x2 = vdupq_n_f64(0.0),
+				s_f64x2;
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		size_t		rem = n - i < 4 ? n - i : 4;
+		/* lanes past n: weight 0 and root sqrt(1/c), finite */
+		float32x4_t w_f32x4 = load_ps4_neon(w + i, rem);
+		float32x4_t v0_f32x4 = vsqrtq_f32(vaddq_f32(ic_f32x4, load_ps4_neon(vv + i, rem)));
+
+		lo_f64x2 = vfmaq_f64(lo_f64x2, vcvt_f64_f32(vget_low_f32(w_f32x4)), vcvt_f64_f32(vget_low_f32(v0_f32x4)));
+		hi_f64x2 = vfmaq_f64(hi_f64x2, vcvt_high_f64_f32(w_f32x4), vcvt_high_f64_f32(v0_f32x4));
+	}
+	s_f64x2 = vaddq_f64(lo_f64x2, hi_f64x2);
+	return vgetq_lane_f64(s_f64x2, 0) + vgetq_lane_f64(s_f64x2, 1);
+}
+
+/*
+ * One step of weighted_sum_sqnorm over all dv columns in chunks of 8:
+ * out += the `rows` (1 or 4, a constant) rows v[r] weighted by w[r],
+ * added in row order per chunk, and when want_vv (4 rows) their
+ * RV_SQNORM_F32 norms, from the same registers, into vv_f64x2[0..1]
+ * (lane r of 4), exactly as sq_rows_f32_neon sums them.
+ */
+RV_NEON_INLINE void
+ws_norm_step_neon(const float *const *v, const float *w, const int rows,
+				  const int want_vv, size_t dv, float *out, float64x2_t *vv_f64x2)
+{
+	float32x4_t n_f32x4[8];
+
+	RV_UNROLL
+	for (int r = 0; r < 8; r++)
+		n_f32x4[r] = vdupq_n_f32(0.0f);
+	vv_f64x2[0] = vv_f64x2[1] = vdupq_n_f64(0.0);
+	for (size_t jb = 0; jb < dv; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = dv - jb < RV_SQNORM_F32_BLOCK ? dv : jb + RV_SQNORM_F32_BLOCK;
+
+		for (size_t j = jb; j < je; j += 8)
+		{
+			size_t		rem = je - j < 8 ? je - j : 8;
+			float32x4_t alo_f32x4,
+						ahi_f32x4;
+
+			load_ps8_neon(out + j, rem, &alo_f32x4, &ahi_f32x4);
+			RV_UNROLL
+			for (int r = 0; r < rows; r++)
+			{
+				float32x4_t vlo_f32x4,
+							vhi_f32x4;
+
+				load_ps8_neon(v[r] + j, rem, &vlo_f32x4, &vhi_f32x4);
+				alo_f32x4 = vfmaq_n_f32(alo_f32x4, vlo_f32x4, w[r]);
+				ahi_f32x4 = vfmaq_n_f32(ahi_f32x4, vhi_f32x4, w[r]);
+				if (want_vv)
+				{
+					n_f32x4[2 * r] = vfmaq_f32(n_f32x4[2 * r], vlo_f32x4, vlo_f32x4);
+					n_f32x4[2 * r + 1] = vfmaq_f32(n_f32x4[2 * r + 1], vhi_f32x4, vhi_f32x4);
+				}
+			}
+			store_ps8_neon(out + j, rem, alo_f32x4, ahi_f32x4);
+		}
+		if (want_vv)
+		{
+			add_f64x4_neon(vv_f64x2, reduce_rows4_neon(n_f32x4));
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+				n_f32x4[r] = vdupq_n_f32(0.0f);
+		}
+	}
+}
+
+/*
+ * weighted_sum_sqnorm: steps of 4 rows from 4 contiguous, skewed
+ * stretches of V (out stays in L1), then the n % 4 last rows one at a
+ * time (their norms by sqnorm_rows_f32's kernel: the rows are in cache);
+ * the order of additions into out depends on n only.
+ */
+static void
+weighted_sum_sqnorm_f32_neon(const float *w, const float *V, size_t n,
+							 size_t dv, size_t ldv, float *out, float *vv)
+{
+	size_t		per_slot = n / 4;
+	size_t		skew[4];
+	const float *v[4] = {V, V, V, V};
+	float		wr[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+	float64x2_t vv_f64x2[2];
+
+	for (size_t u = 0; u < 4; u++)
+		skew[u] = per_slot > 0 ? u % per_slot : 0;
+	for (size_t b = 0; b < per_slot; b++)
+	{
+		size_t		row[4];
+
+		RV_UNROLL
+		for (int u = 0; u < 4; u++)
+		{
+			size_t		in_slot = b + skew[u];
+
+			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			v[u] = V + row[u] * ldv;
+			wr[u] = w[row[u]];
+		}
+		if (vv)
+		{
+			float		s4[4];
+
+			ws_norm_step_neon(v, wr, 4, 1, dv, out, vv_f64x2);
+			vst1q_f32(s4, cvt_pd4_ps_neon(vv_f64x2[0], vv_f64x2[1]));
+			for (int u = 0; u < 4; u++)
+				vv[row[u]] = s4[u];
+		}
+		else
+			ws_norm_step_neon(v, wr, 4, 0, dv, out, vv_f64x2);
+	}
+	for (size_t i = per_slot * 4; i < n; i++)
+	{
+		v[0] = V + i * ldv;
+		wr[0] = w[i];
+		ws_norm_step_neon(v, wr, 1, 0, dv, out, vv_f64x2);
+	}
+	if (vv && per_slot * 4 < n)
+		sqnorm_rows_f32_neon(V + per_slot * 4 * ldv, n - per_slot * 4, dv, ldv, vv + per_slot * 4);
 }
 
 /*
@@ -1605,11 +1944,19 @@ const rv_kernels rv_kernels_neon = {
 	.leaky_relu = leaky_relu_f32_neon,
 
 	/* hyperbolic */
-	.sqnorm_rows = sqnorm_rows_f32_neon,
+	.sqnorm_rows = sqnorm_rows_f64_neon,
+	.sqnorm_rows_f32 = sqnorm_rows_f32_neon,
 	.sqdist_rows = sqdist_rows_f32_neon,
+	.ball_gaps = ball_gaps_f32_neon,
+	.ball_gaps_f64 = ball_gaps_f64_neon,
 	.poincare_logits = poincare_logits_f32_neon,
-	.lorentz_logits = lorentz_logits_f32_neon,
 	.poincare_log0 = poincare_log0_f32_neon,
+	.mul = mul_f32_neon,
+	.lorentz_chord = lorentz_chord_f32_neon,
+	.lorentz_chord_f64 = lorentz_chord_f64_neon,
+	.lorentz_logits = lorentz_logits_f32_neon,
+	.lorentz_time = lorentz_time_f32_neon,
+	.weighted_sum_sqnorm = weighted_sum_sqnorm_f32_neon,
 	.weighted_sum_f64 = weighted_sum_f64_neon,
 	.log1p = log1p_f32_neon,
 

@@ -223,9 +223,11 @@ rv_log1pf_serial(float x)
 }
 
 float
-rv_acosh1pf_serial(float t)
+rv_distf_serial(float X)
 {
-	return rv_log1pf_serial(2.0f * t * (t + sqrtf(1.0f + t * t)));
+	float		y = X < RV_DIST_BIG ? X + sqrtf(X * X + X) : X + X;
+
+	return rv_log1pf_serial(y + y);
 }
 
 /* RV_SQNORM's lane order: 8 double lanes, combined pairwise as documented */
@@ -252,9 +254,38 @@ sqnorm_rows_serial(const float *X, size_t n, size_t d, size_t ldx, double *out)
 		out[i] = sqnorm_row_serial(X + i * ldx, d);
 }
 
+/*
+ * RV_SQNORM_F32 over one row with 8 float lanes (the tree of the AVX2
+ * table): the terms k_j^2, or with pk the terms (q_j - k_j)(q_j + k_j).
+ */
+static float
+sq_f32_row_serial(const float *q, const float *k, size_t d, int pk)
+{
+	double		total = 0.0;
+
+	for (size_t jb = 0; jb < d; jb += RV_SQNORM_F32_BLOCK)
+	{
+		size_t		je = d - jb < RV_SQNORM_F32_BLOCK ? d : jb + RV_SQNORM_F32_BLOCK;
+		float		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+
+		for (size_t j = jb; j < je; j++)
+			acc[(j - jb) % 8] += pk ? (q[j] - k[j]) * (q[j] + k[j]) : k[j] * k[j];
+		total += (double) (((acc[0] + acc[2]) + (acc[1] + acc[3])) +
+						   ((acc[4] + acc[6]) + (acc[5] + acc[7])));
+	}
+	return (float) total;
+}
+
+static void
+sqnorm_rows_f32_serial(const float *X, size_t n, size_t d, size_t ldx, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = sq_f32_row_serial(NULL, X + i * ldx, d, 0);
+}
+
 static void
 sqdist_rows_serial(const float *q, const float *K, size_t n, size_t d,
-				   size_t ldk, float *d2, double *kk)
+				   size_t ldk, float *d2, float *kk, float *pk, double *kd)
 {
 	for (size_t i = 0; i < n; i++)
 	{
@@ -276,53 +307,57 @@ sqdist_rows_serial(const float *q, const float *K, size_t n, size_t d,
 			a0 += (q[j] - k[j]) * (q[j] - k[j]);
 		d2[i] = (a0 + a1) + (a2 + a3);
 		if (kk)
-			kk[i] = sqnorm_row_serial(k, d);
+			kk[i] = sq_f32_row_serial(NULL, k, d, 0);
+		if (pk)
+			pk[i] = sq_f32_row_serial(q, k, d, 1);
+		if (kd)
+			kd[i] = sqnorm_row_serial(k, d);
 	}
 }
 
-static float
-poincare_logits_serial(const float *d2, const double *kk, size_t n,
-					   double aq, float c, float *s)
+static size_t
+ball_gaps_serial(const float *x, size_t n, float c, float xmax, float *a)
 {
-	double		cd = c;
-	float		sc = (float) sqrt(cd),
-				rc = (float) (1.0 / sqrt(cd)),
-				aqf = (float) aq;
-	float		m = -INFINITY;
+	size_t		flagged = 0;
 
 	for (size_t i = 0; i < n; i++)
 	{
-		double		a = 1.0 - cd * kk[i];
-		float		t = sc * sqrtf(d2[i]) / sqrtf(aqf * (float) a);
-
-		s[i] = a > 0.0 ? -(rv_acosh1pf_serial(t) * rc) : NAN;
-		if (s[i] > m)
-			m = s[i];
-	}
-	return m;
-}
-
-static float
-lorentz_logits_serial(const float *d2, const double *kk, size_t n,
-					  double qq, float c, float *s)
-{
-	double		cd = c,
-				ic = 1.0 / cd;
-	float		icf = (float) ic,
-				q0 = (float) sqrt(ic + qq),
-				hc = (float) (sqrt(cd) / 2.0),
-				rc = (float) (1.0 / sqrt(cd));
-	float		m = -INFINITY;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		float		t = (float) (qq - kk[i]) / (q0 + sqrtf(icf + (float) kk[i]));
-		float		y = d2[i] - t * t;
-
-		if (d2[i] > RV_LORENTZ_ILL * y)
-			s[i] = INFINITY;
+		if (x[i] <= xmax)
+			a[i] = (float) (1.0 - (double) c * (double) x[i]);
 		else
-			s[i] = -(rv_acosh1pf_serial(hc * sqrtf(y < 0.0f ? 0.0f : y)) * rc);
+		{
+			a[i] = NAN;
+			flagged++;
+		}
+	}
+	return flagged;
+}
+
+static void
+ball_gaps_f64_serial(const double *kd, size_t n, float c, float *a, float *xf)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		double		g = 1.0 - (double) c * kd[i];
+
+		a[i] = g > 0.0 ? (float) g : NAN;
+		if (xf)
+			xf[i] = (float) kd[i];
+	}
+}
+
+static float
+poincare_logits_serial(const float *d2, const float *a, size_t n, float aq,
+					   float c, float *s)
+{
+	float		rc = (float) (1.0 / sqrt((double) c));
+	float		m = -INFINITY;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		X = c * d2[i] / (aq * a[i]);
+
+		s[i] = a[i] > 0.0f ? 0.0f - rv_distf_serial(X) * rc : NAN;
 		if (s[i] > m)
 			m = s[i];
 	}
@@ -330,23 +365,118 @@ lorentz_logits_serial(const float *d2, const double *kk, size_t n,
 }
 
 static void
-poincare_log0_serial(const double *vv, size_t n, float c, float *f)
+poincare_log0_serial(const float *vv, const float *a, size_t n, float c, float *f)
 {
-	double		cd = c;
-
 	for (size_t i = 0; i < n; i++)
 	{
-		double		a = 1.0 - cd * vv[i];
-		float		r = sqrtf((float) (cd * vv[i]));
-		float		t = 2.0f * r * (1.0f + r) / (float) a;
+		float		r = sqrtf(c * vv[i]);
+		float		ai = a[i];
 
-		if (!(a > 0.0))
+		if (!(ai > 0.0f))
 			f[i] = NAN;
 		else if (r == 0.0f)
 			f[i] = 1.0f;
 		else
-			f[i] = rv_log1pf_serial(t) / (2.0f * r);
+			f[i] = rv_log1pf_serial(2.0f * r * (1.0f + r) / ai) / (2.0f * r);
 	}
+}
+
+static void
+mul_serial(const float *x, const float *y, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = x[i] * y[i];
+}
+
+static size_t
+lorentz_chord_serial(const float *d2, const float *pk, size_t n, double qq,
+					 float c, float *t)
+{
+	double		ic = 1.0 / (double) c;
+	float		q0 = (float) sqrt(ic + qq),
+				q0sq = (float) (ic + qq);
+	size_t		flagged = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		k0 = sqrtf(q0sq - pk[i]);
+		float		den = q0 + k0;
+		float		ti = pk[i] / den;
+		float		sd = sqrtf(d2[i]);
+		float		p = RV_CHORD_G * sd + RV_CHORD_UH * den;
+		float		kb = p + RV_CHORD_U3 * k0;
+		float		y = d2[i] - ti * ti;
+		float		lhs = k0 * (RV_CHORD_A * fabsf(ti) * sd + RV_CHORD_C * d2[i] - (float) RV_HYP_TOL * y) +
+			RV_CHORD_D * kb * (ti * ti);
+
+		if (k0 < INFINITY && kb <= RV_CHORD_BMAX * k0 && lhs <= 0.0f)
+			t[i] = ti;
+		else
+		{
+			t[i] = NAN;
+			flagged++;
+		}
+	}
+	return flagged;
+}
+
+static void
+lorentz_chord_f64_serial(const double *kd, size_t n, double qq, float c, float *t)
+{
+	double		ic = 1.0 / (double) c,
+				q0 = sqrt(ic + qq);
+
+	for (size_t i = 0; i < n; i++)
+		t[i] = (float) ((qq - kd[i]) / (q0 + sqrt(ic + kd[i])));
+}
+
+static float
+lorentz_logits_serial(const float *d2, const float *t, size_t n, float c,
+					  float *s)
+{
+	float		qc = (float) ((double) c / 4.0),
+				rc = (float) (1.0 / sqrt((double) c));
+	float		m = -INFINITY;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		y = d2[i] - t[i] * t[i];
+
+		if (d2[i] > RV_LORENTZ_ILL * y)
+			s[i] = INFINITY;
+		else
+			s[i] = 0.0f - rv_distf_serial(qc * (y < 0.0f ? 0.0f : y)) * rc;
+		if (s[i] > m)
+			m = s[i];
+	}
+	return m;
+}
+
+/* 4 double lanes (i % 4), combined as (l0 + l2) + (l1 + l3) */
+static double
+lorentz_time_serial(const float *w, const float *vv, size_t n, float c)
+{
+	float		icf = (float) (1.0 / (double) c);
+	double		acc[4] = {0.0, 0.0, 0.0, 0.0};
+
+	for (size_t i = 0; i < n; i++)
+		acc[i % 4] += (double) w[i] * (double) sqrtf(icf + vv[i]);
+	return (acc[0] + acc[2]) + (acc[1] + acc[3]);
+}
+
+static void
+weighted_sum_sqnorm_serial(const float *w, const float *V, size_t n, size_t dv,
+						   size_t ldv, float *out, float *vv)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		const float *v = V + i * ldv;
+
+		for (size_t j = 0; j < dv; j++)
+			out[j] += w[i] * v[j];
+	}
+	if (vv)
+		sqnorm_rows_f32_serial(V, n, dv, ldv, vv);
 }
 
 static void
@@ -469,10 +599,18 @@ const rv_kernels rv_kernels_scalar = {
 
 	/* hyperbolic */
 	.sqnorm_rows = sqnorm_rows_serial,
+	.sqnorm_rows_f32 = sqnorm_rows_f32_serial,
 	.sqdist_rows = sqdist_rows_serial,
+	.ball_gaps = ball_gaps_serial,
+	.ball_gaps_f64 = ball_gaps_f64_serial,
 	.poincare_logits = poincare_logits_serial,
-	.lorentz_logits = lorentz_logits_serial,
 	.poincare_log0 = poincare_log0_serial,
+	.mul = mul_serial,
+	.lorentz_chord = lorentz_chord_serial,
+	.lorentz_chord_f64 = lorentz_chord_f64_serial,
+	.lorentz_logits = lorentz_logits_serial,
+	.lorentz_time = lorentz_time_serial,
+	.weighted_sum_sqnorm = weighted_sum_sqnorm_serial,
 	.weighted_sum_f64 = weighted_sum_f64_serial,
 	.log1p = log1p_serial,
 

@@ -131,47 +131,128 @@ typedef struct rv_kernels
 								double *out);
 
 	/*
+	 * Squared norms in float: out[i] = |X_i|^2 by RV_SQNORM_F32 (below),
+	 * within RV_GAMMA(RV_SQNORM_F32_DEPTH) |X_i|^2 of the exact value in
+	 * every table (the bits may differ between tables).
+	 */
+	void		(*sqnorm_rows_f32) (const float *X, size_t n, size_t d,
+									size_t ldx, float *out);
+
+	/*
 	 * Squared distances of one point to n rows, reading each row once:
 	 * d2[i] = |q - K_i|^2 summed in float lanes (every term is >= 0, so
-	 * the float sum keeps its relative accuracy), and when kk != NULL
-	 * also kk[i] = |K_i|^2, bit for bit sqnorm_rows.
+	 * the float sum keeps its relative accuracy); when kk != NULL also
+	 * kk[i] = |K_i|^2, bit for bit sqnorm_rows_f32; when pk != NULL also
+	 * pk[i] = |q|^2 - |K_i|^2 summed as (q_j - k_j)(q_j + k_j) (float
+	 * difference and sum) in RV_SQNORM_F32's order, within
+	 * RV_GAMMA(RV_PK_F32_DEPTH) sum_j |q_j - k_j| |q_j + k_j|; when
+	 * kd != NULL also kd[i] = |K_i|^2 in double, bit for bit sqnorm_rows
+	 * (for keys near the boundary, whose float norms are not trusted).
+	 * No output depends on which others are asked for.
 	 */
 	void		(*sqdist_rows) (const float *q, const float *K, size_t n,
-								size_t d, size_t ldk, float *d2, double *kk);
+								size_t d, size_t ldk, float *d2, float *kk,
+								float *pk, double *kd);
 
 	/*
-	 * Poincare logits -d_c(q, k_i) from d2[i] = |q - k_i|^2 and
-	 * kk[i] = |k_i|^2, with aq = 1 - c |q|^2 > 0 (the caller's check):
-	 *   a_i = 1 - c kk[i]  (in double, one product then one difference,
-	 *                      as rv_ball_check: never fused)
-	 *   t = sqrt(c d2[i] / (aq a_i)),  s[i] = -RV_ACOSH1P(t) / sqrt(c)
-	 * and s[i] = NaN where a_i is not > 0 (k_i outside the ball, or NaN).
-	 * Returns max_i s[i] (NaN propagation not required).  s may equal d2.
+	 * Poincare ball gaps from float norms x[i] = |x_i|^2: a[i] = 1 - c x[i]
+	 * (the product exact in double, the difference rounded once to float)
+	 * where x[i] <= xmax, else NaN (x[i] > xmax, or NaN); returns how many
+	 * are NaN.  hyperbolic.c picks xmax so that the float norm's error
+	 * cannot matter (and the point is surely inside); it recomputes the
+	 * NaN rows from double norms.  a may equal x.
 	 */
-	float		(*poincare_logits) (const float *d2, const double *kk,
-									size_t n, double aq, float c, float *s);
+	size_t		(*ball_gaps) (const float *x, size_t n, float c, float xmax,
+							  float *a);
 
 	/*
-	 * Lorentz logits -(1/sqrt c) arcosh(-c <q, k_i>_L) from
-	 * d2[i] = |q - k_i|^2, kk[i] = |k_i|^2 and qq = |q|^2: with
-	 * q0 = sqrt(1/c + qq), k0 = sqrt(1/c + kk[i]), the Minkowski chord
-	 *   y = d2[i] - ((qq - kk[i]) / (q0 + k0))^2   (qq - kk[i] in double)
-	 *   t = sqrt(c y) / 2,  s[i] = -RV_ACOSH1P(t) / sqrt(c).
-	 * y cancels where q - k_i is nearly lightlike (far out, radial): rows
-	 * where d2[i] > RV_LORENTZ_ILL * y get s[i] = +Infinity (which no logit
-	 * can be) and the caller recomputes them in double.  Returns max_i s[i]
-	 * (+Infinity when a row needs that).  s may equal d2.
+	 * Poincare ball gaps from double norms kd[i] (RV_SQNORM): a[i] =
+	 * 1 - c kd[i] (product, then difference, in double, never fused: the
+	 * test of rv_ball_check) rounded to float where that is > 0, else NaN;
+	 * when xf != NULL also xf[i] = kd[i] rounded to float.
 	 */
-	float		(*lorentz_logits) (const float *d2, const double *kk, size_t n,
-								   double qq, float c, float *s);
+	void		(*ball_gaps_f64) (const double *kd, size_t n, float c, float *a,
+								  float *xf);
 
 	/*
-	 * Factors of the Poincare log map at 0: f[i] = artanh(r) / r with
-	 * r = sqrt(c vv[i]) (1 at r = 0), so that log0_c(v_i) = f[i] v_i;
-	 * artanh(r) = log1p(2 r (1 + r) / a) / 2 with a = 1 - c vv[i] formed
-	 * as in poincare_logits; NaN where a is not > 0.
+	 * Poincare logits -d_c(q, k_i) from d2[i] = |q - k_i|^2, the gaps
+	 * a[i] = 1 - c |k_i|^2 and aq = 1 - c |q|^2 > 0:
+	 *   X = c d2[i] / (aq a[i]),  s[i] = 0 - RV_DIST(X) / sqrt(c)
+	 * (so +0 at d2 = 0), NaN where a[i] is not > 0.  Returns max_i s[i]
+	 * (-INFINITY for n == 0; NaN propagation not required).  s may equal
+	 * d2.
 	 */
-	void		(*poincare_log0) (const double *vv, size_t n, float c, float *f);
+	float		(*poincare_logits) (const float *d2, const float *a, size_t n,
+									float aq, float c, float *s);
+
+	/*
+	 * Factors of the Poincare log map at 0 from vv[i] = |v_i|^2 and the
+	 * gaps a[i] = 1 - c |v_i|^2: with r = sqrt(c vv[i]),
+	 * f[i] = log1p(2 r (1 + r) / a[i]) / (2 r) = artanh(r) / r (1 at r = 0),
+	 * so that log0_c(v_i) = f[i] v_i; NaN where a[i] is not > 0.  Near
+	 * the boundary the accuracy comes from a (taken as given, not from
+	 * vv), while a relative error of vv moves f by about as much.  f may
+	 * equal vv or a.
+	 */
+	void		(*poincare_log0) (const float *vv, const float *a, size_t n,
+								  float c, float *f);
+
+	/* out[i] = x[i] * y[i]; out may equal x or y */
+	void		(*mul) (const float *x, const float *y, size_t n, float *out);
+
+	/*
+	 * The Lorentz q0 - k_i0 from pk[i] = |q|^2 - |k_i|^2 (sqdist_rows) and
+	 * qq = |q|^2 (double): in float, q0 = sqrt(1/c + qq) and
+	 * q0^2 = 1/c + qq rounded from double, k0 = sqrt(q0^2 - pk[i]) and
+	 * t = pk[i] / (q0 + k0).  t[i] = t where RV_CHORD's bound (below) on
+	 * the error of t^2 is at most RV_HYP_TOL (d2[i] - t^2), else NaN (also
+	 * for NaN inputs, and where k0 is not finite); returns how many are
+	 * NaN.  hyperbolic.c recomputes the NaN rows from double norms.  t may
+	 * equal pk.
+	 */
+	size_t		(*lorentz_chord) (const float *d2, const float *pk, size_t n,
+								  double qq, float c, float *t);
+
+	/*
+	 * The Lorentz q0 - k_i0 from double norms kd[i] = |k_i|^2 (rows whose
+	 * pk is not trusted): t[i] = (qq - kd[i]) / (q0 + sqrt(1/c + kd[i]))
+	 * with q0 = sqrt(1/c + qq), in double (IEEE operations in this order,
+	 * no FMA: the same bits as the scalar formula), rounded to float.
+	 */
+	void		(*lorentz_chord_f64) (const double *kd, size_t n, double qq,
+									  float c, float *t);
+
+	/*
+	 * Lorentz logits -(1/sqrt c) arcosh(-c <q, k_i>_L) from d2[i] =
+	 * |q - k_i|^2 and t[i] = q0 - k_i0: the Minkowski chord
+	 * y = d2[i] - t[i]^2 (clamped at 0), s[i] = 0 - RV_DIST(c y / 4) /
+	 * sqrt(c).  y cancels where q - k_i is nearly lightlike (far out,
+	 * radial): rows where d2[i] > RV_LORENTZ_ILL * y get s[i] = +Infinity
+	 * (which no logit can be) and the caller recomputes them in double.
+	 * NaN t gives NaN.  Returns max_i s[i] (+Infinity when a row needs
+	 * that).  s may equal d2 or t.
+	 */
+	float		(*lorentz_logits) (const float *d2, const float *t, size_t n,
+								   float c, float *s);
+
+	/*
+	 * Lorentz time coordinates, weighted: sum_i w[i] sqrt(1/c + vv[i]),
+	 * the root in float (1/c rounded to float), the products (exact) and
+	 * their sum in double lanes; the order of additions depends on n only.
+	 */
+	double		(*lorentz_time) (const float *w, const float *vv, size_t n,
+								 float c);
+
+	/*
+	 * A weighted sum and, in the same pass, the float norms of the rows
+	 * it sums: out[j] += sum_{i < n} w[i] V_i[j] for j < dv (V_i at
+	 * V + i * ldv; the order of additions depends on n and dv only), and
+	 * when vv != NULL vv[i] = |V_i|^2, bit for bit sqnorm_rows_f32 (the
+	 * Lorentz values need the norms of the rows they sum).
+	 */
+	void		(*weighted_sum_sqnorm) (const float *w, const float *V, size_t n,
+										size_t dv, size_t ldv, float *out,
+										float *vv);
 
 	/*
 	 * weighted_sum accumulated in double: out[j] += sum_i w[i] V_i[j] for
@@ -328,6 +409,21 @@ float		rv_expf_serial(float x);
  *   exact zeros), and the lanes are combined as
  *   ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
  *
+ * RV_SQNORM_F32, |x|^2 in float with a proven error bound: the columns go
+ *   in blocks of RV_SQNORM_F32_BLOCK; inside a block each of the table's
+ *   L <= 16 float lanes sums the squares of its columns in column order
+ *   from +0 (products fused or rounded), and the lanes are added by a
+ *   tree of at most 4 levels; the block sums are added in double, in
+ *   order from +0, and the total is rounded to float.  A term x_j^2 goes
+ *   through at most 1 (product) + 16 (its lane) + 4 (tree) float
+ *   roundings, the double sum adds at most nblocks 2^-53 <= 2^-25
+ *   (d < 2^35) and the last rounding 2^-25 relative, so the result is
+ *   within RV_GAMMA(21 + 2) |x|^2 of the exact value, whatever d
+ *   (RV_SQNORM_F32_DEPTH).  The same order with the terms
+ *   (q_j - k_j)(q_j + k_j) gives sqdist_rows' pk, two more roundings per
+ *   term (the difference and the sum): within RV_GAMMA(RV_PK_F32_DEPTH)
+ *   sum_j |q_j - k_j| |q_j + k_j|.
+ *
  * RV_LOG1P, log1p(x) in float: u = 1 + x rounded; u = 2^k m with m in
  *   [sqrt(1/2), sqrt(2)) from the bits (u + 0x004afb0d, then the
  *   mantissa back on 0x3f3504f3), f = m - 1 (exact);
@@ -340,6 +436,12 @@ float		rv_expf_serial(float x);
  *   = arcosh(1 + 2 t^2): the hyperbolic distance times sqrt(c) from
  *   t = sinh(sqrt(c) d / 2), without cancellation for small t and
  *   without overflow for t below 2^63.
+ *
+ * RV_DIST(X) = RV_ACOSH1P(sqrt(X)) from X = t^2, with one square root:
+ *   log1p(2 (X + sqrt(X + X^2))) (X + X^2 fused or rounded twice) for
+ *   X < RV_DIST_BIG, log1p(4 X) above (where sqrt(X + X^2) = X + 1/2 to
+ *   far better than float precision, and X^2 would overflow).  The logit
+ *   primitives return 0 - RV_DIST(X) / sqrt(c), so +0 at X = 0.
  * ---------------------------------------------------------------------- */
 #define RV_LOG1P_BIAS 0x004afb0d		/* 0x3f800000 - 0x3f3504f3 */
 #define RV_LOG1P_SQRTHF_BITS 0x3f3504f3 /* sqrt(1/2) */
@@ -353,11 +455,60 @@ float		rv_expf_serial(float x);
 #define RV_LOG1P_P7 -1.1514610310E-1f
 #define RV_LOG1P_P8 7.0376836292E-2f
 
+/* gamma_k = k u / (1 - k u), u = 2^-24: the bound of k float roundings */
+#define RV_GAMMA(k) ((k) * 0x1p-24 / (1.0 - (k) * 0x1p-24))
+#define RV_SQNORM_F32_BLOCK 128
+#define RV_SQNORM_F32_DEPTH 23
+#define RV_PK_F32_DEPTH 25
+
+/*
+ * What the float norms may cost in accuracy: hyperbolic.c trusts a float
+ * norm (or pk) only where its error bound moves the quantity it feeds (the
+ * ball gap 1 - c|x|^2, the Lorentz chord y) by at most RV_HYP_TOL
+ * relative, which moves a logit by at most half that (a fifth of the
+ * 1e-5 bar of DESIGN 2, leaving room for the float distances and log1p);
+ * other rows are recomputed from double norms.
+ */
+#define RV_HYP_TOL 0x1p-18
+
+/*
+ * RV_CHORD, lorentz_chord's bound (u = 2^-24, and every bound below has
+ * 2^-6 of slack for the roundings of the test itself and of sqrt(d2)
+ * against the exact distance, good for d < 2^20).  With the float d2 (its
+ * own rounding aside): |pk - pk*| <= g |q - k| |q + k| with
+ * g = RV_GAMMA(RV_PK_F32_DEPTH) and |q + k| <= q0 + k0 = den, so
+ *   |k0^2 - k0*^2| <= g sqrt(d2) den + (u/2) den^2   (with the roundings
+ *   of q0^2 and of the difference), and den is off by at most
+ *   beta = (g sqrt(d2) + (u/2) den) / k0 + u relative;
+ *   t = pk / den is off by at most e = g sqrt(d2) + (beta + u/2) |t|,
+ *   t^2 by 2 |t| e + e^2 <= |t| (A sqrt(d2) + B |t|) + C d2 with
+ *   A = 2 g, C = 2 g^2 and, while beta + u/2 <= 2^-10,
+ *   B = 2 (1 + 2^-10) (beta + u/2).
+ * Writing P = G sqrt(d2) + UH den and k0 (beta + u/2) = P + U3 k0 (the
+ * constants with their slack, rounded up), a row is trusted when
+ *   P + U3 k0 <= 2^-10 k0  and
+ *   k0 (A |t| sqrt(d2) + C d2 - RV_HYP_TOL y) + D (P + U3 k0) t^2 <= 0,
+ * y = d2 - t^2, D = 2 (1 + 2^-10): no division.  Overflow or NaN anywhere
+ * makes a comparison false, so such rows are flagged.
+ */
+#define RV_CHORD_SLACK (1.0 + 0x1p-6)
+#define RV_CHORD_UP(x) ((float) ((x) * (1.0 + 0x1p-20)))
+#define RV_CHORD_G RV_CHORD_UP(RV_GAMMA(RV_PK_F32_DEPTH) * RV_CHORD_SLACK)
+#define RV_CHORD_UH RV_CHORD_UP(0x1p-25 * RV_CHORD_SLACK)
+#define RV_CHORD_U3 RV_CHORD_UP(1.5 * 0x1p-24 * RV_CHORD_SLACK)
+#define RV_CHORD_A RV_CHORD_UP(2.0 * RV_GAMMA(RV_PK_F32_DEPTH) * RV_CHORD_SLACK)
+#define RV_CHORD_C RV_CHORD_UP(2.0 * RV_GAMMA(RV_PK_F32_DEPTH) * RV_GAMMA(RV_PK_F32_DEPTH) * \
+							   RV_CHORD_SLACK * RV_CHORD_SLACK)
+#define RV_CHORD_D RV_CHORD_UP(2.0 * (1.0 + 0x1p-10))
+#define RV_CHORD_BMAX 0x1p-10f
+
 /* Lorentz rows with d2 > RV_LORENTZ_ILL * y are recomputed in double */
 #define RV_LORENTZ_ILL 4.0f
 
-/* Scalar versions of RV_LOG1P and RV_ACOSH1P, for drivers and the scalar table. */
+#define RV_DIST_BIG 0x1p62f
+
+/* Scalar versions of RV_LOG1P and RV_DIST, for drivers and the scalar table. */
 float		rv_log1pf_serial(float x);
-float		rv_acosh1pf_serial(float t);
+float		rv_distf_serial(float X);
 
 #endif							/* RV_KERNELS_H */

@@ -7,7 +7,9 @@
  * 1 vs 4 threads bit for bit, cancellation, every error, and the hard
  * numerical cases: points at the boundary of the ball, tiny and huge
  * curvature, a query equal to a key, Lorentz points far out (the
- * nearly-lightlike differences of d = 1), all-zero vectors.
+ * nearly-lightlike differences of d = 1), all-zero vectors; logits of
+ * equal points are +0, and Poincare outputs are inside the ball (by the
+ * test of rv_ball_check) even for values as far out as floats get.
  */
 #include <float.h>
 #include <stdatomic.h>
@@ -189,6 +191,19 @@ ball_point(float *x, size_t d, double c, double rho)
 	for (size_t j = 0; j < d; j++)
 		x[j] = (float) (x[j] * rho / sqrt(s * c));
 	while (!(1.0 - c * dnorm2(x, d) > 0.0))
+		for (size_t j = 0; j < d; j++)
+			x[j] = nextafterf(x[j], 0.0f);
+}
+
+/* x scaled onto c |x|^2 = 1, then shrunk one float step at a time until inside */
+static void
+ball_point_scaled(float *x, size_t d, double c)
+{
+	double		s = dnorm2(x, d);
+
+	for (size_t j = 0; j < d; j++)
+		x[j] = (float) (x[j] / sqrt(s * c));
+	while (rv_ball_check(x, 1, d, (float) c, NULL) != RV_OK)
 		for (size_t j = 0; j < d; j++)
 			x[j] = nextafterf(x[j], 0.0f);
 }
@@ -463,6 +478,9 @@ test_hard(model mo)
 				CHECK_STATUS(mo == POINCARE ? rv_poincare_logit(&p, Q, K + 5 * d, d, &l)
 							 : rv_lorentz_logit(&p, Q, K + 5 * d, d, &l), RV_OK);
 				CHECK(fabsf(l) <= 1e-6f, "%s %s: logit of q == k is %.9g", model_names[mo], what, l);
+				CHECK(l == 0.0f && !signbit(l), "%s %s: logit of q == k is %.9g, not +0", model_names[mo], what, l);
+				if (mo == POINCARE)
+					CHECK_STATUS(rv_ball_check(out, m, dv, (float) c, NULL), RV_OK);
 				for (size_t i = 0; i < n; i++)
 				{
 					for (size_t r = 0; r < m; r++)
@@ -496,9 +514,164 @@ test_hard(model mo)
 		CHECK_STATUS(attention(mo, Z, 1, Z, Z, n, d, dv, 1.0f, out, s, NULL), RV_OK);
 		CHECK(out[0] == 0.0f && out[1] == 0.0f && out[2] == 0.0f, "%s zero vectors: %g %g %g",
 			  model_names[mo], out[0], out[1], out[2]);
+		{
+			rv_attention_params p;
+			float		l = -1.0f;
+
+			rv_attention_params_init(&p, mo == POINCARE ? RV_ATTN_POINCARE : RV_ATTN_LORENTZ);
+			CHECK_STATUS(mo == POINCARE ? rv_poincare_logit(&p, Z, Z, d, &l) : rv_lorentz_logit(&p, Z, Z, d, &l), RV_OK);
+			CHECK(l == 0.0f && !signbit(l), "%s zero vectors: logit %g, not +0", model_names[mo], l);
+		}
 		free(Z);
 		free(s);
 	}
+}
+
+/*
+ * Poincare outputs stay inside the ball by the test of rv_ball_check even
+ * when every value is as far out as floats get (tanh rounds to 1 there,
+ * and without the pull back inside some outputs land on the boundary).
+ */
+static void
+test_output_inside(void)
+{
+	static const float cs[] = {1e-4f, 0.3f, 1.0f, 7.0f, 1e4f};
+	int			inside = 1;
+
+	for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+		for (size_t dv = 1; dv <= 129; dv = dv * 2 + 1)
+			for (int trial = 0; trial < 20; trial++)
+			{
+				float		c = cs[ci];
+				size_t		n = 5, d = 3;
+				float		K[15], Q[3] = {0.1f / sqrtf(c), 0.0f, 0.0f};
+				float	   *V = malloc(n * dv * sizeof(float)),
+						   *out = malloc(dv * sizeof(float)),
+						   *sc = scratch_for(1, n, d, dv, NULL);
+
+				for (size_t i = 0; i < 15; i++)
+					K[i] = 0.01f * (float) i / sqrtf(c);
+				for (size_t i = 0; i < n; i++)
+				{
+					float	   *v = V + i * dv;
+
+					for (size_t j = 0; j < dv; j++)
+						v[j] = j == (size_t) trial % dv ? 1.0f : 1e-3f * (float) (trial + 1);
+					ball_point_scaled(v, dv, c);
+					/* as far out as floats get: nudge up while still inside */
+					for (int k = 0; k < 50; k++)
+					{
+						size_t		j = (size_t) (k + trial) % dv;
+						float		o = v[j];
+
+						v[j] = nextafterf(o, o >= 0.0f ? INFINITY : -INFINITY);
+						if (rv_ball_check(v, 1, dv, c, NULL) != RV_OK)
+							v[j] = o;
+					}
+				}
+				CHECK_STATUS(rv_poincare_attention(Q, 1, K, V, n, d, dv, c, out, sc, NULL), RV_OK);
+				inside &= rv_ball_check(out, 1, dv, c, NULL) == RV_OK;
+				free(V);
+				free(out);
+				free(sc);
+			}
+	CHECK(inside, "poincare: an output of values at the boundary is not inside the ball");
+}
+
+/*
+ * Many blocks of keys and values near the boundary (Poincare) or far out
+ * and in line with the query (Lorentz): their float norms are not trusted,
+ * the first block then makes every later row use double norms (the
+ * driver's "heavy" mode); `mixed`: only the later blocks are so, the first
+ * one trusted.  Against the reference, batch rows equal to the one-query
+ * calls and 1 vs 4 threads bit for bit, weights too.
+ */
+static void
+test_heavy(model mo, int mixed)
+{
+	size_t		n = 1300, d = 128, dv = 64, m = 3;
+	double		c = mo == POINCARE ? 1.0 : 0.5;
+	float	   *Q = malloc(m * d * sizeof(float)),
+			   *K = malloc(n * d * sizeof(float)),
+			   *V = malloc(n * dv * sizeof(float)),
+			   *out = malloc(m * dv * sizeof(float)),
+			   *out4 = malloc(m * dv * sizeof(float)),
+			   *one = malloc(dv * sizeof(float)),
+			   *W = malloc(m * n * sizeof(float)),
+			   *W1 = malloc(n * sizeof(float));
+	rv_exec		ex4 = {.max_threads = 4, .min_work_per_thread = 1};
+	float	   *s = scratch_for(m, n, d, dv, &ex4),
+			   *s1 = scratch_for(1, n, d, dv, NULL);
+	rv_attention_params p;
+	size_t		ws;
+	float	   *sw;
+	int			same = 1;
+	char		what[64];
+
+	rv_attention_params_init(&p, mo == POINCARE ? RV_ATTN_POINCARE : RV_ATTN_LORENTZ);
+	p.curvature = (float) c;
+	ws = mo == POINCARE ? rv_poincare_weights_scratch(&p, m, n, d, &ex4) : rv_lorentz_weights_scratch(&p, m, n, d, &ex4);
+	sw = malloc(ws * sizeof(float));
+	for (size_t r = 0; r < m; r++)
+	{
+		if (mo == POINCARE)
+			ball_point(Q + r * d, d, c, sqrt(0.5 + 0.4 * urand()));
+		else
+			for (size_t j = 0; j < d; j++)
+				Q[r * d + j] = (float) (nrand() * 30.0 / sqrt(c * d));
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		int			far = !(mixed && i < 512);
+
+		if (mo == POINCARE)
+		{
+			ball_point(K + i * d, d, c, far ? sqrt(0.8 + 0.2 * urand()) : 0.5 * urand());
+			ball_point(V + i * dv, dv, c, far ? sqrt(1.0 - 1e-6 * urand() - 0.19 * (i % 2)) : 0.5 * urand());
+		}
+		else
+		{
+			for (size_t j = 0; j < d; j++)
+				K[i * d + j] = far && i % 4 ? (float) (Q[(i % m) * d + j] * (1.0 + 1e-3 * (double) (i % 97)))
+					: (float) (nrand() * 30.0 / sqrt(c * d));
+			for (size_t j = 0; j < dv; j++)
+				V[i * dv + j] = (float) (nrand() * 30.0 / sqrt(c * dv));
+		}
+	}
+	snprintf(what, sizeof what, "heavy%s n=%zu d=%zu dv=%zu", mixed ? " mixed" : "", n, d, dv);
+	CHECK_STATUS(attention(mo, Q, m, K, V, n, d, dv, (float) c, out, s, NULL), RV_OK);
+	check_output(mo, Q, m, K, V, n, d, dv, c, out, what);
+	CHECK_STATUS(attention(mo, Q, m, K, V, n, d, dv, (float) c, out4, s, &ex4), RV_OK);
+	same &= memcmp(out, out4, m * dv * sizeof(float)) == 0;
+	for (size_t r = 0; r < m; r++)
+	{
+		CHECK_STATUS(attention(mo, Q + r * d, 1, K, V, n, d, dv, (float) c, one, s1, NULL), RV_OK);
+		same &= memcmp(one, out + r * dv, dv * sizeof(float)) == 0;
+	}
+	CHECK(same, "%s %s: batch rows, one-query calls and threads differ", model_names[mo], what);
+	same = 1;
+	CHECK_STATUS(mo == POINCARE ? rv_poincare_weights(&p, Q, m, K, n, d, W, sw, &ex4)
+				 : rv_lorentz_weights(&p, Q, m, K, n, d, W, sw, &ex4), RV_OK);
+	for (size_t r = 0; r < m; r++)
+	{
+		CHECK_STATUS(mo == POINCARE ? rv_poincare_weights(&p, Q + r * d, 1, K, n, d, W1, sw, NULL)
+					 : rv_lorentz_weights(&p, Q + r * d, 1, K, n, d, W1, sw, NULL), RV_OK);
+		same &= memcmp(W1, W + r * n, n * sizeof(float)) == 0;
+	}
+	CHECK(same, "%s %s: weights of a batch row differ from the one-query call", model_names[mo], what);
+	if (mo == POINCARE)
+		CHECK_STATUS(rv_ball_check(out, m, dv, (float) c, NULL), RV_OK);
+	free(Q);
+	free(K);
+	free(V);
+	free(out);
+	free(out4);
+	free(one);
+	free(W);
+	free(W1);
+	free(s);
+	free(s1);
+	free(sw);
 }
 
 /* 1 vs 2 vs 4 threads, m = 1 and m > 1: bit-identical */
@@ -818,6 +991,10 @@ main(void)
 			test_forward_tails((model) mo);
 			test_weights_logits((model) mo);
 			test_hard((model) mo);
+			if (mo == POINCARE)
+				test_output_inside();
+			test_heavy((model) mo, 0);
+			test_heavy((model) mo, 1);
 			printf("%s %s: worst error %.3g of the bar (%s)\n", current_backend, model_names[mo],
 				   worst_ratio, worst_what);
 			test_threads((model) mo);
