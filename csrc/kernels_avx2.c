@@ -1689,6 +1689,50 @@ cross_pv_f32_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+/* acc[0..4) = a acc + x for 4 floats of x */
+RV_AVX2_INLINE void
+accumulate_f64x4_avx2(double *acc, __m256d a_f64x4, __m128 x_f32x4)
+{
+	__m256d		acc_f64x4 = _mm256_mul_pd(a_f64x4, _mm256_loadu_pd(acc));
+
+	_mm256_storeu_pd(acc, _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(x_f32x4)));
+}
+
+/*
+ * acc = a acc + x, 8 doubles per step (mul then add, as the scalar
+ * table: the same bits); a tail of 1..3 through masks.
+ */
+RV_AVX2 static void
+accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
+{
+	__m256d		a_f64x4 = _mm256_set1_pd(a);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		accumulate_f64x4_avx2(acc + i, a_f64x4, _mm_loadu_ps(x + i));
+		accumulate_f64x4_avx2(acc + i + 4, a_f64x4, _mm_loadu_ps(x + i + 4));
+	}
+	if (i + 4 <= n)
+	{
+		accumulate_f64x4_avx2(acc + i, a_f64x4, _mm_loadu_ps(x + i));
+		i += 4;
+	}
+	if (i < n)
+	{
+		__m128i		mask_i32x4 = _mm256_castsi256_si128(tail_mask_avx2(n - i));
+		__m256i		mask_i64x4 = _mm256_cvtepi32_epi64(mask_i32x4);
+		__m256d		acc_f64x4 = _mm256_mul_pd(a_f64x4, _mm256_maskload_pd(acc + i, mask_i64x4));
+
+		acc_f64x4 = _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(_mm_maskload_ps(x + i, mask_i32x4)));
+		_mm256_maskstore_pd(acc + i, mask_i64x4, acc_f64x4);
+	}
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_avx2 = {
 	.backend = RV_BACKEND_AVX2,
 	.scores = scores_f32_avx2,
@@ -1715,6 +1759,9 @@ const rv_kernels rv_kernels_avx2 = {
 	.cross_scores = cross_scores_f32_avx2,
 	.cross_exp = cross_exp_f32_avx2,
 	.cross_pv = cross_pv_f32_avx2,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_avx2,
 };
 
 #endif							/* __x86_64__ */

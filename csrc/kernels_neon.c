@@ -1591,6 +1591,44 @@ cross_pv_f32_neon(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+/*
+ * acc = a acc + x, 4 doubles per step (vmulq then vaddq, as the scalar
+ * table: the same bits); a tail of 1..3 lane by lane.
+ */
+static void
+accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
+{
+	float64x2_t a_f64x2 = vdupq_n_f64(a);
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t x_f32x4 = vld1q_f32(x + i);
+		float64x2_t lo_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i));
+		float64x2_t hi_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i + 2));
+
+		vst1q_f64(acc + i, vaddq_f64(lo_f64x2, vcvt_f64_f32(vget_low_f32(x_f32x4))));
+		vst1q_f64(acc + i + 2, vaddq_f64(hi_f64x2, vcvt_high_f64_f32(x_f32x4)));
+	}
+	if (i + 2 <= n)
+	{
+		float64x2_t lo_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i));
+
+		vst1q_f64(acc + i, vaddq_f64(lo_f64x2, vcvt_f64_f32(vld1_f32(x + i))));
+		i += 2;
+	}
+	if (i < n)
+	{
+		float64x1_t lo_f64x1 = vmul_f64(vget_low_f64(a_f64x2), vld1_f64(acc + i));
+
+		vst1_f64(acc + i, vadd_f64(lo_f64x1, vdup_n_f64((double) x[i])));
+	}
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_neon = {
 	.backend = RV_BACKEND_NEON,
 	.scores = scores_f32_neon,
@@ -1617,6 +1655,9 @@ const rv_kernels rv_kernels_neon = {
 	.cross_scores = cross_scores_f32_neon,
 	.cross_exp = cross_exp_f32_neon,
 	.cross_pv = cross_pv_f32_neon,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_neon,
 };
 
 #endif							/* __aarch64__ */

@@ -454,6 +454,17 @@ cross_pv_serial(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+static void
+accumulate_f64_serial(double *acc, double a, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[i] = a * acc[i] + (double) x[i];
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_scalar = {
 	.backend = RV_BACKEND_SCALAR,
 	.scores = scores_serial,
@@ -480,4 +491,7 @@ const rv_kernels rv_kernels_scalar = {
 	.cross_scores = cross_scores_serial,
 	.cross_exp = cross_exp_serial,
 	.cross_pv = cross_pv_serial,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_serial,
 };

@@ -234,6 +234,19 @@ typedef struct rv_kernels
 	void		(*cross_pv) (const float *P, size_t ldp, const float *V,
 							 size_t ldv, size_t nk, size_t rows, size_t dv,
 							 const float *alpha, float *O, size_t ldo);
+
+	/* ---- primitives of the driver sums (softmax.c, flash.c, cross.c) ---- */
+
+	/*
+	 * A float partial sum added into its double accumulator, which
+	 * carries a pending rescale a: acc[i] = a * acc[i] + x[i] for i < n,
+	 * x[i] converted to double (exactly), the product and the sum each
+	 * rounded to double and never fused, so that every table gives the
+	 * same bits.  a == 0 does not clear acc (a NaN or +/-Infinity there
+	 * stays non-finite), and a == 1 is exact.
+	 */
+	void		(*accumulate_f64) (double *acc, double a, const float *x,
+								   size_t n);
 } rv_kernels;
 
 /*

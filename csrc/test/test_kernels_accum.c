@@ -1,0 +1,295 @@
+/*
+ * test_kernels_accum.c: the primitive of the driver sums (accumulate_f64),
+ * for every table this build and this CPU can run, against the scalar
+ * table and the float64 formula it promises (the same bits everywhere).
+ *
+ * Lengths cover every tail of every vector width; a takes the values the
+ * drivers use (1, 0, powers of two, inexact factors); acc and x hold
+ * mixed signs and magnitudes, and in one pass NaN and +/-Infinity (which a
+ * == 0 must not clear).  Both buffers have a guard zone in front and
+ * behind (NaN floats, signalling-looking doubles), checked after each
+ * call; in a second layout x ends exactly at its last element and acc is
+ * shifted by one double, so that AddressSanitizer builds catch any access
+ * past the end.  The guard helpers follow test_kernels.c.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rv_kernels.h"
+
+static unsigned long n_passed;
+static unsigned long n_failed;
+
+typedef struct test_table
+{
+	const char *name;
+	const rv_kernels *k;
+} test_table;
+
+static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+check(int ok, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (ok)
+	{
+		n_passed++;
+		return;
+	}
+	n_failed++;
+	printf("FAIL: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* deterministic random numbers (xorshift64*) */
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static double
+rand01(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
+}
+
+/* mixed signs, magnitudes over 2^-40 .. 2^40 */
+static double
+rand_mixed(void)
+{
+	double		m = ldexp(1.0 + rand01(), (int) (rand01() * 80.0) - 40);
+
+	return rand01() < 0.5 ? -m : m;
+}
+
+static void *
+xmalloc(size_t bytes)
+{
+	void	   *p = calloc(1, bytes ? bytes : 1);
+
+	if (p == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* ---------------------------------------------------------------------- */
+/* guarded buffers                                                        */
+
+#define GUARD 16
+#define F_GUARD_BITS 0x7fa5a5a5u	/* a NaN: reading it poisons a result */
+#define D_GUARD_BITS 0x7ff5a5a5a5a5a5a5ull
+
+typedef struct guarded
+{
+	void	   *base;
+	size_t		front,
+				count,
+				tail,
+				elem;
+} guarded;
+
+/* count elements of elem bytes after front guard elements, tail after */
+static guarded
+guarded_new(size_t count, size_t elem, size_t front, size_t tail)
+{
+	guarded		g = {NULL, front, count, tail, elem};
+	size_t		total = front + count + tail;
+	unsigned char *p;
+
+	g.base = xmalloc(total * elem);
+	p = g.base;
+	for (size_t i = 0; i < total; i++)
+	{
+		if (elem == sizeof(float))
+		{
+			uint32_t	bits = F_GUARD_BITS;
+
+			memcpy(p + i * elem, &bits, elem);
+		}
+		else
+		{
+			uint64_t	bits = D_GUARD_BITS;
+
+			memcpy(p + i * elem, &bits, elem);
+		}
+	}
+	return g;
+}
+
+static void *
+guarded_at(const guarded *g)
+{
+	return (unsigned char *) g->base + g->front * g->elem;
+}
+
+static int
+guarded_ok(const guarded *g)
+{
+	const unsigned char *p = g->base;
+
+	for (size_t i = 0; i < g->front + g->count + g->tail; i++)
+	{
+		if (i >= g->front && i < g->front + g->count)
+			continue;
+		if (g->elem == sizeof(float))
+		{
+			uint32_t	bits;
+
+			memcpy(&bits, p + i * g->elem, sizeof bits);
+			if (bits != F_GUARD_BITS)
+				return 0;
+		}
+		else
+		{
+			uint64_t	bits;
+
+			memcpy(&bits, p + i * g->elem, sizeof bits);
+			if (bits != D_GUARD_BITS)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* same double, NaN matching NaN */
+static int
+same_double(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* accumulate_f64                                                         */
+
+static const double factors[] = {1.0, 0.0, 0.5, 0x1p-20, 0.7310585786300049, -3.0, 1e300};
+#define N_FACTORS (sizeof factors / sizeof factors[0])
+
+/*
+ * kind 0: finite values; kind 1: also NaN and +/-Infinity in acc and x
+ * (at every few positions), which must come out non-finite whatever a.
+ */
+static void
+test_accumulate(const test_table *t)
+{
+	size_t		lengths[80];
+	size_t		nl = 0;
+
+	for (size_t n = 0; n <= 40; n++)
+		lengths[nl++] = n;
+	lengths[nl++] = 63;
+	lengths[nl++] = 64;
+	lengths[nl++] = 65;
+	lengths[nl++] = 127;
+	lengths[nl++] = 1000;
+	lengths[nl++] = 4099;
+
+	for (size_t li = 0; li < nl; li++)
+		for (int kind = 0; kind < 2; kind++)
+			for (int layout = 0; layout < 2; layout++)
+				for (size_t fi = 0; fi < N_FACTORS; fi++)
+				{
+					size_t		n = lengths[li];
+					double		a = factors[fi];
+					guarded		gx = guarded_new(n, sizeof(float), GUARD + (size_t) layout,
+												 layout ? 0 : GUARD);
+					guarded		gacc = guarded_new(n, sizeof(double), GUARD + (size_t) layout,
+												   layout ? 0 : GUARD);
+					float	   *x = guarded_at(&gx);
+					double	   *acc = guarded_at(&gacc);
+					double	   *init = xmalloc((n + 1) * sizeof(double));
+					double	   *mine = xmalloc((n + 1) * sizeof(double));
+					int			same = 1,
+								exact = 1,
+								kept = 1;
+
+					for (size_t i = 0; i < n; i++)
+					{
+						init[i] = rand_mixed();
+						x[i] = (float) rand_mixed();
+						if (kind == 1 && i % 5 == 1)
+							init[i] = i % 3 == 0 ? NAN : (i % 3 == 1 ? INFINITY : -INFINITY);
+						if (kind == 1 && i % 7 == 3)
+							x[i] = i % 2 ? NAN : INFINITY;
+					}
+					memcpy(acc, init, n * sizeof(double));
+					memcpy(mine, init, n * sizeof(double));
+					rv_kernels_scalar.accumulate_f64(mine, a, x, n);
+					t->k->accumulate_f64(acc, a, x, n);
+					for (size_t i = 0; i < n; i++)
+					{
+						volatile double prod = a * init[i];
+						double		want = prod + (double) x[i];
+
+						same &= same_double(acc[i], mine[i]);
+						exact &= same_double(acc[i], want);
+						if (!isfinite(init[i]) || !isfinite(x[i]))
+							kept &= !isfinite(acc[i]);
+					}
+					check(same, "%s accumulate_f64 n=%zu a=%g kind %d layout %d: differs from scalar",
+						  t->name, n, a, kind, layout);
+					check(exact, "%s accumulate_f64 n=%zu a=%g kind %d layout %d: not a*acc + x",
+						  t->name, n, a, kind, layout);
+					check(kept, "%s accumulate_f64 n=%zu a=%g kind %d: a non-finite input was lost",
+						  t->name, n, a, kind);
+					check(guarded_ok(&gx) && guarded_ok(&gacc),
+						  "%s accumulate_f64 n=%zu layout %d: guard overwritten", t->name, n, layout);
+					free(gx.base);
+					free(gacc.base);
+					free(init);
+					free(mine);
+				}
+}
+
+/* ---------------------------------------------------------------------- */
+
+static size_t
+collect_tables(test_table *tables)
+{
+	size_t		count = 0;
+
+	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
+#if defined(__x86_64__)
+	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
+		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
+	else
+		printf("avx2: not supported by this CPU, skipped\n");
+	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
+		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
+	else
+		printf("avx512: not supported by this CPU, skipped\n");
+#endif
+#if defined(__aarch64__)
+	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
+#endif
+	return count;
+}
+
+int
+main(void)
+{
+	test_table	tables[4];
+	size_t		count = collect_tables(tables);
+
+	for (size_t i = 0; i < count; i++)
+	{
+		const test_table *t = &tables[i];
+		unsigned long failed_before = n_failed;
+
+		test_accumulate(t);
+		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
+	}
+	printf("%lu passed, %lu failed\n", n_passed, n_failed);
+	return n_failed != 0;
+}
