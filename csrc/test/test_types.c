@@ -933,14 +933,26 @@ test_linear_edges(void)
 	float		out[8], W[40], M[6 * 5], lg, scale3[6];
 	rv_attention_params p = params(RV_ATTN_LINEAR);
 
-	/* every kernel weight underflows: RV_ERR_NONFINITE, not NaN */
+	/*
+	 * a very negative query is well defined (phi(q) is used up to the
+	 * factor exp(ceil(max q)), which cancels), but its pair logit
+	 * phi(q).phi(k) underflows to 0 as defined
+	 */
 	for (size_t j = 0; j < d; j++)
 		Q[j] = -200.0f + (float) j;
+	CHECK_STATUS(forward(&p, Q, 1, K, V, n, d, dv, out, NULL), RV_OK);
+	CHECK_STATUS(weights(&p, Q, 1, K, n, d, W, NULL), RV_OK);
+	CHECK_STATUS(forward(&p, Q, 2, K, V, n, d, dv, out, NULL), RV_OK);
+	CHECK_STATUS(logit(&p, Q, K, d, &lg), RV_OK);
+	CHECK(lg == 0.0f, "linear logit of underflowed phi: %g", lg);
+	CHECK_STATUS(summary(K, V, n, d, dv, M, NULL), RV_OK);
+	CHECK_STATUS(from_summary(Q, 1, M, d, dv, out, NULL), RV_OK);
+	/* every phi(k_ij) underflows (k_ij < -104): every kernel weight is 0, RV_ERR_NONFINITE, not NaN */
+	for (size_t i = 0; i < n * d; i++)
+		K[i] = -200.0f + (float) (i % 7);
 	CHECK_STATUS(forward(&p, Q, 1, K, V, n, d, dv, out, NULL), RV_ERR_NONFINITE);
 	CHECK_STATUS(weights(&p, Q, 1, K, n, d, W, NULL), RV_ERR_NONFINITE);
 	CHECK_STATUS(forward(&p, Q, 2, K, V, n, d, dv, out, NULL), RV_ERR_NONFINITE);
-	CHECK_STATUS(logit(&p, Q, K, d, &lg), RV_OK);
-	CHECK(lg == 0.0f, "linear logit of underflowed phi: %g", lg);
 	CHECK_STATUS(summary(K, V, n, d, dv, M, NULL), RV_OK);
 	CHECK_STATUS(from_summary(Q, 1, M, d, dv, out, NULL), RV_ERR_NONFINITE);
 	/* subnormal kernel weights still normalise to finite weights summing to 1 */
