@@ -439,6 +439,49 @@ max_checked_f32_avx2(const float *x, size_t n, int *bad)
 }
 
 /*
+ * The end of one float partial of weighted_tile's blocked form (acc not
+ * NULL): the accumulator sets summed into set 0, set 0 added into acc
+ * (regs * 8 doubles; the last register's lanes under tail when masked),
+ * every set zeroed for the next partial.
+ */
+RV_AVX2_INLINE void
+tile_to_f64_avx2(__m256 acc_f32x8[8][8], const int rows, const int regs,
+				 const int masked, __m256i tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			acc_f32x8[0][t] = _mm256_add_ps(acc_f32x8[0][t], acc_f32x8[u][t]);
+			acc_f32x8[u][t] = _mm256_setzero_ps();
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		double	   *a = acc + 8 * t;
+		__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(acc_f32x8[0][t]));
+		__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(acc_f32x8[0][t], 1));
+
+		if (masked && t == regs - 1)
+		{
+			__m256i		lo_mask = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tail));
+			__m256i		hi_mask = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tail, 1));
+
+			_mm256_maskstore_pd(a, lo_mask, _mm256_add_pd(_mm256_maskload_pd(a, lo_mask), lo_f64x4));
+			_mm256_maskstore_pd(a + 4, hi_mask,
+								_mm256_add_pd(_mm256_maskload_pd(a + 4, hi_mask), hi_f64x4));
+		}
+		else
+		{
+			_mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), lo_f64x4));
+			_mm256_storeu_pd(a + 4, _mm256_add_pd(_mm256_loadu_pd(a + 4), hi_f64x4));
+		}
+		acc_f32x8[0][t] = _mm256_setzero_ps();
+	}
+}
+
+/*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
  * one masked when `masked`.  Narrow tiles process several rows per step
@@ -448,16 +491,22 @@ max_checked_f32_avx2(const float *x, size_t n, int *bad)
  * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
+ * With acc (weighted_sum_acc), the row loop runs in chunks of
+ * RV_SUM_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_SUM_BLOCK rows that is added into acc (then the n % rows last rows
+ * as one more), and out is not touched.
  */
 RV_AVX2_INLINE void
 weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
-					   float beta, float *out, const int regs,
+					   float beta, float *out, double *acc,
+					   const int regs,
 					   const int masked, __m256i tail)
 {
 	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
 	__m256		acc_f32x8[8][8];
 	__m256		beta_f32x8 = _mm256_set1_ps(beta);
 	size_t		per_set = n / rows;
+	size_t		chunk = acc ? RV_SUM_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -481,26 +530,33 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (size_t b = 0; b < per_set; b++)
+	for (size_t b0 = 0; b0 < per_set; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < rows; u++)
+		size_t		b1 = per_set - b0 < chunk ? per_set : b0 + chunk;
+
+		for (size_t b = b0; b < b1; b++)
 		{
-			size_t		in_set = b + skew[u];
-			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
-			__m256		w_f32x8 = _mm256_set1_ps(w[row]);
-			const float *v = V + row * ldv;
-
 			RV_UNROLL
-			for (int t = 0; t < regs; t++)
+			for (int u = 0; u < rows; u++)
 			{
-				__m256		v_f32x8 = (masked && t == regs - 1)
-					? _mm256_maskload_ps(v + 8 * t, tail)
-					: _mm256_loadu_ps(v + 8 * t);
+				size_t		in_set = b + skew[u];
+				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				__m256		w_f32x8 = _mm256_set1_ps(w[row]);
+				const float *v = V + row * ldv;
 
-				acc_f32x8[u][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[u][t]);
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+				{
+					__m256		v_f32x8 = (masked && t == regs - 1)
+						? _mm256_maskload_ps(v + 8 * t, tail)
+						: _mm256_loadu_ps(v + 8 * t);
+
+					acc_f32x8[u][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[u][t]);
+				}
 			}
 		}
+		if (acc)
+			tile_to_f64_avx2(acc_f32x8, rows, regs, masked, tail, acc);
 	}
 	for (size_t i = per_set * rows; i < n; i++)
 	{
@@ -518,6 +574,12 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
+	if (acc)
+	{
+		if (per_set * rows < n)
+			tile_to_f64_avx2(acc_f32x8, rows, regs, masked, tail, acc);
+		return;
+	}
 	RV_UNROLL
 	for (int u = 1; u < rows; u++)
 		RV_UNROLL
@@ -538,46 +600,49 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
  * rows given, in column tiles of 64 floats (8 registers) so that out
  * never leaves registers inside a tile.  The last, narrower tile is
  * dispatched to a copy of the tile code specialised for its width.
+ * acc: the blocked form of weighted_sum_acc (see weighted_tile), or NULL.
  */
 RV_AVX2 static void
 weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
-					  size_t ldv, float beta, float *out)
+					  size_t ldv, float beta, float *out, double *acc)
 {
 	__m256i		full = _mm256_set1_epi32(-1);
 	size_t		j = 0;
 	size_t		rem;
 
 	for (; j + 64 <= dv; j += 64)
-		weighted_tile_f32_avx2(w, V + j, n, ldv, beta, out + j, 8, 0, full);
+		weighted_tile_f32_avx2(w, V + j, n, ldv, beta, out + j, acc ? acc + j : NULL, 8, 0, full);
 	rem = dv - j;
 	if (rem == 0)
 		return;
 	V += j;
 	out += j;
+	if (acc)
+		acc += j;
 	if (rem % 8 == 0)
 	{
 		switch (rem / 8)
 		{
 			case 1:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 1, 0, full);
 				break;
 			case 2:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 2, 0, full);
 				break;
 			case 3:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 3, 0, full);
 				break;
 			case 4:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 4, 0, full);
 				break;
 			case 5:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 5, 0, full);
 				break;
 			case 6:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 6, 0, full);
 				break;
 			default:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 7, 0, full);
 				break;
 		}
 	}
@@ -588,28 +653,28 @@ weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 		switch (rem / 8 + 1)
 		{
 			case 1:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 1, 1, tail);
 				break;
 			case 2:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 2, 1, tail);
 				break;
 			case 3:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 3, 1, tail);
 				break;
 			case 4:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 4, 1, tail);
 				break;
 			case 5:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 5, 1, tail);
 				break;
 			case 6:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 6, 1, tail);
 				break;
 			case 7:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 7, 1, tail);
 				break;
 			default:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 8, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 8, 1, tail);
 				break;
 		}
 	}
@@ -648,26 +713,45 @@ add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
 	}
 }
 
+/* out[0 .. full + rem) = 0 (rem < 8 lanes under tail) */
+RV_AVX2_INLINE void
+zero_f32_avx2(float *out, size_t full, size_t rem, __m256i tail)
+{
+	size_t		j = 0;
+
+	for (; j < full; j += 8)
+		_mm256_storeu_ps(out + j, _mm256_setzero_ps());
+	if (rem)
+		_mm256_maskstore_ps(out + j, tail, _mm256_setzero_ps());
+}
+
+/* of the driver sums section below */
+RV_AVX2 static void accumulate_f64_avx2(double *acc, double a, const float *x, size_t n);
+
 /*
  * weighted_sum for rows wider than one tile (dv > 64), as
  * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
+ * With acc (weighted_sum_acc), out is a float partial: zeroed, then
+ * RV_SUM_BLOCK / 4 steps (4 rows each, one from each stream), then added
+ * into acc; the n % 4 last rows make one more partial.
  */
 RV_AVX2 static void
 weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
-					   size_t ldv, float beta, float *out)
+					   size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		rem = dv % 8;
 	__m256i		tail = tail_mask_avx2(rem);
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
+	size_t		chunk = acc ? RV_SUM_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	__m256		w_f32x8[4];
 
-	if (beta != 1.0f)
+	if (acc == NULL && beta != 1.0f)
 	{
 		__m256		beta_f32x8 = _mm256_set1_ps(beta);
 		size_t		j = 0;
@@ -681,25 +765,38 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b = 0; b < per_slot; b++)
+	for (size_t b0 = 0; b0 < per_slot; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < 4; u++)
-		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
 
-			v[u] = V + row * ldv;
-			w_f32x8[u] = _mm256_set1_ps(w[row]);
+		if (acc)
+			zero_f32_avx2(out, full, rem, tail);
+		for (size_t b = b0; b < b1; b++)
+		{
+			RV_UNROLL
+			for (int u = 0; u < 4; u++)
+			{
+				size_t		in_slot = b + skew[u];
+				size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+				v[u] = V + row * ldv;
+				w_f32x8[u] = _mm256_set1_ps(w[row]);
+			}
+			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out);
 		}
-		add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out);
+		if (acc)
+			accumulate_f64_avx2(acc, 1.0, out, dv);
 	}
+	if (acc && per_slot * 4 < n)
+		zero_f32_avx2(out, full, rem, tail);
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		w_f32x8[0] = _mm256_set1_ps(w[i]);
 		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out);
 	}
+	if (acc && per_slot * 4 < n)
+		accumulate_f64_avx2(acc, 1.0, out, dv);
 }
 
 /*
@@ -712,9 +809,9 @@ weighted_sum_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
 	if (dv <= 64)
-		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out);
+		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
 	else
-		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out);
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
 }
 
 /* x[i] *= a */
@@ -1731,6 +1828,22 @@ accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
 	}
 }
 
+/*
+ * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
+ * partials of at most RV_SUM_BLOCK rows added into acc), which keeps the
+ * same long streams over V: a tile of registers over all rows when dv
+ * fits in it, else part as the float partial of the wide kernel.
+ */
+RV_AVX2 static void
+weighted_sum_acc_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
+						 size_t ldv, float *part, double *acc)
+{
+	if (dv <= 64)
+		weighted_pass_f32_avx2(w, V, n, dv, ldv, 0.0f, part, acc);
+	else
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, 0.0f, part, acc);
+}
+
 /* ==== end of driver sums ==== */
 
 const rv_kernels rv_kernels_avx2 = {
@@ -1762,6 +1875,7 @@ const rv_kernels rv_kernels_avx2 = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_avx2,
+	.weighted_sum_acc = weighted_sum_acc_f32_avx2,
 };
 
 #endif							/* __x86_64__ */

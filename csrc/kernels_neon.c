@@ -412,6 +412,46 @@ max_checked_f32_neon(const float *x, size_t n, int *bad)
 }
 
 /*
+ * The end of one float partial of weighted_tile's blocked form (acc not
+ * NULL): the accumulator sets summed into set 0, set 0 added into acc
+ * (regs * 4 doubles; only `tail` lanes of the last register when masked),
+ * every set zeroed for the next partial.
+ */
+RV_NEON_INLINE void
+tile_to_f64_neon(float32x4_t acc_f32x4[8][8], const int rows, const int regs,
+				 const int masked, size_t tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			acc_f32x4[0][t] = vaddq_f32(acc_f32x4[0][t], acc_f32x4[u][t]);
+			acc_f32x4[u][t] = vdupq_n_f32(0.0f);
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		double	   *a = acc + 4 * t;
+
+		if (masked && t == regs - 1)
+		{
+			float		x[4];
+
+			vst1q_f32(x, acc_f32x4[0][t]);
+			for (size_t k = 0; k < tail; k++)
+				a[k] += (double) x[k];
+		}
+		else
+		{
+			vst1q_f64(a, vaddq_f64(vld1q_f64(a), vcvt_f64_f32(vget_low_f32(acc_f32x4[0][t]))));
+			vst1q_f64(a + 2, vaddq_f64(vld1q_f64(a + 2), vcvt_high_f64_f32(acc_f32x4[0][t])));
+		}
+		acc_f32x4[0][t] = vdupq_n_f32(0.0f);
+	}
+}
+
+/*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
  * one holding only `tail` (1..3) floats when `masked`.  Narrower tiles
@@ -423,15 +463,21 @@ max_checked_f32_neon(const float *x, size_t n, int *bad)
  * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
+ * With acc (weighted_sum_acc), the row loop runs in chunks of
+ * RV_SUM_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_SUM_BLOCK rows that is added into acc (then the n % rows last rows
+ * as one more), and out is not touched.
  */
 RV_NEON_INLINE void
 weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
-					   float beta, float *out, const int regs,
+					   float beta, float *out, double *acc,
+					   const int regs,
 					   const int masked, size_t tail)
 {
 	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
 	float32x4_t acc_f32x4[8][8];
 	size_t		per_set = n / rows;
+	size_t		chunk = acc ? RV_SUM_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -455,26 +501,33 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (size_t b = 0; b < per_set; b++)
+	for (size_t b0 = 0; b0 < per_set; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < rows; u++)
+		size_t		b1 = per_set - b0 < chunk ? per_set : b0 + chunk;
+
+		for (size_t b = b0; b < b1; b++)
 		{
-			size_t		in_set = b + skew[u];
-			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
-			float		wi = w[row];
-			const float *v = V + row * ldv;
-
 			RV_UNROLL
-			for (int t = 0; t < regs; t++)
+			for (int u = 0; u < rows; u++)
 			{
-				float32x4_t v_f32x4 = (masked && t == regs - 1)
-					? load_partial_f32x4(v + 4 * t, tail, 0.0f)
-					: vld1q_f32(v + 4 * t);
+				size_t		in_set = b + skew[u];
+				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				float		wi = w[row];
+				const float *v = V + row * ldv;
 
-				acc_f32x4[u][t] = vfmaq_n_f32(acc_f32x4[u][t], v_f32x4, wi);
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+				{
+					float32x4_t v_f32x4 = (masked && t == regs - 1)
+						? load_partial_f32x4(v + 4 * t, tail, 0.0f)
+						: vld1q_f32(v + 4 * t);
+
+					acc_f32x4[u][t] = vfmaq_n_f32(acc_f32x4[u][t], v_f32x4, wi);
+				}
 			}
 		}
+		if (acc)
+			tile_to_f64_neon(acc_f32x4, rows, regs, masked, tail, acc);
 	}
 	for (size_t i = per_set * rows; i < n; i++)
 	{
@@ -492,6 +545,12 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
+	if (acc)
+	{
+		if (per_set * rows < n)
+			tile_to_f64_neon(acc_f32x4, rows, regs, masked, tail, acc);
+		return;
+	}
 	RV_UNROLL
 	for (int u = 1; u < rows; u++)
 		RV_UNROLL
@@ -512,45 +571,48 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
  * rows given, in column tiles of 32 floats (8 registers) so that out
  * never leaves registers inside a tile.  The last, narrower tile is
  * dispatched to a copy of the tile code specialised for its width.
+ * acc: the blocked form of weighted_sum_acc (see weighted_tile), or NULL.
  */
 static void
 weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
-					  size_t ldv, float beta, float *out)
+					  size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		j = 0;
 	size_t		rem;
 
 	for (; j + 32 <= dv; j += 32)
-		weighted_tile_f32_neon(w, V + j, n, ldv, beta, out + j, 8, 0, 0);
+		weighted_tile_f32_neon(w, V + j, n, ldv, beta, out + j, acc ? acc + j : NULL, 8, 0, 0);
 	rem = dv - j;
 	if (rem == 0)
 		return;
 	V += j;
 	out += j;
+	if (acc)
+		acc += j;
 	if (rem % 4 == 0)
 	{
 		switch (rem / 4)
 		{
 			case 1:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 1, 0, 0);
 				break;
 			case 2:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 2, 0, 0);
 				break;
 			case 3:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 3, 0, 0);
 				break;
 			case 4:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 4, 0, 0);
 				break;
 			case 5:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 5, 0, 0);
 				break;
 			case 6:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 6, 0, 0);
 				break;
 			default:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 7, 0, 0);
 				break;
 		}
 	}
@@ -561,28 +623,28 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 		switch (rem / 4 + 1)
 		{
 			case 1:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 1, 1, tail);
 				break;
 			case 2:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 2, 1, tail);
 				break;
 			case 3:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 3, 1, tail);
 				break;
 			case 4:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 4, 1, tail);
 				break;
 			case 5:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 5, 1, tail);
 				break;
 			case 6:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 6, 1, tail);
 				break;
 			case 7:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 7, 1, tail);
 				break;
 			default:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 8, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 8, 1, tail);
 				break;
 		}
 	}
@@ -619,25 +681,44 @@ add_rows_f32_neon(const float *const *v, const float *w, const int rows,
 	}
 }
 
+/* out[0 .. full + rem) = 0 (rem < 4) */
+RV_NEON_INLINE void
+zero_f32_neon(float *out, size_t full, size_t rem)
+{
+	size_t		j = 0;
+
+	for (; j < full; j += 4)
+		vst1q_f32(out + j, vdupq_n_f32(0.0f));
+	if (rem)
+		store_partial_f32x4(out + j, vdupq_n_f32(0.0f), rem);
+}
+
+/* of the driver sums section below */
+static void accumulate_f64_neon(double *acc, double a, const float *x, size_t n);
+
 /*
  * weighted_sum for rows wider than one tile (dv > 32), as
  * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
+ * With acc (weighted_sum_acc), out is a float partial: zeroed, then
+ * RV_SUM_BLOCK / 4 steps (4 rows each, one from each stream), then added
+ * into acc; the n % 4 last rows make one more partial.
  */
 static void
 weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
-					   size_t ldv, float beta, float *out)
+					   size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		rem = dv % 4;
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
+	size_t		chunk = acc ? RV_SUM_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	float		w4[4];
 
-	if (beta != 1.0f)
+	if (acc == NULL && beta != 1.0f)
 	{
 		size_t		j = 0;
 
@@ -651,24 +732,37 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b = 0; b < per_slot; b++)
+	for (size_t b0 = 0; b0 < per_slot; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < 4; u++)
-		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
 
-			v[u] = V + row * ldv;
-			w4[u] = w[row];
+		if (acc)
+			zero_f32_neon(out, full, rem);
+		for (size_t b = b0; b < b1; b++)
+		{
+			RV_UNROLL
+			for (int u = 0; u < 4; u++)
+			{
+				size_t		in_slot = b + skew[u];
+				size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+				v[u] = V + row * ldv;
+				w4[u] = w[row];
+			}
+			add_rows_f32_neon(v, w4, 4, full, rem, out);
 		}
-		add_rows_f32_neon(v, w4, 4, full, rem, out);
+		if (acc)
+			accumulate_f64_neon(acc, 1.0, out, dv);
 	}
+	if (acc && per_slot * 4 < n)
+		zero_f32_neon(out, full, rem);
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		add_rows_f32_neon(v, w + i, 1, full, rem, out);
 	}
+	if (acc && per_slot * 4 < n)
+		accumulate_f64_neon(acc, 1.0, out, dv);
 }
 
 /*
@@ -681,9 +775,9 @@ weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
 	if (dv <= 32)
-		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out);
+		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
 	else
-		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out);
+		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
 }
 
 /* x[i] *= a */
@@ -1627,6 +1721,22 @@ accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
 	}
 }
 
+/*
+ * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
+ * partials of at most RV_SUM_BLOCK rows added into acc), which keeps the
+ * same long streams over V: a tile of registers over all rows when dv
+ * fits in it, else part as the float partial of the wide kernel.
+ */
+static void
+weighted_sum_acc_f32_neon(const float *w, const float *V, size_t n, size_t dv,
+						 size_t ldv, float *part, double *acc)
+{
+	if (dv <= 32)
+		weighted_pass_f32_neon(w, V, n, dv, ldv, 0.0f, part, acc);
+	else
+		weighted_wide_f32_neon(w, V, n, dv, ldv, 0.0f, part, acc);
+}
+
 /* ==== end of driver sums ==== */
 
 const rv_kernels rv_kernels_neon = {
@@ -1658,6 +1768,7 @@ const rv_kernels rv_kernels_neon = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_neon,
+	.weighted_sum_acc = weighted_sum_acc_f32_neon,
 };
 
 #endif							/* __aarch64__ */

@@ -247,6 +247,20 @@ typedef struct rv_kernels
 	 */
 	void		(*accumulate_f64) (double *acc, double a, const float *x,
 								   size_t n);
+
+	/*
+	 * weighted_sum into a double accumulator: acc[j] += sum_i w[i] V_i[j]
+	 * for j < dv (V_i at V + i * ldv), the sum formed as float partial
+	 * sums over at most RV_SUM_BLOCK rows each, every partial added into
+	 * acc in double.  Which rows make up a partial depends on n and dv
+	 * only (not necessarily consecutive rows: a table keeps the long
+	 * sequential streams over V of its weighted_sum, which from DRAM run
+	 * far faster than a weighted_sum call per block of rows).  part: dv
+	 * floats of scratch, garbage on entry and on return.
+	 */
+	void		(*weighted_sum_acc) (const float *w, const float *V, size_t n,
+									 size_t dv, size_t ldv, float *part,
+									 double *acc);
 } rv_kernels;
 
 /*

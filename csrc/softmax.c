@@ -64,10 +64,52 @@ vsum_flush(rv_vsum *s)
 	s->rows = 0;
 }
 
+/*
+ * n >= RV_SUM_BLOCK rows at once (one head, or heads one after the other
+ * when the table has no head_weighted_sum): the table's weighted_sum_acc,
+ * which forms the partials inside its own long streams over V, in calls
+ * of RV_CANCEL_BLOCK rows with the polls in between.
+ */
+static rv_status
+vsum_add_direct(rv_vsum *s, const float *W, size_t ldw, const float *V,
+				size_t n, size_t ldv)
+{
+	size_t		dv = s->dvh * s->heads;
+
+	if (s->rows)
+		vsum_flush(s);
+	if (s->A != 1.0)
+	{
+		for (size_t j = 0; j < dv; j++)
+			s->acc[j] *= s->A;
+		s->A = 1.0;
+	}
+	for (size_t i = 0; i < n;)
+	{
+		size_t		len = n - i < RV_CANCEL_BLOCK ? n - i : RV_CANCEL_BLOCK;
+
+		for (size_t h = 0; h < s->heads; h++)
+			s->kern->weighted_sum_acc(W + h * ldw + i, V + i * ldv + h * s->dvh, len, s->dvh,
+									  ldv, s->part + h * s->dvh, s->acc + h * s->dvh);
+		i += len;
+		s->since_poll += len;
+		if (s->since_poll >= RV_CANCEL_BLOCK)
+		{
+			s->since_poll = 0;
+			if (rv_job_should_stop(s->job))
+				return RV_ERR_CANCELLED;
+		}
+	}
+	return RV_OK;
+}
+
 rv_status
 rv_vsum_add(rv_vsum *s, const float *W, size_t ldw, const float *V,
 			size_t n, size_t ldv)
 {
+	if (n >= RV_SUM_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL))
+		return vsum_add_direct(s, W, ldw, V, n, ldv);
+	/* fewer rows (or a table's fused heads): a float partial across calls */
 	for (size_t i = 0; i < n;)
 	{
 		size_t		len;

@@ -1,16 +1,22 @@
 /*
- * test_kernels_accum.c: the primitive of the driver sums (accumulate_f64),
- * for every table this build and this CPU can run, against the scalar
- * table and the float64 formula it promises (the same bits everywhere).
+ * test_kernels_accum.c: the primitives of the driver sums
+ * (accumulate_f64, weighted_sum_acc), for every table this build and this
+ * CPU can run, against the scalar table and float64 references.
  *
- * Lengths cover every tail of every vector width; a takes the values the
- * drivers use (1, 0, powers of two, inexact factors); acc and x hold
- * mixed signs and magnitudes, and in one pass NaN and +/-Infinity (which a
- * == 0 must not clear).  Both buffers have a guard zone in front and
- * behind (NaN floats, signalling-looking doubles), checked after each
- * call; in a second layout x ends exactly at its last element and acc is
- * shifted by one double, so that AddressSanitizer builds catch any access
- * past the end.  The guard helpers follow test_kernels.c.
+ * accumulate_f64 promises the same bits in every table: lengths cover
+ * every tail of every vector width; a takes the values the drivers use (1,
+ * 0, powers of two, inexact factors); acc and x hold mixed signs and
+ * magnitudes, and in one pass NaN and +/-Infinity (which a == 0 must not
+ * clear).  weighted_sum_acc is checked against a float64 sum over row
+ * counts around the partial length RV_SUM_BLOCK and every column tail of
+ * the register tiles and the wide kernels, with a row stride wider than
+ * dv whose gap holds NaN (a read of it poisons the result); the case of
+ * one dominant weight among thousands of tiny ones shows that the float
+ * partials stay short.  Buffers have a guard zone in front and behind
+ * (NaN floats, signalling-looking doubles), checked after each call; in a
+ * second layout they end exactly at their last element, so that
+ * AddressSanitizer builds catch any access past the end.  The guard
+ * helpers follow test_kernels.c.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -253,6 +259,135 @@ test_accumulate(const test_table *t)
 }
 
 /* ---------------------------------------------------------------------- */
+/* weighted_sum_acc                                                       */
+
+/*
+ * acc = init + sum_i w_i V_i over n rows of dv columns (stride ldv = dv +
+ * 3, the gap NaN), against float64: within 1e-5 relative plus 1e-6 of the
+ * magnitude sum_i |w_i V_i[j]| (each partial is a float sum of at most
+ * RV_SUM_BLOCK terms).
+ */
+static void
+check_wsa(const test_table *t, size_t n, size_t dv, int layout)
+{
+	size_t		ldv = dv + 3;
+	guarded		gw = guarded_new(n, sizeof(float), GUARD, layout ? 0 : GUARD);
+	guarded		gv = guarded_new(n * ldv, sizeof(float), GUARD, layout ? 0 : GUARD);
+	guarded		gp = guarded_new(dv, sizeof(float), GUARD, layout ? 0 : GUARD);
+	guarded		ga = guarded_new(dv, sizeof(double), GUARD + (size_t) layout, layout ? 0 : GUARD);
+	float	   *w = guarded_at(&gw),
+			   *V = guarded_at(&gv),
+			   *part = guarded_at(&gp);
+	double	   *acc = guarded_at(&ga);
+	double	   *ref = xmalloc((dv + 1) * sizeof(double));
+	double	   *mag = xmalloc((dv + 1) * sizeof(double));
+	int			ok = 1;
+	size_t		bad_j = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		w[i] = (float) rand01();
+		for (size_t j = 0; j < dv; j++)
+			V[i * ldv + j] = (float) (rand01() * 4.0 - 2.0);
+		/* the gap between rows keeps its guard NaN, except after the last row */
+	}
+	for (size_t j = 0; j < dv; j++)
+	{
+		acc[j] = ref[j] = rand01() - 0.5;
+		mag[j] = fabs(ref[j]);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < dv; j++)
+		{
+			ref[j] += (double) w[i] * V[i * ldv + j];
+			mag[j] += fabs((double) w[i] * V[i * ldv + j]);
+		}
+	t->k->weighted_sum_acc(w, V, n, dv, ldv, part, acc);
+	for (size_t j = 0; j < dv; j++)
+		if (!(fabs(acc[j] - ref[j]) <= 1e-5 * fabs(ref[j]) + 1e-6 * mag[j]))
+		{
+			ok = 0;
+			bad_j = j;
+			break;
+		}
+	check(ok, "%s weighted_sum_acc n=%zu dv=%zu layout %d: column %zu is %.9g, want %.9g",
+		  t->name, n, dv, layout, bad_j, ok ? 0.0 : acc[bad_j], ok ? 0.0 : ref[bad_j]);
+	/* part is scratch (any content), the rest must be untouched */
+	check(guarded_ok(&gw) && guarded_ok(&ga) && guarded_ok(&gp),
+		  "%s weighted_sum_acc n=%zu dv=%zu layout %d: guard overwritten", t->name, n, dv, layout);
+	{
+		/* the gaps of V still hold the guard (a NaN, so compare bits) */
+		int			gaps = 1;
+
+		for (size_t i = 0; i + 1 < n; i++)
+			for (size_t j = dv; j < ldv; j++)
+			{
+				uint32_t	bits;
+
+				memcpy(&bits, &V[i * ldv + j], sizeof bits);
+				gaps &= bits == F_GUARD_BITS;
+			}
+		check(gaps && guarded_ok(&gv), "%s weighted_sum_acc n=%zu dv=%zu: V written", t->name, n, dv);
+	}
+	free(gw.base);
+	free(gv.base);
+	free(gp.base);
+	free(ga.base);
+	free(ref);
+	free(mag);
+}
+
+/*
+ * One weight of 1 and n - 1 of 2^-25 (each below half an ulp of a float
+ * running sum near 1), values 1: a single float sum would lose (n - 1) 2^-25
+ * of the result, 1.2e-4 at n = 4096; partials of RV_SUM_BLOCK rows keep the
+ * loss under 255 * 2^-25 = 7.6e-6.  Also with the dominant row last.
+ */
+static void
+check_wsa_dominant(const test_table *t, size_t n, size_t dv, int last)
+{
+	float	   *w = xmalloc(n * sizeof(float));
+	float	   *V = xmalloc(n * dv * sizeof(float));
+	float	   *part = xmalloc(dv * sizeof(float));
+	double	   *acc = xmalloc(dv * sizeof(double));
+	double		want = 1.0 + (double) (n - 1) * 0x1p-25;
+	int			ok = 1;
+
+	for (size_t i = 0; i < n; i++)
+		w[i] = 0x1p-25f;
+	w[last ? n - 1 : 0] = 1.0f;
+	for (size_t i = 0; i < n * dv; i++)
+		V[i] = 1.0f;
+	t->k->weighted_sum_acc(w, V, n, dv, dv, part, acc);
+	for (size_t j = 0; j < dv; j++)
+		ok &= fabs(acc[j] - want) <= 1e-5 * want;
+	check(ok, "%s weighted_sum_acc dominant n=%zu dv=%zu last %d: %.9g, want %.9g", t->name, n,
+		  dv, last, acc[0], want);
+	free(w);
+	free(V);
+	free(part);
+	free(acc);
+}
+
+static void
+test_weighted_sum_acc(const test_table *t)
+{
+	static const size_t ns[] = {0, 1, 3, 7, 64, 255, 256, 257, 1000, 1027, 4099};
+	static const size_t dvs[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200};
+
+	for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+		for (size_t b = 0; b < sizeof dvs / sizeof dvs[0]; b++)
+			for (int layout = 0; layout < 2; layout++)
+				check_wsa(t, ns[a], dvs[b], layout);
+	for (size_t b = 0; b < sizeof dvs / sizeof dvs[0]; b += 4)
+		for (int last = 0; last < 2; last++)
+		{
+			check_wsa_dominant(t, 4096, dvs[b], last);
+			check_wsa_dominant(t, 4099, dvs[b], last);
+		}
+}
+
+/* ---------------------------------------------------------------------- */
 
 static size_t
 collect_tables(test_table *tables)
@@ -288,6 +423,7 @@ main(void)
 		unsigned long failed_before = n_failed;
 
 		test_accumulate(t);
+		test_weighted_sum_acc(t);
 		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
 	}
 	printf("%lu passed, %lu failed\n", n_passed, n_failed);
