@@ -4,7 +4,7 @@
  *
  * For one query q and one head: w = softmax(scale * K q) (rv_weights_one),
  * then out = sum_i w_i V_i (rv_weighted_rows: float partials of
- * RV_SUM_BLOCK rows added in double), each pass streaming its matrix
+ * RV_VALUE_BLOCK rows added in double), each pass streaming its matrix
  * once.  Work is split into tasks (a query row, or a query's group of
  * heads) that run on threads; a task's arithmetic never depends on the
  * thread running it, so results are bit-identical for any thread count.

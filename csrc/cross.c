@@ -22,7 +22,7 @@
  *   O = diag(alpha) O + P^T V_tile       (cross_pv into a float partial,
  *                                        the output slice)
  * and at the end O / l, or 0 where l == 0 (a row that attends no key).
- * The float partial of O holds at most RV_SUM_BLOCK keys (a few tiles)
+ * The float partial of O holds at most RV_VALUE_BLOCK keys (a few tiles)
  * and is then added into O's double accumulator (accumulate_f64, with the
  * product of the rows' alpha since the last flush), so that a dominant key
  * does not round away the many small terms of a long row.
@@ -65,7 +65,7 @@
 								 * crossover with 8 heads of 64) */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
 
-_Static_assert(RV_CROSS_BC <= RV_SUM_BLOCK, "a tile must fit in one float partial of O");
+_Static_assert(RV_CROSS_BC <= RV_VALUE_BLOCK, "a tile must fit in one float partial of O");
 
 typedef struct cross_args
 {
@@ -284,7 +284,7 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 				l_tile[RV_CROSS_BR],
 				alpha[RV_CROSS_BR];
 
-	if (b->part + nk > RV_SUM_BLOCK)
+	if (b->part + nk > RV_VALUE_BLOCK)
 		block_flush(a, b);
 	if (!kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld))
 		return RV_ERR_NONFINITE;

@@ -12,7 +12,7 @@
  * The rescale factor is exactly 1 (no rescale) when the max did not grow.
  * At the end O / l.
  *
- * O is an rv_vsum: P V in float over at most RV_SUM_BLOCK keys at a time
+ * O is an rv_vsum: P V in float over at most RV_VALUE_BLOCK keys at a time
  * (several tiles, or part of one), added into dv doubles, so that a
  * dominant key does not round away thousands of small terms; a rescale
  * flushes the float partial into the doubles first and multiplies them.

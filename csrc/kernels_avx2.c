@@ -438,6 +438,29 @@ max_checked_f32_avx2(const float *x, size_t n, int *bad)
 	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
 }
 
+/* to[0..8) += (double) x, the lanes of tail only when masked */
+RV_AVX2_INLINE void
+add_f32x8_to_f64_avx2(double *to, __m256 x_f32x8, const int masked, __m256i tail)
+{
+	__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(x_f32x8));
+	__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(x_f32x8, 1));
+
+	if (masked)
+	{
+		__m256i		lo_mask = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tail));
+		__m256i		hi_mask = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tail, 1));
+
+		_mm256_maskstore_pd(to, lo_mask, _mm256_add_pd(_mm256_maskload_pd(to, lo_mask), lo_f64x4));
+		_mm256_maskstore_pd(to + 4, hi_mask,
+							_mm256_add_pd(_mm256_maskload_pd(to + 4, hi_mask), hi_f64x4));
+	}
+	else
+	{
+		_mm256_storeu_pd(to, _mm256_add_pd(_mm256_loadu_pd(to), lo_f64x4));
+		_mm256_storeu_pd(to + 4, _mm256_add_pd(_mm256_loadu_pd(to + 4), hi_f64x4));
+	}
+}
+
 /*
  * The end of one float partial of weighted_tile's blocked form (acc not
  * NULL): the accumulator sets summed into set 0, set 0 added into acc
@@ -459,24 +482,7 @@ tile_to_f64_avx2(__m256 acc_f32x8[8][8], const int rows, const int regs,
 	RV_UNROLL
 	for (int t = 0; t < regs; t++)
 	{
-		double	   *a = acc + 8 * t;
-		__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(acc_f32x8[0][t]));
-		__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(acc_f32x8[0][t], 1));
-
-		if (masked && t == regs - 1)
-		{
-			__m256i		lo_mask = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tail));
-			__m256i		hi_mask = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tail, 1));
-
-			_mm256_maskstore_pd(a, lo_mask, _mm256_add_pd(_mm256_maskload_pd(a, lo_mask), lo_f64x4));
-			_mm256_maskstore_pd(a + 4, hi_mask,
-								_mm256_add_pd(_mm256_maskload_pd(a + 4, hi_mask), hi_f64x4));
-		}
-		else
-		{
-			_mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), lo_f64x4));
-			_mm256_storeu_pd(a + 4, _mm256_add_pd(_mm256_loadu_pd(a + 4), hi_f64x4));
-		}
+		add_f32x8_to_f64_avx2(acc + 8 * t, acc_f32x8[0][t], masked && t == regs - 1, tail);
 		acc_f32x8[0][t] = _mm256_setzero_ps();
 	}
 }
@@ -492,8 +498,8 @@ tile_to_f64_avx2(__m256 acc_f32x8[8][8], const int rows, const int regs,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
  * With acc (weighted_sum_acc), the row loop runs in chunks of
- * RV_SUM_BLOCK / rows steps, each chunk a float partial of at most
- * RV_SUM_BLOCK rows that is added into acc (then the n % rows last rows
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
  * as one more), and out is not touched.
  */
 RV_AVX2_INLINE void
@@ -506,7 +512,7 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 	__m256		acc_f32x8[8][8];
 	__m256		beta_f32x8 = _mm256_set1_ps(beta);
 	size_t		per_set = n / rows;
-	size_t		chunk = acc ? RV_SUM_BLOCK / (size_t) rows : per_set;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -684,49 +690,43 @@ weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
  * out[j] += sum_r w_r v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + rem (rem < 8 lanes under the mask tail): each
  * chunk of out is loaded and stored once per step, rows added in order.
+ * The first step of a float partial of weighted_sum_acc starts from 0
+ * instead of out (first), its last one adds the result into the doubles
+ * `to` instead of storing it (to != NULL).
  */
 RV_AVX2_INLINE void
 add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
 				  const int rows, size_t full, size_t rem, __m256i tail,
-				  float *out)
+				  float *out, int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 8)
 	{
-		__m256		acc_f32x8 = _mm256_loadu_ps(out + j);
+		__m256		acc_f32x8 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_loadu_ps(v[r] + j), acc_f32x8);
-		_mm256_storeu_ps(out + j, acc_f32x8);
+		if (to)
+			add_f32x8_to_f64_avx2(to + j, acc_f32x8, 0, tail);
+		else
+			_mm256_storeu_ps(out + j, acc_f32x8);
 	}
 	if (rem)
 	{
-		__m256		acc_f32x8 = _mm256_maskload_ps(out + j, tail);
+		__m256		acc_f32x8 = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + j, tail);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_maskload_ps(v[r] + j, tail),
 										acc_f32x8);
-		_mm256_maskstore_ps(out + j, tail, acc_f32x8);
+		if (to)
+			add_f32x8_to_f64_avx2(to + j, acc_f32x8, 1, tail);
+		else
+			_mm256_maskstore_ps(out + j, tail, acc_f32x8);
 	}
 }
-
-/* out[0 .. full + rem) = 0 (rem < 8 lanes under tail) */
-RV_AVX2_INLINE void
-zero_f32_avx2(float *out, size_t full, size_t rem, __m256i tail)
-{
-	size_t		j = 0;
-
-	for (; j < full; j += 8)
-		_mm256_storeu_ps(out + j, _mm256_setzero_ps());
-	if (rem)
-		_mm256_maskstore_ps(out + j, tail, _mm256_setzero_ps());
-}
-
-/* of the driver sums section below */
-RV_AVX2 static void accumulate_f64_avx2(double *acc, double a, const float *x, size_t n);
 
 /*
  * weighted_sum for rows wider than one tile (dv > 64), as
@@ -734,9 +734,10 @@ RV_AVX2 static void accumulate_f64_avx2(double *acc, double a, const float *x, s
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
- * With acc (weighted_sum_acc), out is a float partial: zeroed, then
- * RV_SUM_BLOCK / 4 steps (4 rows each, one from each stream), then added
- * into acc; the n % 4 last rows make one more partial.
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 RV_AVX2 static void
 weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
@@ -746,7 +747,7 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	__m256i		tail = tail_mask_avx2(rem);
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_SUM_BLOCK / 4 : per_slot;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	__m256		w_f32x8[4];
@@ -769,8 +770,6 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	{
 		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
 
-		if (acc)
-			zero_f32_avx2(out, full, rem, tail);
 		for (size_t b = b0; b < b1; b++)
 		{
 			RV_UNROLL
@@ -782,21 +781,20 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 				v[u] = V + row * ldv;
 				w_f32x8[u] = _mm256_set1_ps(w[row]);
 			}
-			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out);
+			if (acc == NULL || (b != b0 && b + 1 != b1))
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
+			else			/* a partial's first and last steps */
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, b == b0,
+								  b + 1 == b1 ? acc : NULL);
 		}
-		if (acc)
-			accumulate_f64_avx2(acc, 1.0, out, dv);
 	}
-	if (acc && per_slot * 4 < n)
-		zero_f32_avx2(out, full, rem, tail);
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		w_f32x8[0] = _mm256_set1_ps(w[i]);
-		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out);
+		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
-	if (acc && per_slot * 4 < n)
-		accumulate_f64_avx2(acc, 1.0, out, dv);
 }
 
 /*
@@ -1830,7 +1828,7 @@ accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
 
 /*
  * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
- * partials of at most RV_SUM_BLOCK rows added into acc), which keeps the
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
  * same long streams over V: a tile of registers over all rows when dv
  * fits in it, else part as the float partial of the wide kernel.
  */

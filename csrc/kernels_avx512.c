@@ -542,6 +542,21 @@ max_checked_f32_avx512(const float *x, size_t n, int *bad)
 	return _mm512_reduce_max_ps(_mm512_max_ps(max0_f32x16, max1_f32x16));
 }
 
+/* to[0..16) += (double) x, the lanes of mask only */
+RV_AVX512_INLINE void
+add_f32x16_to_f64_avx512(double *to, __m512 x_f32x16, __mmask16 mask)
+{
+	__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(x_f32x16));
+	__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_castpd_ps(
+		_mm512_extractf64x4_pd(_mm512_castps_pd(x_f32x16), 1)));
+	__mmask8	lo_mask = (__mmask8) (mask & 0xFF),
+				hi_mask = (__mmask8) (mask >> 8);
+
+	_mm512_mask_storeu_pd(to, lo_mask, _mm512_add_pd(_mm512_maskz_loadu_pd(lo_mask, to), lo_f64x8));
+	_mm512_mask_storeu_pd(to + 8, hi_mask,
+						  _mm512_add_pd(_mm512_maskz_loadu_pd(hi_mask, to + 8), hi_f64x8));
+}
+
 /*
  * The end of one float partial of weighted_tile's blocked form (acc not
  * NULL): the accumulator sets summed into set 0, set 0 added into acc
@@ -563,17 +578,8 @@ tile_to_f64_avx512(__m512 acc_f32x16[8][8], const int rows, const int regs,
 	RV_UNROLL
 	for (int t = 0; t < regs; t++)
 	{
-		double	   *a = acc + 16 * t;
-		__m512		x_f32x16 = acc_f32x16[0][t];
-		__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(x_f32x16));
-		__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_castpd_ps(
-			_mm512_extractf64x4_pd(_mm512_castps_pd(x_f32x16), 1)));
-		__mmask8	lo_mask = (masked && t == regs - 1) ? (__mmask8) (tail & 0xFF) : 0xFF;
-		__mmask8	hi_mask = (masked && t == regs - 1) ? (__mmask8) (tail >> 8) : 0xFF;
-
-		_mm512_mask_storeu_pd(a, lo_mask, _mm512_add_pd(_mm512_maskz_loadu_pd(lo_mask, a), lo_f64x8));
-		_mm512_mask_storeu_pd(a + 8, hi_mask,
-							  _mm512_add_pd(_mm512_maskz_loadu_pd(hi_mask, a + 8), hi_f64x8));
+		add_f32x16_to_f64_avx512(acc + 16 * t, acc_f32x16[0][t],
+								 (masked && t == regs - 1) ? tail : 0xFFFF);
 		acc_f32x16[0][t] = _mm512_setzero_ps();
 	}
 }
@@ -589,8 +595,8 @@ tile_to_f64_avx512(__m512 acc_f32x16[8][8], const int rows, const int regs,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
  * With acc (weighted_sum_acc), the row loop runs in chunks of
- * RV_SUM_BLOCK / rows steps, each chunk a float partial of at most
- * RV_SUM_BLOCK rows that is added into acc (then the n % rows last rows
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
  * as one more), and out is not touched.
  */
 RV_AVX512_INLINE void
@@ -603,7 +609,7 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 	__m512		acc_f32x16[8][8];
 	__m512		beta_f32x16 = _mm512_set1_ps(beta);
 	size_t		per_set = n / rows;
-	size_t		chunk = acc ? RV_SUM_BLOCK / (size_t) rows : per_set;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -779,49 +785,44 @@ weighted_pass_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 /*
  * out[j] += sum_r w_r v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + popcount(tail): each chunk of out is loaded
- * and stored once per step, rows added in slot order.
+ * and stored once per step, rows added in slot order.  The first step of
+ * a float partial of weighted_sum_acc starts from 0 instead of out
+ * (first), its last one adds the result into the doubles `to` instead of
+ * storing it (to != NULL).
  */
 RV_AVX512_INLINE void
 add_rows_f32_avx512(const float *const *v, const __m512 *w_f32x16,
-					const int rows, size_t full, __mmask16 tail, float *out)
+					const int rows, size_t full, __mmask16 tail, float *out,
+					int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 16)
 	{
-		__m512		acc_f32x16 = _mm512_loadu_ps(out + j);
+		__m512		acc_f32x16 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x16 = _mm512_fmadd_ps(w_f32x16[r], _mm512_loadu_ps(v[r] + j), acc_f32x16);
-		_mm512_storeu_ps(out + j, acc_f32x16);
+		if (to)
+			add_f32x16_to_f64_avx512(to + j, acc_f32x16, 0xFFFF);
+		else
+			_mm512_storeu_ps(out + j, acc_f32x16);
 	}
 	if (tail)
 	{
-		__m512		acc_f32x16 = _mm512_maskz_loadu_ps(tail, out + j);
+		__m512		acc_f32x16 = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(tail, out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x16 = _mm512_fmadd_ps(w_f32x16[r], _mm512_maskz_loadu_ps(tail, v[r] + j),
 										 acc_f32x16);
-		_mm512_mask_storeu_ps(out + j, tail, acc_f32x16);
+		if (to)
+			add_f32x16_to_f64_avx512(to + j, acc_f32x16, tail);
+		else
+			_mm512_mask_storeu_ps(out + j, tail, acc_f32x16);
 	}
 }
-
-/* out[0 .. full + popcount(tail)) = 0 */
-RV_AVX512_INLINE void
-zero_f32_avx512(float *out, size_t full, __mmask16 tail)
-{
-	size_t		j = 0;
-
-	for (; j < full; j += 16)
-		_mm512_storeu_ps(out + j, _mm512_setzero_ps());
-	if (tail)
-		_mm512_mask_storeu_ps(out + j, tail, _mm512_setzero_ps());
-}
-
-/* of the driver sums section below */
-RV_AVX512 static void accumulate_f64_avx512(double *acc, double a, const float *x, size_t n);
 
 /*
  * weighted_sum for rows wider than one tile (dv > 128).  Column tiles
@@ -835,9 +836,10 @@ RV_AVX512 static void accumulate_f64_avx512(double *acc, double a, const float *
  * Loading and storing out once per 4 rows keeps it as fast from cache.
  * The n % 4 last rows are added one at a time.  beta == 0 overwrites out
  * without reading it.
- * With acc (weighted_sum_acc), out is a float partial: zeroed, then
- * RV_SUM_BLOCK / 4 steps (4 rows each, one from each stream), then added
- * into acc; the n % 4 last rows make one more partial.
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 RV_AVX512 static void
 weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
@@ -846,7 +848,7 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	__mmask16	tail = tail_mask_avx512(dv % 16);
 	size_t		full = dv - dv % 16;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_SUM_BLOCK / 4 : per_slot;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	__m512		w_f32x16[4];
@@ -869,8 +871,6 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	{
 		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
 
-		if (acc)
-			zero_f32_avx512(out, full, tail);
 		for (size_t b = b0; b < b1; b++)
 		{
 			RV_UNROLL
@@ -882,21 +882,20 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 				v[u] = V + row * ldv;
 				w_f32x16[u] = _mm512_set1_ps(w[row]);
 			}
-			add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out);
+			if (acc == NULL || (b != b0 && b + 1 != b1))
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
+			else			/* a partial's first and last steps */
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, b == b0,
+								  b + 1 == b1 ? acc : NULL);
 		}
-		if (acc)
-			accumulate_f64_avx512(acc, 1.0, out, dv);
 	}
-	if (acc && per_slot * 4 < n)
-		zero_f32_avx512(out, full, tail);
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		w_f32x16[0] = _mm512_set1_ps(w[i]);
-		add_rows_f32_avx512(v, w_f32x16, 1, full, tail, out);
+		add_rows_f32_avx512(v, w_f32x16, 1, full, tail, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
-	if (acc && per_slot * 4 < n)
-		accumulate_f64_avx512(acc, 1.0, out, dv);
 }
 
 /*
@@ -2067,7 +2066,7 @@ accumulate_f64_avx512(double *acc, double a, const float *x, size_t n)
 
 /*
  * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
- * partials of at most RV_SUM_BLOCK rows added into acc), which keeps the
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
  * same long streams over V: a tile of registers over all rows when dv
  * fits in it, else part as the float partial of the wide kernel.
  */

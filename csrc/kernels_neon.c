@@ -411,6 +411,25 @@ max_checked_f32_neon(const float *x, size_t n, int *bad)
 	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
 }
 
+/* to[0..count) += (double) x for the first count (1..4) lanes of x */
+RV_NEON_INLINE void
+add_f32x4_to_f64_neon(double *to, float32x4_t x_f32x4, size_t count)
+{
+	if (count >= 4)
+	{
+		vst1q_f64(to, vaddq_f64(vld1q_f64(to), vcvt_f64_f32(vget_low_f32(x_f32x4))));
+		vst1q_f64(to + 2, vaddq_f64(vld1q_f64(to + 2), vcvt_high_f64_f32(x_f32x4)));
+	}
+	else
+	{
+		float		x[4];
+
+		vst1q_f32(x, x_f32x4);
+		for (size_t k = 0; k < count; k++)
+			to[k] += (double) x[k];
+	}
+}
+
 /*
  * The end of one float partial of weighted_tile's blocked form (acc not
  * NULL): the accumulator sets summed into set 0, set 0 added into acc
@@ -432,21 +451,7 @@ tile_to_f64_neon(float32x4_t acc_f32x4[8][8], const int rows, const int regs,
 	RV_UNROLL
 	for (int t = 0; t < regs; t++)
 	{
-		double	   *a = acc + 4 * t;
-
-		if (masked && t == regs - 1)
-		{
-			float		x[4];
-
-			vst1q_f32(x, acc_f32x4[0][t]);
-			for (size_t k = 0; k < tail; k++)
-				a[k] += (double) x[k];
-		}
-		else
-		{
-			vst1q_f64(a, vaddq_f64(vld1q_f64(a), vcvt_f64_f32(vget_low_f32(acc_f32x4[0][t]))));
-			vst1q_f64(a + 2, vaddq_f64(vld1q_f64(a + 2), vcvt_high_f64_f32(acc_f32x4[0][t])));
-		}
+		add_f32x4_to_f64_neon(acc + 4 * t, acc_f32x4[0][t], (masked && t == regs - 1) ? tail : 4);
 		acc_f32x4[0][t] = vdupq_n_f32(0.0f);
 	}
 }
@@ -464,8 +469,8 @@ tile_to_f64_neon(float32x4_t acc_f32x4[8][8], const int rows, const int regs,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
  * With acc (weighted_sum_acc), the row loop runs in chunks of
- * RV_SUM_BLOCK / rows steps, each chunk a float partial of at most
- * RV_SUM_BLOCK rows that is added into acc (then the n % rows last rows
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
  * as one more), and out is not touched.
  */
 RV_NEON_INLINE void
@@ -477,7 +482,7 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
 	float32x4_t acc_f32x4[8][8];
 	size_t		per_set = n / rows;
-	size_t		chunk = acc ? RV_SUM_BLOCK / (size_t) rows : per_set;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -653,48 +658,42 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 /*
  * out[j] += sum_r w[r] v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + rem (rem < 4): each chunk of out is loaded and
- * stored once per step, rows added in order.
+ * stored once per step, rows added in order.  The first step of a float
+ * partial of weighted_sum_acc starts from 0 instead of out (first), its
+ * last one adds the result into the doubles `to` instead of storing it
+ * (to != NULL).
  */
 RV_NEON_INLINE void
 add_rows_f32_neon(const float *const *v, const float *w, const int rows,
-				  size_t full, size_t rem, float *out)
+				  size_t full, size_t rem, float *out, int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 4)
 	{
-		float32x4_t acc_f32x4 = vld1q_f32(out + j);
+		float32x4_t acc_f32x4 = first ? vdupq_n_f32(0.0f) : vld1q_f32(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x4 = vfmaq_n_f32(acc_f32x4, vld1q_f32(v[r] + j), w[r]);
-		vst1q_f32(out + j, acc_f32x4);
+		if (to)
+			add_f32x4_to_f64_neon(to + j, acc_f32x4, 4);
+		else
+			vst1q_f32(out + j, acc_f32x4);
 	}
 	if (rem)
 	{
-		float32x4_t acc_f32x4 = load_partial_f32x4(out + j, rem, 0.0f);
+		float32x4_t acc_f32x4 = first ? vdupq_n_f32(0.0f) : load_partial_f32x4(out + j, rem, 0.0f);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x4 = vfmaq_n_f32(acc_f32x4, load_partial_f32x4(v[r] + j, rem, 0.0f), w[r]);
-		store_partial_f32x4(out + j, acc_f32x4, rem);
+		if (to)
+			add_f32x4_to_f64_neon(to + j, acc_f32x4, rem);
+		else
+			store_partial_f32x4(out + j, acc_f32x4, rem);
 	}
 }
-
-/* out[0 .. full + rem) = 0 (rem < 4) */
-RV_NEON_INLINE void
-zero_f32_neon(float *out, size_t full, size_t rem)
-{
-	size_t		j = 0;
-
-	for (; j < full; j += 4)
-		vst1q_f32(out + j, vdupq_n_f32(0.0f));
-	if (rem)
-		store_partial_f32x4(out + j, vdupq_n_f32(0.0f), rem);
-}
-
-/* of the driver sums section below */
-static void accumulate_f64_neon(double *acc, double a, const float *x, size_t n);
 
 /*
  * weighted_sum for rows wider than one tile (dv > 32), as
@@ -702,9 +701,10 @@ static void accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
- * With acc (weighted_sum_acc), out is a float partial: zeroed, then
- * RV_SUM_BLOCK / 4 steps (4 rows each, one from each stream), then added
- * into acc; the n % 4 last rows make one more partial.
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 static void
 weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
@@ -713,7 +713,7 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	size_t		rem = dv % 4;
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_SUM_BLOCK / 4 : per_slot;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	float		w4[4];
@@ -736,8 +736,6 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	{
 		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
 
-		if (acc)
-			zero_f32_neon(out, full, rem);
 		for (size_t b = b0; b < b1; b++)
 		{
 			RV_UNROLL
@@ -749,20 +747,19 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 				v[u] = V + row * ldv;
 				w4[u] = w[row];
 			}
-			add_rows_f32_neon(v, w4, 4, full, rem, out);
+			if (acc == NULL || (b != b0 && b + 1 != b1))
+				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
+			else			/* a partial's first and last steps */
+				add_rows_f32_neon(v, w4, 4, full, rem, out, b == b0,
+								  b + 1 == b1 ? acc : NULL);
 		}
-		if (acc)
-			accumulate_f64_neon(acc, 1.0, out, dv);
 	}
-	if (acc && per_slot * 4 < n)
-		zero_f32_neon(out, full, rem);
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
-		add_rows_f32_neon(v, w + i, 1, full, rem, out);
+		add_rows_f32_neon(v, w + i, 1, full, rem, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
-	if (acc && per_slot * 4 < n)
-		accumulate_f64_neon(acc, 1.0, out, dv);
 }
 
 /*
@@ -1723,7 +1720,7 @@ accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
 
 /*
  * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
- * partials of at most RV_SUM_BLOCK rows added into acc), which keeps the
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
  * same long streams over V: a tile of registers over all rows when dv
  * fits in it, else part as the float partial of the wide kernel.
  */

@@ -463,14 +463,14 @@ accumulate_f64_serial(double *acc, double a, const float *x, size_t n)
 		acc[i] = a * acc[i] + (double) x[i];
 }
 
-/* blocks of RV_SUM_BLOCK consecutive rows, each summed into part, then added into acc */
+/* blocks of RV_VALUE_BLOCK consecutive rows, each summed into part, then added into acc */
 static void
 weighted_sum_acc_serial(const float *w, const float *V, size_t n, size_t dv,
 						size_t ldv, float *part, double *acc)
 {
-	for (size_t b = 0; b < n; b += RV_SUM_BLOCK)
+	for (size_t b = 0; b < n; b += RV_VALUE_BLOCK)
 	{
-		size_t		len = n - b < RV_SUM_BLOCK ? n - b : RV_SUM_BLOCK;
+		size_t		len = n - b < RV_VALUE_BLOCK ? n - b : RV_VALUE_BLOCK;
 
 		weighted_sum_serial(w + b, V + b * ldv, len, dv, ldv, 0.0f, part);
 		accumulate_f64_serial(acc, 1.0, part, dv);

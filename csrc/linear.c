@@ -21,14 +21,14 @@
  * make them: when every one of them is 0 (phi(k_i)_j = exp(k_ij) rounds
  * to 0 below -104, and the other products underflow too) the weights would
  * be 0 / 0: that is RV_ERR_NONFINITE, never NaN.  out = sum_i w_i v_i by
- * rv_weighted_rows (float partials of RV_SUM_BLOCK rows added in double).
+ * rv_weighted_rows (float partials of RV_VALUE_BLOCK rows added in double).
  *
  * Summary: M = [S | z] = sum_i phi(k_i) [v_i, 1] (d x (dv + 1)), after
  * which out(q) = S^T phi(q) / (phi(q).z) costs O(d dv) per query.  Row j
  * of S is a weighted sum of the value rows with the weights phi(K)[., j]
  * (a column of phi(K), transposed into a contiguous run), computed by
  * weighted_sum over sub-blocks of keys that stay in cache while every row
- * j reads them.  Float partial sums of RV_SUM_BLOCK keys are added in
+ * j reads them.  Float partial sums of RV_VALUE_BLOCK keys are added in
  * double; z is summed in double.  Tasks own disjoint groups of rows j, so
  * the summary is bit-identical for any thread count.
  */
@@ -294,7 +294,7 @@ typedef struct summary_args
  * Rows j0 .. j0 + g of M: for each sub-block of keys, R = phi of the keys'
  * columns j0 .. j0 + g (len x g), T = its transpose (g x len, a
  * contiguous run of weights per row j), then row j of the float partial
- * of RV_SUM_BLOCK keys (kept in M itself) += T_j V_sub.  z and the
+ * of RV_VALUE_BLOCK keys (kept in M itself) += T_j V_sub.  z and the
  * partials are summed in double.  Polls every SUMMARY_POLL_WORK.
  */
 static rv_status
@@ -315,9 +315,9 @@ summary_task(rv_job *job, void *arg, size_t t, size_t worker)
 
 	for (size_t i = 0; i < g * ldm; i++)
 		D[i] = 0.0;
-	for (size_t kb = 0; kb < a->n; kb += RV_SUM_BLOCK)
+	for (size_t kb = 0; kb < a->n; kb += RV_VALUE_BLOCK)
 	{
-		size_t		kend = a->n - kb < RV_SUM_BLOCK ? a->n : kb + RV_SUM_BLOCK;
+		size_t		kend = a->n - kb < RV_VALUE_BLOCK ? a->n : kb + RV_VALUE_BLOCK;
 
 		for (size_t sb = kb; sb < kend; sb += SUMMARY_ROWS)
 		{

@@ -96,14 +96,14 @@ rv_status	rv_weights_one(const rv_kernels *kern, const float *q,
 
 /*
  * Weighted sums of value rows that stay accurate for any number of rows
- * and any spread of the weights: float partials over at most RV_SUM_BLOCK
+ * and any spread of the weights: float partials over at most RV_VALUE_BLOCK
  * rows added into a double accumulator.  A float sum that runs over all n
  * rows loses every term below half an ulp of its running value: one
  * weight near 1 and 4095 of 2.4e-8 lose 1e-4 of the result.  An add of at
- * least RV_SUM_BLOCK rows goes through the table's weighted_sum_acc (which
+ * least RV_VALUE_BLOCK rows goes through the table's weighted_sum_acc (which
  * keeps its long streams over V); shorter adds share a float partial
  * (weighted_sum, beta 0 then 1) that is flushed into acc by
- * accumulate_f64 when it holds RV_SUM_BLOCK rows.
+ * accumulate_f64 when it holds RV_VALUE_BLOCK rows.
  *
  * The sum held is A acc + part (the rows since the last flush are in part,
  * unscaled).  rv_vsum_init: dv = heads * dvh columns (heads > 1: head h

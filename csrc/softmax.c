@@ -6,9 +6,11 @@
  * max keeps every exp argument <= 0, so nothing overflows; -Infinity
  * entries become exp(-Infinity) = 0, which is how callers mask keys.
  *
- * Every long sum runs in float lanes over blocks of at most RV_SUM_BLOCK
- * terms whose results are added in double: a float sum over all n terms
- * rounds away each term below half an ulp of its running value.
+ * Every long sum runs in float over blocks of at most RV_SUM_BLOCK terms
+ * (exp sums, split further by the lanes) or RV_VALUE_BLOCK rows (value
+ * sums, one float chain per column) whose results are added in double: a
+ * float sum over all n terms rounds away each term below half an ulp of
+ * its running value.
  */
 #include <math.h>
 #include <string.h>
@@ -65,7 +67,7 @@ vsum_flush(rv_vsum *s)
 }
 
 /*
- * n >= RV_SUM_BLOCK rows at once (one head, or heads one after the other
+ * n >= RV_VALUE_BLOCK rows at once (one head, or heads one after the other
  * when the table has no head_weighted_sum): the table's weighted_sum_acc,
  * which forms the partials inside its own long streams over V, in calls
  * of RV_CANCEL_BLOCK rows with the polls in between.
@@ -107,16 +109,16 @@ rv_status
 rv_vsum_add(rv_vsum *s, const float *W, size_t ldw, const float *V,
 			size_t n, size_t ldv)
 {
-	if (n >= RV_SUM_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL))
+	if (n >= RV_VALUE_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL))
 		return vsum_add_direct(s, W, ldw, V, n, ldv);
 	/* fewer rows (or a table's fused heads): a float partial across calls */
 	for (size_t i = 0; i < n;)
 	{
 		size_t		len;
 
-		if (s->rows == RV_SUM_BLOCK)
+		if (s->rows == RV_VALUE_BLOCK)
 			vsum_flush(s);
-		len = n - i < RV_SUM_BLOCK - s->rows ? n - i : RV_SUM_BLOCK - s->rows;
+		len = n - i < RV_VALUE_BLOCK - s->rows ? n - i : RV_VALUE_BLOCK - s->rows;
 		/* beta 0 starts a partial: part holds what was flushed, or garbage */
 		if (s->heads == 1)
 			s->kern->weighted_sum(W + i, V + i * ldv, len, s->dvh, ldv,

@@ -8,7 +8,7 @@
  * 0, powers of two, inexact factors); acc and x hold mixed signs and
  * magnitudes, and in one pass NaN and +/-Infinity (which a == 0 must not
  * clear).  weighted_sum_acc is checked against a float64 sum over row
- * counts around the partial length RV_SUM_BLOCK and every column tail of
+ * counts around the partial length RV_VALUE_BLOCK and every column tail of
  * the register tiles and the wide kernels, with a row stride wider than
  * dv whose gap holds NaN (a read of it poisons the result); the case of
  * one dominant weight among thousands of tiny ones shows that the float
@@ -265,7 +265,7 @@ test_accumulate(const test_table *t)
  * acc = init + sum_i w_i V_i over n rows of dv columns (stride ldv = dv +
  * 3, the gap NaN), against float64: within 1e-5 relative plus 1e-6 of the
  * magnitude sum_i |w_i V_i[j]| (each partial is a float sum of at most
- * RV_SUM_BLOCK terms).
+ * RV_VALUE_BLOCK terms).
  */
 static void
 check_wsa(const test_table *t, size_t n, size_t dv, int layout)
@@ -340,7 +340,7 @@ check_wsa(const test_table *t, size_t n, size_t dv, int layout)
 /*
  * One weight of 1 and n - 1 of 2^-25 (each below half an ulp of a float
  * running sum near 1), values 1: a single float sum would lose (n - 1) 2^-25
- * of the result, 1.2e-4 at n = 4096; partials of RV_SUM_BLOCK rows keep the
+ * of the result, 1.2e-4 at n = 4096; partials of RV_VALUE_BLOCK rows keep the
  * loss under 255 * 2^-25 = 7.6e-6.  Also with the dominant row last.
  */
 static void
