@@ -1338,6 +1338,37 @@ test_cancel(void)
 	free(M);
 }
 
+/*
+ * The linear summary polls on a work budget, not once per block of keys:
+ * d = dv = 128 over 2048 keys on one task is 33.5M multiply-adds, which
+ * must see a poll about every million (it saw two: before the task and
+ * after the block), and a cancel on the fifth poll stops it.
+ */
+static void
+test_summary_polls(void)
+{
+	size_t		n = 2048, d = 128, dv = 128;
+	float	   *K = rand_array(n * d, 1.0f);
+	float	   *V = rand_array(n * dv, 1.0f);
+	float	   *M = alloc_floats(d * (dv + 1));
+	rv_exec		ex = {.max_threads = 1, .cancel = cancel_cb};
+	float	   *scratch = alloc_floats(rv_linear_summary_scratch(n, d, dv, &ex));
+	int			polls;
+
+	cancel_after = 1 << 30;
+	atomic_store(&cancel_polls, 0);
+	CHECK_STATUS(rv_linear_attention_summary(K, V, n, d, dv, M, scratch, &ex), RV_OK);
+	polls = atomic_load(&cancel_polls);
+	CHECK(polls >= 20, "linear summary polled %d times over 33.5M multiply-adds", polls);
+	cancel_after = 5;
+	atomic_store(&cancel_polls, 0);
+	CHECK_STATUS(rv_linear_attention_summary(K, V, n, d, dv, M, scratch, &ex), RV_ERR_CANCELLED);
+	free(K);
+	free(V);
+	free(M);
+	free(scratch);
+}
+
 int
 main(void)
 {
@@ -1353,6 +1384,7 @@ main(void)
 		test_errors();
 		test_threads();
 		test_cancel();
+		test_summary_polls();
 	}
 	return test_summary();
 }
