@@ -728,6 +728,22 @@ add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
 	}
 }
 
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_AVX2_INLINE void
+wide_step_avx2(const float *w, const float *V, size_t ldv, size_t per_slot,
+				const size_t *skew, size_t b, const float **v, __m256 *w_f32x8)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w_f32x8[u] = _mm256_set1_ps(w[row]);
+	}
+}
+
 /*
  * weighted_sum for rows wider than one tile (dv > 64), as
  * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
@@ -747,7 +763,6 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	__m256i		tail = tail_mask_avx2(rem);
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	__m256		w_f32x8[4];
@@ -766,28 +781,31 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b0 = 0; b0 < per_slot; b0 += chunk)
-	{
-		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
-
-		for (size_t b = b0; b < b1; b++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			RV_UNROLL
-			for (int u = 0; u < 4; u++)
-			{
-				size_t		in_slot = b + skew[u];
-				size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-				v[u] = V + row * ldv;
-				w_f32x8[u] = _mm256_set1_ps(w[row]);
-			}
-			if (acc == NULL || (b != b0 && b + 1 != b1))
-				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
-			else			/* a partial's first and last steps */
-				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, b == b0,
-								  b + 1 == b1 ? acc : NULL);
+			wide_step_avx2(w, V, ldv, per_slot, skew, b, v, w_f32x8);
+			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
 		}
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_avx2(w, V, ldv, per_slot, skew, b0, v, w_f32x8);
+			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_avx2(w, V, ldv, per_slot, skew, b, v, w_f32x8);
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_avx2(w, V, ldv, per_slot, skew, b1 - 1, v, w_f32x8);
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;

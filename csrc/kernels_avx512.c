@@ -824,6 +824,22 @@ add_rows_f32_avx512(const float *const *v, const __m512 *w_f32x16,
 	}
 }
 
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_AVX512_INLINE void
+wide_step_avx512(const float *w, const float *V, size_t ldv, size_t per_slot,
+				  const size_t *skew, size_t b, const float **v, __m512 *w_f32x16)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w_f32x16[u] = _mm512_set1_ps(w[row]);
+	}
+}
+
 /*
  * weighted_sum for rows wider than one tile (dv > 128).  Column tiles
  * kept in registers over a block of rows would read V in short strided
@@ -848,7 +864,6 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	__mmask16	tail = tail_mask_avx512(dv % 16);
 	size_t		full = dv - dv % 16;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	__m512		w_f32x16[4];
@@ -867,28 +882,31 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b0 = 0; b0 < per_slot; b0 += chunk)
-	{
-		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
-
-		for (size_t b = b0; b < b1; b++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			RV_UNROLL
-			for (int u = 0; u < 4; u++)
-			{
-				size_t		in_slot = b + skew[u];
-				size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-				v[u] = V + row * ldv;
-				w_f32x16[u] = _mm512_set1_ps(w[row]);
-			}
-			if (acc == NULL || (b != b0 && b + 1 != b1))
-				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
-			else			/* a partial's first and last steps */
-				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, b == b0,
-								  b + 1 == b1 ? acc : NULL);
+			wide_step_avx512(w, V, ldv, per_slot, skew, b, v, w_f32x16);
+			add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
 		}
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_avx512(w, V, ldv, per_slot, skew, b0, v, w_f32x16);
+			add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_avx512(w, V, ldv, per_slot, skew, b, v, w_f32x16);
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_avx512(w, V, ldv, per_slot, skew, b1 - 1, v, w_f32x16);
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;

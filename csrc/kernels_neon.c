@@ -695,6 +695,22 @@ add_rows_f32_neon(const float *const *v, const float *w, const int rows,
 	}
 }
 
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_NEON_INLINE void
+wide_step_neon(const float *w, const float *V, size_t ldv, size_t per_slot,
+				const size_t *skew, size_t b, const float **v, float *w4)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w4[u] = w[row];
+	}
+}
+
 /*
  * weighted_sum for rows wider than one tile (dv > 32), as
  * weighted_wide_f32_avx512: out stays in L1, each step adds 4 whole rows
@@ -713,7 +729,6 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	size_t		rem = dv % 4;
 	size_t		full = dv - rem;
 	size_t		per_slot = n / 4;
-	size_t		chunk = acc ? RV_VALUE_BLOCK / 4 : per_slot;
 	size_t		skew[4];
 	const float *v[4];
 	float		w4[4];
@@ -732,28 +747,31 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b0 = 0; b0 < per_slot; b0 += chunk)
-	{
-		size_t		b1 = per_slot - b0 < chunk ? per_slot : b0 + chunk;
-
-		for (size_t b = b0; b < b1; b++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			RV_UNROLL
-			for (int u = 0; u < 4; u++)
-			{
-				size_t		in_slot = b + skew[u];
-				size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-				v[u] = V + row * ldv;
-				w4[u] = w[row];
-			}
-			if (acc == NULL || (b != b0 && b + 1 != b1))
-				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
-			else			/* a partial's first and last steps */
-				add_rows_f32_neon(v, w4, 4, full, rem, out, b == b0,
-								  b + 1 == b1 ? acc : NULL);
+			wide_step_neon(w, V, ldv, per_slot, skew, b, v, w4);
+			add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
 		}
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_neon(w, V, ldv, per_slot, skew, b0, v, w4);
+			add_rows_f32_neon(v, w4, 4, full, rem, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_neon(w, V, ldv, per_slot, skew, b, v, w4);
+				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_neon(w, V, ldv, per_slot, skew, b1 - 1, v, w4);
+				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
