@@ -352,25 +352,21 @@ static rv_status
 block_finish(const cross_args *a, cross_block *b, float *S, size_t ld,
 			 rv_job *job)
 {
-	if (b->part > 0)
-		block_flush(a, b);
 	for (size_t c = 0; c < b->rows; c++)
 	{
 		float	   *o = b->O + c * a->f.dv;
 		double	   *od = b->Od + c * a->dvh;
 		size_t		lo = b->lo_r[c],
 					hi = b->hi_r[c];
-		double		f;
 		rv_status	st;
 
+		/* l > 0 means that a tile ran: the partial holds its keys */
 		if (b->l[c] == 0.0)
 		{
 			memset(o, 0, a->dvh * sizeof(float));
 			continue;
 		}
-		f = b->A[c] / b->l[c];
-		for (size_t j = 0; j < a->dvh; j++)
-			o[j] = (float) (od[j] * f);
+		a->f.kern->finish_f64(od, b->A[c], o, 1.0 / b->l[c], a->dvh, o);
 		if (!b->redo[c] && a->f.kern->all_finite(o, a->dvh))
 			continue;
 		st = rv_flash_row(a->f.kern, a->f.Q + (b->r0 + c) * a->f.d + b->h * a->dh,

@@ -1804,43 +1804,77 @@ cross_pv_f32_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== primitives of the driver sums ==== */
 
-/* acc[0..4) = a acc + x for 4 floats of x */
-RV_AVX2_INLINE void
-accumulate_f64x4_avx2(double *acc, __m256d a_f64x4, __m128 x_f32x4)
+/*
+ * a acc + x for 4 doubles of acc and 4 floats of x (mul then add, as the
+ * scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
+ */
+RV_AVX2_INLINE __m256d
+scaled_sum_f64x4_avx2(__m256d acc_f64x4, __m256d a_f64x4, __m128 x_f32x4, const int scaled)
 {
-	__m256d		acc_f64x4 = _mm256_mul_pd(a_f64x4, _mm256_loadu_pd(acc));
-
-	_mm256_storeu_pd(acc, _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(x_f32x4)));
+	if (scaled)
+		acc_f64x4 = _mm256_mul_pd(a_f64x4, acc_f64x4);
+	return _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(x_f32x4));
 }
 
-/*
- * acc = a acc + x, 8 doubles per step (mul then add, as the scalar
- * table: the same bits); a tail of 1..3 through masks.
- */
-RV_AVX2 static void
-accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 8 doubles per step, a tail of 1..7 */
+RV_AVX2_INLINE void
+accumulate_f64_body_avx2(double *acc, double a, const float *x, size_t n, const int scaled)
 {
 	__m256d		a_f64x4 = _mm256_set1_pd(a);
 	size_t		i = 0;
 
 	for (; i + 8 <= n; i += 8)
 	{
-		accumulate_f64x4_avx2(acc + i, a_f64x4, _mm_loadu_ps(x + i));
-		accumulate_f64x4_avx2(acc + i + 4, a_f64x4, _mm_loadu_ps(x + i + 4));
+		_mm256_storeu_pd(acc + i, scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i), a_f64x4,
+														_mm_loadu_ps(x + i), scaled));
+		_mm256_storeu_pd(acc + i + 4, scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i + 4), a_f64x4,
+															_mm_loadu_ps(x + i + 4), scaled));
 	}
-	if (i + 4 <= n)
+	for (; i < n; i += 4)
 	{
-		accumulate_f64x4_avx2(acc + i, a_f64x4, _mm_loadu_ps(x + i));
-		i += 4;
+		__m128i		mask_i32x4 = _mm256_castsi256_si128(tail_mask_avx2(n - i < 4 ? n - i : 4));
+		__m256i		mask_i64x4 = _mm256_cvtepi32_epi64(mask_i32x4);
+
+		_mm256_maskstore_pd(acc + i, mask_i64x4,
+							scaled_sum_f64x4_avx2(_mm256_maskload_pd(acc + i, mask_i64x4), a_f64x4,
+												  _mm_maskload_ps(x + i, mask_i32x4), scaled));
+	}
+}
+
+RV_AVX2 static void
+accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)
+		accumulate_f64_body_avx2(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_avx2(acc, a, x, n, 1);
+}
+
+/* out = (float) ((a acc + x) mul), 4 per step, a tail of 1..3 under masks */
+RV_AVX2 static void
+finish_f64_avx2(const double *acc, double a, const float *x, double mul,
+				size_t n, float *out)
+{
+	__m256d		a_f64x4 = _mm256_set1_pd(a),
+				mul_f64x4 = _mm256_set1_pd(mul);
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		__m256d		s_f64x4 = scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i), a_f64x4,
+													_mm_loadu_ps(x + i), 1);
+
+		_mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_mul_pd(s_f64x4, mul_f64x4)));
 	}
 	if (i < n)
 	{
 		__m128i		mask_i32x4 = _mm256_castsi256_si128(tail_mask_avx2(n - i));
 		__m256i		mask_i64x4 = _mm256_cvtepi32_epi64(mask_i32x4);
-		__m256d		acc_f64x4 = _mm256_mul_pd(a_f64x4, _mm256_maskload_pd(acc + i, mask_i64x4));
+		__m256d		s_f64x4 = scaled_sum_f64x4_avx2(_mm256_maskload_pd(acc + i, mask_i64x4), a_f64x4,
+													_mm_maskload_ps(x + i, mask_i32x4), 1);
 
-		acc_f64x4 = _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(_mm_maskload_ps(x + i, mask_i32x4)));
-		_mm256_maskstore_pd(acc + i, mask_i64x4, acc_f64x4);
+		_mm_maskstore_ps(out + i, mask_i32x4, _mm256_cvtpd_ps(_mm256_mul_pd(s_f64x4, mul_f64x4)));
 	}
 }
 
@@ -1891,6 +1925,7 @@ const rv_kernels rv_kernels_avx2 = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_avx2,
+	.finish_f64 = finish_f64_avx2,
 	.weighted_sum_acc = weighted_sum_acc_f32_avx2,
 };
 

@@ -2041,44 +2041,70 @@ cross_pv_f32_avx512(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== primitives of the driver sums ==== */
 
-/* acc[0..8) = a acc + x for the lanes of mask (8 floats of x in x_f32x8) */
-RV_AVX512_INLINE void
-accumulate_f64x8_avx512(double *acc, __m512d a_f64x8, __m256 x_f32x8, __mmask8 mask)
+/*
+ * a acc + x for 8 doubles of acc and 8 floats of x (mul then add, as the
+ * scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
+ */
+RV_AVX512_INLINE __m512d
+scaled_sum_f64x8_avx512(__m512d acc_f64x8, __m512d a_f64x8, __m256 x_f32x8, const int scaled)
 {
-	__m512d		acc_f64x8 = _mm512_mul_pd(a_f64x8, _mm512_maskz_loadu_pd(mask, acc));
-
-	_mm512_mask_storeu_pd(acc, mask, _mm512_add_pd(acc_f64x8, _mm512_cvtps_pd(x_f32x8)));
+	if (scaled)
+		acc_f64x8 = _mm512_mul_pd(a_f64x8, acc_f64x8);
+	return _mm512_add_pd(acc_f64x8, _mm512_cvtps_pd(x_f32x8));
 }
 
-/*
- * acc = a acc + x, 16 doubles per step (mul then add, as the scalar
- * table: the same bits); the tail under masks.
- */
+/* the 8 floats of x at i, under a mask of the lanes below n */
+RV_AVX512_INLINE __m256
+load8_f32_avx512(const float *x, size_t i, size_t n)
+{
+	__m512		x_f32x16 = _mm512_maskz_loadu_ps(tail_mask_avx512(n - i < 8 ? n - i : 8), x + i);
+
+	return _mm512_castps512_ps256(x_f32x16);
+}
+
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 8 doubles per step, the tail under masks */
+RV_AVX512_INLINE void
+accumulate_f64_body_avx512(double *acc, double a, const float *x, size_t n, const int scaled)
+{
+	__m512d		a_f64x8 = _mm512_set1_pd(a);
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		__mmask8	mask = (__mmask8) ((1u << (n - i < 8 ? n - i : 8)) - 1u);
+
+		_mm512_mask_storeu_pd(acc + i, mask,
+							  scaled_sum_f64x8_avx512(_mm512_maskz_loadu_pd(mask, acc + i), a_f64x8,
+													  load8_f32_avx512(x, i, n), scaled));
+	}
+}
+
 RV_AVX512 static void
 accumulate_f64_avx512(double *acc, double a, const float *x, size_t n)
 {
-	__m512d		a_f64x8 = _mm512_set1_pd(a);
-	size_t		i = 0;
+	if (a == 1.0)
+		accumulate_f64_body_avx512(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_avx512(acc, a, x, n, 1);
+}
 
-	for (; i + 16 <= n; i += 16)
+/* out = (float) ((a acc + x) mul), 8 per step (the tail under masks) */
+RV_AVX512 static void
+finish_f64_avx512(const double *acc, double a, const float *x, double mul,
+				  size_t n, float *out)
+{
+	__m512d		a_f64x8 = _mm512_set1_pd(a),
+				mul_f64x8 = _mm512_set1_pd(mul);
+
+	for (size_t i = 0; i < n; i += 8)
 	{
-		__m512		x_f32x16 = _mm512_loadu_ps(x + i);
-		__m256		hi_f32x8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x_f32x16), 1));
+		size_t		len = n - i < 8 ? n - i : 8;
+		__m512d		s_f64x8 = scaled_sum_f64x8_avx512(_mm512_maskz_loadu_pd((__mmask8) ((1u << len) - 1u),
+																		  acc + i),
+													  a_f64x8, load8_f32_avx512(x, i, n), 1);
 
-		accumulate_f64x8_avx512(acc + i, a_f64x8, _mm512_castps512_ps256(x_f32x16), 0xFF);
-		accumulate_f64x8_avx512(acc + i + 8, a_f64x8, hi_f32x8, 0xFF);
-	}
-	if (i < n)
-	{
-		size_t		rem = n - i;
-		__m512		x_f32x16 = _mm512_maskz_loadu_ps(tail_mask_avx512(rem), x + i);
-		__m256		hi_f32x8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x_f32x16), 1));
-
-		accumulate_f64x8_avx512(acc + i, a_f64x8, _mm512_castps512_ps256(x_f32x16),
-								(__mmask8) ((1u << (rem < 8 ? rem : 8)) - 1u));
-		if (rem > 8)
-			accumulate_f64x8_avx512(acc + i + 8, a_f64x8, hi_f32x8,
-									(__mmask8) ((1u << (rem - 8)) - 1u));
+		_mm512_mask_storeu_ps(out + i, tail_mask_avx512(len),
+							  _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_mul_pd(s_f64x8, mul_f64x8))));
 	}
 }
 
@@ -2131,6 +2157,7 @@ const rv_kernels rv_kernels_avx512 = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_avx512,
+	.finish_f64 = finish_f64_avx512,
 	.weighted_sum_acc = weighted_sum_acc_f32_avx512,
 };
 

@@ -1703,11 +1703,22 @@ cross_pv_f32_neon(const float *P, size_t ldp, const float *V, size_t ldv,
 /* ==== primitives of the driver sums ==== */
 
 /*
- * acc = a acc + x, 4 doubles per step (vmulq then vaddq, as the scalar
- * table: the same bits); a tail of 1..3 lane by lane.
+ * a acc + x for 2 doubles of acc and 2 floats of x (vmulq then vaddq, as
+ * the scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
  */
-static void
-accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
+RV_NEON_INLINE float64x2_t
+scaled_sum_f64x2_neon(float64x2_t acc_f64x2, float64x2_t a_f64x2, float32x2_t x_f32x2,
+					  const int scaled)
+{
+	if (scaled)
+		acc_f64x2 = vmulq_f64(a_f64x2, acc_f64x2);
+	return vaddq_f64(acc_f64x2, vcvt_f64_f32(x_f32x2));
+}
+
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 4 doubles per step, a tail of 1..3 */
+RV_NEON_INLINE void
+accumulate_f64_body_neon(double *acc, double a, const float *x, size_t n, const int scaled)
 {
 	float64x2_t a_f64x2 = vdupq_n_f64(a);
 	size_t		i = 0;
@@ -1715,24 +1726,56 @@ accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
 	for (; i + 4 <= n; i += 4)
 	{
 		float32x4_t x_f32x4 = vld1q_f32(x + i);
-		float64x2_t lo_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i));
-		float64x2_t hi_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i + 2));
 
-		vst1q_f64(acc + i, vaddq_f64(lo_f64x2, vcvt_f64_f32(vget_low_f32(x_f32x4))));
-		vst1q_f64(acc + i + 2, vaddq_f64(hi_f64x2, vcvt_high_f64_f32(x_f32x4)));
+		vst1q_f64(acc + i, scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2,
+												 vget_low_f32(x_f32x4), scaled));
+		vst1q_f64(acc + i + 2, scaled_sum_f64x2_neon(vld1q_f64(acc + i + 2), a_f64x2,
+													 vget_high_f32(x_f32x4), scaled));
 	}
-	if (i + 2 <= n)
+	for (; i + 2 <= n; i += 2)
+		vst1q_f64(acc + i, scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2, vld1_f32(x + i),
+												 scaled));
+	if (i < n)
 	{
-		float64x2_t lo_f64x2 = vmulq_f64(a_f64x2, vld1q_f64(acc + i));
+		float32x2_t x_f32x2 = vld1_lane_f32(x + i, vdup_n_f32(0.0f), 0);
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_lane_f64(acc + i, vdupq_n_f64(0.0), 0),
+													a_f64x2, x_f32x2, scaled);
 
-		vst1q_f64(acc + i, vaddq_f64(lo_f64x2, vcvt_f64_f32(vld1_f32(x + i))));
-		i += 2;
+		vst1q_lane_f64(acc + i, s_f64x2, 0);
+	}
+}
+
+static void
+accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)
+		accumulate_f64_body_neon(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_neon(acc, a, x, n, 1);
+}
+
+/* out = (float) ((a acc + x) mul), 2 per step, a tail of 1 */
+static void
+finish_f64_neon(const double *acc, double a, const float *x, double mul,
+				size_t n, float *out)
+{
+	float64x2_t a_f64x2 = vdupq_n_f64(a),
+				mul_f64x2 = vdupq_n_f64(mul);
+	size_t		i = 0;
+
+	for (; i + 2 <= n; i += 2)
+	{
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2, vld1_f32(x + i), 1);
+
+		vst1_f32(out + i, vcvt_f32_f64(vmulq_f64(s_f64x2, mul_f64x2)));
 	}
 	if (i < n)
 	{
-		float64x1_t lo_f64x1 = vmul_f64(vget_low_f64(a_f64x2), vld1_f64(acc + i));
+		float32x2_t x_f32x2 = vld1_lane_f32(x + i, vdup_n_f32(0.0f), 0);
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_lane_f64(acc + i, vdupq_n_f64(0.0), 0),
+													a_f64x2, x_f32x2, 1);
 
-		vst1_f64(acc + i, vadd_f64(lo_f64x1, vdup_n_f64((double) x[i])));
+		vst1_lane_f32(out + i, vcvt_f32_f64(vmulq_f64(s_f64x2, mul_f64x2)), 0);
 	}
 }
 
@@ -1783,6 +1826,7 @@ const rv_kernels rv_kernels_neon = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_neon,
+	.finish_f64 = finish_f64_neon,
 	.weighted_sum_acc = weighted_sum_acc_f32_neon,
 };
 

@@ -459,8 +459,20 @@ cross_pv_serial(const float *P, size_t ldp, const float *V, size_t ldv,
 static void
 accumulate_f64_serial(double *acc, double a, const float *x, size_t n)
 {
+	if (a == 1.0)				/* the same bits without the product */
+		for (size_t i = 0; i < n; i++)
+			acc[i] = acc[i] + (double) x[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			acc[i] = a * acc[i] + (double) x[i];
+}
+
+static void
+finish_f64_serial(const double *acc, double a, const float *x, double mul,
+				  size_t n, float *out)
+{
 	for (size_t i = 0; i < n; i++)
-		acc[i] = a * acc[i] + (double) x[i];
+		out[i] = (float) ((a * acc[i] + (double) x[i]) * mul);
 }
 
 /* blocks of RV_VALUE_BLOCK consecutive rows, each summed into part, then added into acc */
@@ -508,5 +520,6 @@ const rv_kernels rv_kernels_scalar = {
 
 	/* driver sums */
 	.accumulate_f64 = accumulate_f64_serial,
+	.finish_f64 = finish_f64_serial,
 	.weighted_sum_acc = weighted_sum_acc_serial,
 };

@@ -249,6 +249,16 @@ typedef struct rv_kernels
 								   size_t n);
 
 	/*
+	 * The end of a sum held as a acc + x (accumulate_f64's operands):
+	 * out[i] = (float) ((a * acc[i] + x[i]) * mul) for i < n, each step
+	 * rounded to double as in accumulate_f64 (a == 1 exact, never fused),
+	 * then one rounding to float, so that every table gives the same
+	 * bits.  out may equal x.
+	 */
+	void		(*finish_f64) (const double *acc, double a, const float *x,
+							   double mul, size_t n, float *out);
+
+	/*
 	 * weighted_sum into a double accumulator: acc[j] += sum_i w[i] V_i[j]
 	 * for j < dv (V_i at V + i * ldv), the sum formed as float partial
 	 * sums over at most RV_VALUE_BLOCK rows each, every partial added into

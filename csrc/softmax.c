@@ -154,11 +154,9 @@ rv_vsum_finish(rv_vsum *s, double mul, float *out)
 
 	if (rv_job_should_stop(s->job))
 		return RV_ERR_CANCELLED;
-	if (s->rows)
-		vsum_flush(s);
-	mul *= s->A;
-	for (size_t j = 0; j < dv; j++)
-		out[j] = (float) (s->acc[j] * mul);
+	if (s->rows == 0)
+		memset(s->part, 0, dv * sizeof(float));	/* what was flushed */
+	s->kern->finish_f64(s->acc, s->A, s->part, mul, dv, out);
 	if (!s->kern->all_finite(out, dv))
 		return RV_ERR_NONFINITE;
 	return RV_OK;

@@ -1,9 +1,11 @@
 /*
  * test_kernels_accum.c: the primitives of the driver sums
- * (accumulate_f64, weighted_sum_acc), for every table this build and this
- * CPU can run, against the scalar table and float64 references.
+ * (accumulate_f64, finish_f64, weighted_sum_acc), for every table this
+ * build and this CPU can run, against the scalar table and float64
+ * references.
  *
- * accumulate_f64 promises the same bits in every table: lengths cover
+ * accumulate_f64 and finish_f64 promise the same bits in every table (and
+ * finish_f64 works in place): lengths cover
  * every tail of every vector width; a takes the values the drivers use (1,
  * 0, powers of two, inexact factors); acc and x hold mixed signs and
  * magnitudes, and in one pass NaN and +/-Infinity (which a == 0 must not
@@ -259,6 +261,78 @@ test_accumulate(const test_table *t)
 }
 
 /* ---------------------------------------------------------------------- */
+/* finish_f64                                                             */
+
+/*
+ * out = (float) ((a acc + x) mul): the same bits as the scalar table and
+ * as the formula, out of place and in place (out == x), non-finite inputs
+ * staying non-finite, guards intact.
+ */
+static void
+test_finish(const test_table *t)
+{
+	static const size_t lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 1000, 4099};
+	static const double muls[] = {1.0, 0.25, 1.0 / 3.0, 1e-30, 1e30};
+
+	for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+		for (int kind = 0; kind < 2; kind++)
+			for (int in_place = 0; in_place < 2; in_place++)
+				for (size_t fi = 0; fi < N_FACTORS; fi++)
+				{
+					size_t		n = lengths[li];
+					double		a = factors[fi],
+								mul = muls[(li + fi) % (sizeof muls / sizeof muls[0])];
+					guarded		gx = guarded_new(n, sizeof(float), GUARD, in_place ? 0 : GUARD);
+					guarded		go = guarded_new(n, sizeof(float), GUARD, in_place ? GUARD : 0);
+					guarded		gacc = guarded_new(n, sizeof(double), GUARD, GUARD);
+					float	   *x = guarded_at(&gx);
+					float	   *out = in_place ? x : guarded_at(&go);
+					double	   *acc = guarded_at(&gacc);
+					float	   *xs = xmalloc((n + 1) * sizeof(float));
+					float	   *mine = xmalloc((n + 1) * sizeof(float));
+					int			same = 1,
+								exact = 1,
+								kept = 1;
+
+					for (size_t i = 0; i < n; i++)
+					{
+						acc[i] = rand_mixed();
+						x[i] = (float) rand_mixed();
+						if (kind == 1 && i % 5 == 2)
+							acc[i] = i % 2 ? NAN : -INFINITY;
+						if (kind == 1 && i % 7 == 4)
+							x[i] = INFINITY;
+					}
+					memcpy(xs, x, n * sizeof(float));
+					rv_kernels_scalar.finish_f64(acc, a, xs, mul, n, mine);
+					t->k->finish_f64(acc, a, x, mul, n, out);
+					for (size_t i = 0; i < n; i++)
+					{
+						volatile double prod = a * acc[i];
+						volatile double sum = prod + (double) xs[i];
+						float		want = (float) (sum * mul);
+
+						same &= (isnan(out[i]) && isnan(mine[i])) || out[i] == mine[i];
+						exact &= (isnan(out[i]) && isnan(want)) || out[i] == want;
+						if (!isfinite(acc[i]) || !isfinite(xs[i]))
+							kept &= !isfinite(out[i]);
+					}
+					check(same, "%s finish_f64 n=%zu a=%g mul=%g kind %d in place %d: differs from scalar",
+						  t->name, n, a, mul, kind, in_place);
+					check(exact, "%s finish_f64 n=%zu a=%g mul=%g kind %d: not (float) ((a acc + x) mul)",
+						  t->name, n, a, mul, kind);
+					check(kept, "%s finish_f64 n=%zu kind %d: a non-finite input was lost", t->name, n, kind);
+					check(guarded_ok(&gx) && guarded_ok(&gacc) && (in_place || guarded_ok(&go)),
+						  "%s finish_f64 n=%zu in place %d: guard overwritten", t->name, n, in_place);
+					free(gx.base);
+					free(go.base);
+					free(gacc.base);
+					free(xs);
+					free(mine);
+				}
+}
+
+/* ---------------------------------------------------------------------- */
 /* weighted_sum_acc                                                       */
 
 /*
@@ -423,6 +497,7 @@ main(void)
 		unsigned long failed_before = n_failed;
 
 		test_accumulate(t);
+		test_finish(t);
 		test_weighted_sum_acc(t);
 		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
 	}
