@@ -65,22 +65,11 @@ rv_forward_init(rv_forward *f, const float *Q, size_t m, const float *K,
 
 /* ---------------- scaled dot-product attention ---------------- */
 
-/* floats per worker: n weights, then the value sum's dv doubles */
-static size_t
-sdpa_slot(size_t n, size_t dv)
-{
-	size_t		acc;
-
-	if (rv_f64_floats(dv, &acc) || n + acc < n)
-		return (size_t) -1;
-	return n + acc;
-}
-
 static rv_status
 sdpa_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
 	const rv_forward *a = arg;
-	float	   *w = a->scratch + worker * sdpa_slot(a->n, a->dv);
+	float	   *w = a->scratch + worker * rv_slot_f64(a->n, a->dv);	/* n weights, dv doubles */
 	rv_status	st;
 
 	st = rv_weights_one(a->kern, a->Q + r * a->d, a->K, a->n, a->d, a->d,
@@ -96,7 +85,7 @@ rv_scaled_dot_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 								const rv_exec *ex)
 {
 	size_t		workers = rv_plan_threads(m, rv_query_work(n, d, dv), ex);
-	size_t		slot = sdpa_slot(n, dv),
+	size_t		slot = rv_slot_f64(n, dv),
 				s;
 
 	if (slot == (size_t) -1 || rv_mul_size(workers, slot, &s))
@@ -230,7 +219,8 @@ mha_layout(size_t m, size_t n, size_t d, size_t dv, size_t H, int want_weights,
 		slots = tasks;
 	else if (rv_mul_size(p->workers, p->G, &slots))
 		return (size_t) -1;
-	if (rv_mul_size(slots, n, weights) || rv_f64_floats(p->G * (dv / H), acc_slot) ||
+	if (rv_mul_size(slots, n, weights) ||
+		(*acc_slot = rv_slot_f64(0, p->G * (dv / H))) == (size_t) -1 ||
 		rv_mul_size(p->workers, *acc_slot, &accs) || __builtin_add_overflow(*weights, accs, &s))
 		return (size_t) -1;
 	return s;

@@ -22,10 +22,11 @@
  *   O = diag(alpha) O + P^T V_tile       (cross_pv into a float partial,
  *                                        the output slice)
  * and at the end O / l, or 0 where l == 0 (a row that attends no key).
- * The float partial of O holds at most RV_VALUE_BLOCK keys (a few tiles)
+ * The float partial of O holds at most RV_VALUE_BLOCK keys (two tiles)
  * and is then added into O's double accumulator (accumulate_f64, with the
  * product of the rows' alpha since the last flush), so that a dominant key
- * does not round away the many small terms of a long row.
+ * does not round away the many small terms of a long row; finish_f64 adds
+ * the last partial and divides by l in one pass.
  * Tiles entirely outside every row's range (above the causal diagonal,
  * below a window) are never computed.  The transposed layout makes each
  * step a broadcast-FMA micro-kernel or a vertical vector op: no
@@ -160,8 +161,8 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 			rv_mul_size(t, round_up_pad(a->br) + RV_CROSS_PAD, &a->acc_at) ||
 			rv_mul_size(RV_CROSS_BC, H > 1 ? a->dh + a->dvh : 0, &t) ||
 			__builtin_add_overflow(a->acc_at, t, &a->acc_at) ||
-			rv_mul_size(a->G * a->br, a->dvh, &t) || rv_f64_floats(t, &t) ||
-			__builtin_add_overflow(a->acc_at, t, &a->slot))
+			rv_mul_size(a->G * a->br, a->dvh, &t) ||
+			(a->slot = rv_slot_f64(a->acc_at, t)) == (size_t) -1)
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	else
@@ -173,7 +174,7 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 		a->acc_at = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
 		if (a->acc_at == 0)
 			a->acc_at = 1;
-		if (rv_f64_floats(a->dvh, &t) || __builtin_add_overflow(a->acc_at, t, &a->slot))
+		if ((a->slot = rv_slot_f64(a->acc_at, a->dvh)) == (size_t) -1)
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	if (rv_mul_size(a->workers, a->slot, &t))

@@ -123,22 +123,11 @@ tile_of(size_t n, size_t block_size)
 	return block_size < n ? block_size : n;
 }
 
-/* floats per worker: a tile of logits, then the dv doubles of O */
-static size_t
-flash_slot(size_t n, size_t dv, size_t block_size)
-{
-	size_t		acc;
-
-	if (rv_f64_floats(dv, &acc) || tile_of(n, block_size) + acc < acc)
-		return (size_t) -1;
-	return tile_of(n, block_size) + acc;
-}
-
 size_t
 rv_flash_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 						   size_t block_size, const rv_exec *ex)
 {
-	size_t		slot = flash_slot(n, dv, block_size),
+	size_t		slot = rv_slot_f64(tile_of(n, block_size), dv),	/* S, then O's doubles */
 				s;
 
 	if (block_size < 1 || block_size > RV_MAX_BLOCK_SIZE || slot == (size_t) -1 ||
@@ -163,7 +152,7 @@ rv_flash_attention(const float *Q, size_t m, const float *K, const float *V,
 	if (st != RV_OK || nothing)
 		return st;
 	a.block = tile_of(n, block_size);
-	a.slot = flash_slot(n, dv, block_size);
+	a.slot = rv_slot_f64(a.block, dv);
 	if (rv_flash_attention_scratch(m, n, d, dv, block_size, ex) == (size_t) -1)
 		return RV_ERR_SIZE_OVERFLOW;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),

@@ -106,27 +106,16 @@ gat_run(gat_args *a, size_t m, size_t dv, const rv_exec *ex)
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex), gat_task, a, ex);
 }
 
-/* floats per worker of a forward: n weights, then dv doubles */
-static size_t
-gat_slot(size_t n, size_t dv)
-{
-	size_t		acc;
-
-	if (rv_f64_floats(dv, &acc) || n + acc < n)
-		return (size_t) -1;
-	return n + acc;
-}
-
-/* c (n floats, when has_a), then for the forward a slot per worker */
+/* c (n floats, when has_a), then for the forward a slot per worker: n weights, dv doubles */
 static size_t
 gat_scratch(size_t m, size_t n, size_t d, size_t dv, int has_a, int forward,
 			const rv_exec *ex)
 {
 	size_t		s = 0;
 
-	if (forward && (gat_slot(n, dv) == (size_t) -1 ||
+	if (forward && (rv_slot_f64(n, dv) == (size_t) -1 ||
 					rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
-								gat_slot(n, dv), &s)))
+								rv_slot_f64(n, dv), &s)))
 		return (size_t) -1;
 	if (has_a && s + n < s)
 		return (size_t) -1;
@@ -162,7 +151,7 @@ rv_gat_attention(const float *Q, size_t m, const float *K, const float *V,
 	g.a = a;
 	g.c = a ? scratch : NULL;
 	g.f.scratch = scratch + n;
-	g.slot = gat_slot(n, dv);
+	g.slot = rv_slot_f64(n, dv);
 	g.slope = negative_slope;
 	g.W = NULL;
 	return gat_run(&g, m, dv, ex);

@@ -202,11 +202,10 @@ linear_scratch(size_t m, size_t n, size_t d, size_t dv, int forward,
 {
 	size_t		workers = rv_plan_threads(m, rv_query_work(n, d, dv), ex);
 	size_t		slot = d,
-				acc = 0,
 				keys, slots;
 
-	if (forward && (rv_f64_floats(dv, &acc) || __builtin_add_overflow(slot, n, &slot) ||
-					__builtin_add_overflow(slot, acc, &slot)))
+	if (forward && (__builtin_add_overflow(d, n, &slot) ||
+					(slot = rv_slot_f64(slot, dv)) == (size_t) -1))
 		return (size_t) -1;
 	if (rv_mul_size(m > 1 ? n : (n < phi_rows(d) ? n : phi_rows(d)), d, &keys) ||
 		rv_mul_size(workers, slot, &slots) || keys + slots < keys)
@@ -471,21 +470,11 @@ from_summary_task(rv_job *job, void *arg, size_t r, size_t worker)
 	return rv_vsum_finish(&sum, 1.0 / den, out);
 }
 
-static size_t
-from_summary_slot(size_t d, size_t dv)
-{
-	size_t		acc;
-
-	if (rv_f64_floats(dv, &acc) || d + acc < d)
-		return (size_t) -1;
-	return d + acc;
-}
-
 size_t
 rv_linear_from_summary_scratch(size_t m, size_t d, size_t dv,
 							   const rv_exec *ex)
 {
-	size_t		slot = from_summary_slot(d, dv),
+	size_t		slot = rv_slot_f64(d, dv),	/* phi(q), then dv doubles */
 				s;
 
 	if (slot == (size_t) -1 ||
@@ -520,7 +509,7 @@ rv_linear_attention_from_summary(const float *Q, size_t m, const float *M,
 	a.dv = dv;
 	a.out = out;
 	a.scratch = scratch;
-	a.slot = from_summary_slot(d, dv);
+	a.slot = rv_slot_f64(d, dv);
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(d, 1, dv), ex),
 						from_summary_task, &a, ex);
 }

@@ -39,13 +39,14 @@ group_start(size_t n, size_t E, size_t e)
 
 /*
  * Scratch floats of one worker: gates, heap, and for the forward the
- * logits and the value sum's dv doubles (callers keep n < SIZE_MAX / 4,
- * dv < SIZE_MAX / 4, so that this does not overflow).
+ * logits and the value sum's dv doubles (callers keep n below SIZE_MAX /
+ * 4, so that E + top + n does not overflow; (size_t) -1 when the doubles
+ * do not fit).
  */
 static size_t
 moe_slot(size_t n, size_t dv, size_t E, size_t top, int forward)
 {
-	return E + top + (forward ? n + 2 * dv + 1 : 0);
+	return forward ? rv_slot_f64(E + top + n, dv) : E + top;
 }
 
 /*
@@ -169,7 +170,7 @@ moe_scratch(size_t m, size_t n, size_t d, size_t dv, size_t n_experts,
 	if (n_experts < 1 || top_k < 1)
 		return (size_t) -1;
 	moe_shape(n, n_experts, top_k, &E, &top);
-	if (n > (size_t) -1 / 4 || dv > (size_t) -1 / 4 ||
+	if (n > (size_t) -1 / 4 || moe_slot(n, dv, E, top, forward) == (size_t) -1 ||
 		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 					moe_slot(n, dv, E, top, forward), &s))
 		return (size_t) -1;

@@ -47,6 +47,20 @@ rv_f64_floats(size_t k, size_t *floats)
 	return RV_OK;
 }
 
+/*
+ * A worker's slot of `floats` floats followed by k doubles (at
+ * rv_f64_at(slot + floats)): its size in floats, (size_t) -1 on overflow.
+ */
+static inline size_t
+rv_slot_f64(size_t floats, size_t k)
+{
+	size_t		s;
+
+	if (rv_f64_floats(k, &s) || __builtin_add_overflow(s, floats, &s))
+		return (size_t) -1;
+	return s;
+}
+
 static inline double *
 rv_f64_at(float *p)
 {

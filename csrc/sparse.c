@@ -324,16 +324,15 @@ sparse_task(rv_job *job, void *arg, size_t r, size_t worker)
 static size_t
 sparse_slot(size_t n, size_t top_k, size_t dv, int forward)
 {
-	size_t		acc, s;
+	size_t		s;
 
 	if (__builtin_add_overflow(top_k, 1, &s))
 		return (size_t) -1;
 	if (!forward)
 		return s;
-	if (rv_f64_floats(dv, &acc) || __builtin_add_overflow(s, n, &s) ||
-		__builtin_add_overflow(s, acc, &s))
+	if (__builtin_add_overflow(s, n, &s))
 		return (size_t) -1;
-	return s;
+	return rv_slot_f64(s, dv);
 }
 
 size_t

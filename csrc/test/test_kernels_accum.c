@@ -412,31 +412,36 @@ check_wsa(const test_table *t, size_t n, size_t dv, int layout)
 }
 
 /*
- * One weight of 1 and n - 1 of 2^-25 (each below half an ulp of a float
- * running sum near 1), values 1: a single float sum would lose (n - 1) 2^-25
- * of the result, 1.2e-4 at n = 4096; partials of RV_VALUE_BLOCK rows keep the
- * loss under 255 * 2^-25 = 7.6e-6.  Also with the dominant row last.
+ * One weight of 1 and n - 1 tiny ones, values 1: tiny = 2^-25, below half
+ * an ulp of a float running sum at 1, is rounded away; tiny just above
+ * 2^-24 (half an ulp) rounds up to a whole ulp, which gains 2^-24 per term
+ * (the worst case).  A single float sum would be off by (n - 1) 2^-25 or
+ * 2^-24 (1.2e-4, 2.4e-4 at n = 4096); partials of RV_VALUE_BLOCK = 128
+ * rows keep it under 127 * 2^-24 = 7.6e-6 (256 would give 1.5e-5).  Also
+ * with the dominant row last.
  */
 static void
-check_wsa_dominant(const test_table *t, size_t n, size_t dv, int last)
+check_wsa_dominant(const test_table *t, size_t n, size_t dv, int last, float tiny)
 {
 	float	   *w = xmalloc(n * sizeof(float));
 	float	   *V = xmalloc(n * dv * sizeof(float));
 	float	   *part = xmalloc(dv * sizeof(float));
 	double	   *acc = xmalloc(dv * sizeof(double));
-	double		want = 1.0 + (double) (n - 1) * 0x1p-25;
+	double		want = 1.0 + (double) (n - 1) * tiny;
 	int			ok = 1;
 
 	for (size_t i = 0; i < n; i++)
-		w[i] = 0x1p-25f;
+		w[i] = tiny;
 	w[last ? n - 1 : 0] = 1.0f;
 	for (size_t i = 0; i < n * dv; i++)
 		V[i] = 1.0f;
+	for (size_t j = 0; j < dv; j++)
+		acc[j] = 0.0;
 	t->k->weighted_sum_acc(w, V, n, dv, dv, part, acc);
 	for (size_t j = 0; j < dv; j++)
 		ok &= fabs(acc[j] - want) <= 1e-5 * want;
-	check(ok, "%s weighted_sum_acc dominant n=%zu dv=%zu last %d: %.9g, want %.9g", t->name, n,
-		  dv, last, acc[0], want);
+	check(ok, "%s weighted_sum_acc dominant n=%zu dv=%zu last %d tiny %g: %.9g, want %.9g",
+		  t->name, n, dv, last, tiny, acc[0], want);
 	free(w);
 	free(V);
 	free(part);
@@ -446,7 +451,7 @@ check_wsa_dominant(const test_table *t, size_t n, size_t dv, int last)
 static void
 test_weighted_sum_acc(const test_table *t)
 {
-	static const size_t ns[] = {0, 1, 3, 7, 64, 255, 256, 257, 1000, 1027, 4099};
+	static const size_t ns[] = {0, 1, 3, 7, 64, 127, 128, 129, 255, 256, 257, 513, 1000, 1027, 4099};
 	static const size_t dvs[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200};
 
 	for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
@@ -456,8 +461,8 @@ test_weighted_sum_acc(const test_table *t)
 	for (size_t b = 0; b < sizeof dvs / sizeof dvs[0]; b += 4)
 		for (int last = 0; last < 2; last++)
 		{
-			check_wsa_dominant(t, 4096, dvs[b], last);
-			check_wsa_dominant(t, 4099, dvs[b], last);
+			check_wsa_dominant(t, 4096, dvs[b], last, 0x1p-25f);
+			check_wsa_dominant(t, 4099, dvs[b], last, 0x1.0002p-24f);
 		}
 }
 
