@@ -1,39 +1,18 @@
 /*
- * attention.c: scaled dot-product and multi-head attention drivers.
+ * attention.c: scaled dot-product and multi-head attention drivers, and
+ * the weights of the seed's types for the generic entry points.
  *
  * For one query q and one head: w = softmax(scale * K q) (rv_weights_one),
- * then out = sum_i w_i V_i, each pass streaming its matrix once.  Work is
- * split into tasks (a query row, or a query's group of heads) that run on
- * threads; a task's arithmetic never depends on the thread running it, so
- * results are bit-identical for any thread count.
+ * then out = sum_i w_i V_i (rv_weighted_rows: float partials of
+ * RV_VALUE_BLOCK rows added in double), each pass streaming its matrix
+ * once.  Work is split into tasks (a query row, or a query's group of
+ * heads) that run on threads; a task's arithmetic never depends on the
+ * thread running it, so results are bit-identical for any thread count.
  */
 #include <math.h>
 #include <string.h>
 
 #include "rv_internal.h"
-
-/*
- * out = sum_i w_i V_i over n rows (row stride ldv, dv columns), in blocks
- * of keys with a cancel poll in between; then a non-finite check, which is
- * where a NaN/Infinity in V (0 * Inf is NaN too) or an overflow shows up.
- */
-static rv_status
-weighted_rows(const rv_kernels *kern, const float *w, const float *V,
-			  size_t n, size_t dv, size_t ldv, float *out, rv_job *job)
-{
-	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
-	{
-		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
-
-		kern->weighted_sum(w + b, V + b * ldv, len, dv, ldv,
-						   b == 0 ? 0.0f : 1.0f, out);
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
-	}
-	if (!kern->all_finite(out, dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
-}
 
 static rv_status
 check_heads(size_t d, size_t dv, size_t num_heads)
@@ -90,15 +69,15 @@ static rv_status
 sdpa_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
 	const rv_forward *a = arg;
-	float	   *w = a->scratch + worker * a->n;	/* n floats per worker */
+	float	   *w = a->scratch + worker * rv_slot_f64(a->n, a->dv);	/* n weights, dv doubles */
 	rv_status	st;
 
 	st = rv_weights_one(a->kern, a->Q + r * a->d, a->K, a->n, a->d, a->d,
 						a->scale, w, job);
 	if (st != RV_OK)
 		return st;
-	return weighted_rows(a->kern, w, a->V, a->n, a->dv, a->dv,
-						 a->out + r * a->dv, job);
+	return rv_weighted_rows(a->kern, w, a->V, a->n, a->dv, a->dv,
+							a->out + r * a->dv, rv_f64_at(w + a->n), job);
 }
 
 size_t
@@ -106,9 +85,10 @@ rv_scaled_dot_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 								const rv_exec *ex)
 {
 	size_t		workers = rv_plan_threads(m, rv_query_work(n, d, dv), ex);
-	size_t		s;
+	size_t		slot = rv_slot_f64(n, dv),
+				s;
 
-	if (rv_mul_size(workers, n, &s))
+	if (slot == (size_t) -1 || rv_mul_size(workers, slot, &s))
 		return (size_t) -1;
 	return s;
 }
@@ -126,6 +106,8 @@ rv_scaled_dot_attention(const float *Q, size_t m, const float *K,
 	st = rv_forward_init(&a, Q, m, K, V, n, d, dv, 1, scale, out, scratch, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
+	if (rv_scaled_dot_attention_scratch(m, n, d, dv, ex) == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 						sdpa_task, &a, ex);
 }
@@ -166,6 +148,10 @@ average_heads(const rv_kernels *kern, const float *heads, size_t H, size_t n,
  * may follow the thread count and results stay bit-identical.  G is also
  * kept <= RV_GROUP_MAX and so that G * n floats of scratch per worker
  * stay near RV_GROUP_FLOATS.
+ *
+ * Scratch: the weights (G n floats per worker, or with avg_weights every
+ * (query, head)'s n floats), then per worker the value sums' G dv / H
+ * doubles.
  */
 #define RV_GROUP_FLOATS ((size_t) 1 << 20)
 
@@ -208,12 +194,37 @@ plan_heads(size_t m, size_t n, size_t d, size_t dv, size_t H,
 
 typedef struct mha_args
 {
-	rv_forward	f;				/* scratch: G * n floats per worker, or n
-								 * per (query, head) */
+	rv_forward	f;				/* scratch: the weights */
 	size_t		H;
 	mha_plan	plan;
 	int			per_task;		/* keep every head's weights (averaging) */
+	float	   *accs;			/* acc_slot floats per worker */
+	size_t		acc_slot;
 } mha_args;
+
+/*
+ * The scratch of a call: *weights floats of weights, then workers slots of
+ * *acc_slot floats; the total, or (size_t) -1 on overflow.
+ */
+static size_t
+mha_layout(size_t m, size_t n, size_t d, size_t dv, size_t H, int want_weights,
+		   const rv_exec *ex, mha_plan *p, size_t *weights, size_t *acc_slot)
+{
+	size_t		tasks, slots, accs, s;
+
+	if (H < 1 || rv_mul_size(m, H, &tasks))
+		return (size_t) -1;
+	plan_heads(m, n, d, dv, H, ex, p);
+	if (want_weights)
+		slots = tasks;
+	else if (rv_mul_size(p->workers, p->G, &slots))
+		return (size_t) -1;
+	if (rv_mul_size(slots, n, weights) ||
+		(*acc_slot = rv_slot_f64(0, p->G * (dv / H))) == (size_t) -1 ||
+		rv_mul_size(p->workers, *acc_slot, &accs) || __builtin_add_overflow(*weights, accs, &s))
+		return (size_t) -1;
+	return s;
+}
 
 static rv_status
 mha_task(rv_job *job, void *arg, size_t t, size_t worker)
@@ -229,25 +240,19 @@ mha_task(rv_job *job, void *arg, size_t t, size_t worker)
 		: a->f.scratch + worker * a->plan.G * n;
 	float	   *out = a->f.out + r * a->f.dv + h0 * dvh;
 	const float *V = a->f.V + h0 * dvh;
+	rv_vsum		sum;
 	rv_status	st;
 
 	st = rv_weights_heads(a->f.kern, a->f.Q + r * a->f.d + h0 * dh, a->f.K + h0 * dh,
 						  n, dh, g, a->f.d, rv_default_scale(dh), W, job);
 	if (st != RV_OK)
 		return st;
-	/* as weighted_rows, for the g heads at once */
-	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
-	{
-		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
-
-		rv_head_weighted_sum(a->f.kern, W + b, n, V + b * a->f.dv, len, dvh, g, a->f.dv,
-							 b == 0 ? 0.0f : 1.0f, out);
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
-	}
-	if (!a->f.kern->all_finite(out, g * dvh))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	/* as rv_weighted_rows, for the g heads at once */
+	rv_vsum_init(&sum, a->f.kern, dvh, g, out, rv_f64_at(a->accs + worker * a->acc_slot), job);
+	st = rv_vsum_add(&sum, W, n, V, n, a->f.dv);
+	if (st != RV_OK)
+		return st;
+	return rv_vsum_finish(&sum, 1.0, out);
 }
 
 size_t
@@ -256,21 +261,9 @@ rv_multi_head_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 								const rv_exec *ex)
 {
 	mha_plan	p;
-	size_t		tasks, slots, s;
+	size_t		weights, acc_slot;
 
-	if (num_heads < 1 || rv_mul_size(m, num_heads, &tasks))
-		return (size_t) -1;
-	if (want_weights)
-		slots = tasks;
-	else
-	{
-		plan_heads(m, n, d, dv, num_heads, ex, &p);
-		if (rv_mul_size(p.workers, p.G, &slots))
-			return (size_t) -1;
-	}
-	if (rv_mul_size(slots, n, &s))
-		return (size_t) -1;
-	return s;
+	return mha_layout(m, n, d, dv, num_heads, want_weights, ex, &p, &weights, &acc_slot);
 }
 
 rv_status
@@ -284,16 +277,18 @@ rv_multi_head_attention(const float *Q, size_t m, const float *K,
 	rv_status	st;
 
 	/* heads use their own scale, 1/sqrt(d/H): the shared one is unused */
+	size_t		weights;
+
 	st = rv_forward_init(&a.f, Q, m, K, V, n, d, dv, num_heads, 1.0f, out,
 						 scratch, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	if (rv_multi_head_attention_scratch(m, n, d, dv, num_heads,
-										avg_weights != NULL, ex) == (size_t) -1)
+	if (mha_layout(m, n, d, dv, num_heads, avg_weights != NULL, ex, &a.plan, &weights,
+				   &a.acc_slot) == (size_t) -1)
 		return RV_ERR_SIZE_OVERFLOW;
 	a.H = num_heads;
 	a.per_task = avg_weights != NULL;
-	plan_heads(m, n, d, dv, num_heads, ex, &a.plan);
+	a.accs = scratch + weights;
 	st = rv_run_tasks(a.plan.tasks, a.plan.workers, mha_task, &a, ex);
 	if (st != RV_OK || avg_weights == NULL)
 		return st;
@@ -303,12 +298,37 @@ rv_multi_head_attention(const float *Q, size_t m, const float *K,
 	return RV_OK;
 }
 
+/*
+ * The head-averaged weights of one query (H heads of d / H dims, each
+ * with scale 1/sqrt(d/H)): the heads' weights in scratch (n H floats), in
+ * groups of RV_GROUP_MAX heads, then averaged into w.
+ */
+static rv_status
+multi_head_weights(const rv_kernels *kern, const float *q, const float *K,
+				   size_t n, size_t d, size_t H, float *w, float *scratch,
+				   rv_job *job)
+{
+	size_t		dh = d / H;
+
+	for (size_t h = 0; h < H; h += RV_GROUP_MAX)
+	{
+		size_t		g = H - h < RV_GROUP_MAX ? H - h : RV_GROUP_MAX;
+		rv_status	st = rv_weights_heads(kern, q + h * dh, K + h * dh, n, dh, g,
+										  d, rv_default_scale(dh),
+										  scratch + h * n, job);
+
+		if (st != RV_OK)
+			return st;
+	}
+	average_heads(kern, scratch, H, n, w);
+	return RV_OK;
+}
+
 rv_status
 rv_multi_head_scores(const float *q, const float *K, size_t n, size_t d,
 					 size_t num_heads, float *w, float *scratch)
 {
-	const rv_kernels *kern = rv_active_kernels();
-	size_t		dh, t;
+	size_t		t;
 
 	if (d == 0)
 		return RV_ERR_EMPTY_QUERY;
@@ -320,19 +340,72 @@ rv_multi_head_scores(const float *q, const float *K, size_t n, size_t d,
 		return RV_ERR_NULL_ARG;
 	if (rv_mul_size(n, d, &t) || rv_mul_size(n, num_heads, &t))
 		return RV_ERR_SIZE_OVERFLOW;
-	dh = d / num_heads;
-	for (size_t h = 0; h < num_heads; h += RV_GROUP_MAX)
-	{
-		size_t		g = num_heads - h < RV_GROUP_MAX ? num_heads - h : RV_GROUP_MAX;
-		rv_status	st = rv_weights_heads(kern, q + h * dh, K + h * dh, n, dh, g,
-										  d, rv_default_scale(dh),
-										  scratch + h * n, NULL);
+	return multi_head_weights(rv_active_kernels(), q, K, n, d, num_heads, w, scratch, NULL);
+}
 
-		if (st != RV_OK)
-			return st;
-	}
-	average_heads(kern, scratch, num_heads, n, w);
-	return RV_OK;
+/* ---------------- the weights of the generic entry points ---------------- */
+
+typedef struct dense_args
+{
+	rv_forward	f;				/* scratch: n H floats per worker (H > 1) */
+	size_t		H;
+	float	   *W;
+} dense_args;
+
+static rv_status
+dense_weights_task(rv_job *job, void *arg, size_t r, size_t worker)
+{
+	const dense_args *a = arg;
+	const float *q = a->f.Q + r * a->f.d;
+	float	   *w = a->W + r * a->f.n;
+
+	if (a->H == 1)
+		return rv_weights_one(a->f.kern, q, a->f.K, a->f.n, a->f.d, a->f.d, a->f.scale,
+							  w, job);
+	return multi_head_weights(a->f.kern, q, a->f.K, a->f.n, a->f.d, a->H, w,
+							  a->f.scratch + worker * a->f.n * a->H, job);
+}
+
+size_t
+rv_dense_weights_scratch(size_t m, size_t n, size_t d, size_t H,
+						 const rv_exec *ex)
+{
+	size_t		s;
+
+	if (H < 1)
+		return (size_t) -1;
+	if (H == 1)
+		return 0;
+	if (rv_mul_size(n, H, &s) ||
+		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, 0), ex), s, &s))
+		return (size_t) -1;
+	return s;
+}
+
+rv_status
+rv_dense_weights(const float *Q, size_t m, const float *K, size_t n,
+				 size_t d, size_t H, float scale, float *W, float *scratch,
+				 const rv_exec *ex)
+{
+	dense_args	a;
+	int			nothing;
+	rv_status	st;
+
+	if (d == 0)
+		return RV_ERR_EMPTY_QUERY;
+	if (H < 1 || d % H != 0)
+		return RV_ERR_NUM_HEADS;
+	if (H > 1 || isnan(scale))
+		scale = rv_default_scale(d / H);
+	st = rv_weights_init(&a.f, Q, m, K, n, d, scale, W, scratch, H > 1, &nothing);
+	if (st != RV_OK || nothing)
+		return st;
+	if (rv_dense_weights_scratch(m, n, d, H, ex) == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
+	a.H = H;
+	a.W = W;
+	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex),
+						dense_weights_task, &a, ex);
 }
 
 rv_status

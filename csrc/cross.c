@@ -19,8 +19,14 @@
  *                                        (cross_exp, per column of S)
  *   alpha = exp(m - m_new): 0 on a row's first keys, exactly 1 when its
  *   max did not grow; l = alpha l + l_tile
- *   O = diag(alpha) O + P^T V_tile       (cross_pv, O is the output slice)
+ *   O = diag(alpha) O + P^T V_tile       (cross_pv into a float partial,
+ *                                        the output slice)
  * and at the end O / l, or 0 where l == 0 (a row that attends no key).
+ * The float partial of O holds at most RV_VALUE_BLOCK keys (two tiles)
+ * and is then added into O's double accumulator (accumulate_f64, with the
+ * product of the rows' alpha since the last flush), so that a dominant key
+ * does not round away the many small terms of a long row; finish_f64 adds
+ * the last partial and divides by l in one pass.
  * Tiles entirely outside every row's range (above the causal diagonal,
  * below a window) are never computed.  The transposed layout makes each
  * step a broadcast-FMA micro-kernel or a vertical vector op: no
@@ -41,9 +47,10 @@
  *
  * A task's arithmetic depends only on the sizes (the blocks are fixed by
  * m, never by the thread count), so results are bit-identical for any
- * thread count.  Scratch per worker: the group's Qt, one tile of S and
- * the packed tile (tiled path), or one block of logits (per-row path):
- * independent of n beyond RV_CANCEL_BLOCK.
+ * thread count.  Scratch per worker: the group's Qt, one tile of S, the
+ * packed tile and the blocks' double accumulators of O (tiled path), or
+ * one block of logits and a row's accumulator (per-row path): independent
+ * of n beyond RV_CANCEL_BLOCK.
  */
 #include <math.h>
 #include <string.h>
@@ -58,6 +65,8 @@
 #define RV_CROSS_MIN_ROWS 5		/* fewer rows take the per-row path (measured
 								 * crossover with 8 heads of 64) */
 #define RV_CROSS_MIN_WINDOW 32	/* so do narrower windows */
+
+_Static_assert(RV_CROSS_BC <= RV_VALUE_BLOCK, "a tile must fit in one float partial of O");
 
 typedef struct cross_args
 {
@@ -75,6 +84,7 @@ typedef struct cross_args
 	size_t		groups;			/* tasks per head: ceil(blocks / G) */
 	size_t		workers;
 	size_t		slot;			/* scratch floats per worker */
+	size_t		acc_at;			/* where a slot's doubles start (in floats) */
 } cross_args;
 
 /* r + 1 + n - m clamped at 0, without overflow: the end of row r's keys */
@@ -142,24 +152,30 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 		a->groups = (a->blocks + a->G - 1) / a->G;
 
 		/*
-		 * G Qt (dh x ld), one tile of S (Bc x ld), and with several heads
-		 * the tile's key and value slices packed (Bc x (dh + dvh))
+		 * G Qt (dh x ld), one tile of S (Bc x ld), with several heads the
+		 * tile's key and value slices packed (Bc x (dh + dvh)), then the G
+		 * blocks' accumulators of O (br x dvh doubles each)
 		 */
 		if (rv_mul_size(a->G, a->dh, &t) ||
 			__builtin_add_overflow(t, RV_CROSS_BC, &t) ||
-			rv_mul_size(t, round_up_pad(a->br) + RV_CROSS_PAD, &a->slot) ||
+			rv_mul_size(t, round_up_pad(a->br) + RV_CROSS_PAD, &a->acc_at) ||
 			rv_mul_size(RV_CROSS_BC, H > 1 ? a->dh + a->dvh : 0, &t) ||
-			__builtin_add_overflow(a->slot, t, &a->slot))
+			__builtin_add_overflow(a->acc_at, t, &a->acc_at) ||
+			rv_mul_size(a->G * a->br, a->dvh, &t) ||
+			(a->slot = rv_slot_f64(a->acc_at, t)) == (size_t) -1)
 			return RV_ERR_SIZE_OVERFLOW;
 	}
 	else
 	{
+		/* one block of logits, then a row's accumulator (dvh doubles) */
 		if (rv_mul_size(m, H, &tasks))
 			return RV_ERR_SIZE_OVERFLOW;
 		a->workers = rv_plan_threads(tasks, work, ex);
-		a->slot = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
-		if (a->slot == 0)
-			a->slot = 1;
+		a->acc_at = n < RV_CANCEL_BLOCK ? n : RV_CANCEL_BLOCK;
+		if (a->acc_at == 0)
+			a->acc_at = 1;
+		if ((a->slot = rv_slot_f64(a->acc_at, a->dvh)) == (size_t) -1)
+			return RV_ERR_SIZE_OVERFLOW;
 	}
 	if (rv_mul_size(a->workers, a->slot, &t))
 		return RV_ERR_SIZE_OVERFLOW;
@@ -168,7 +184,11 @@ plan(cross_args *a, size_t m, size_t n, size_t d, size_t dv, size_t H,
 
 /* ---------------- the FlashAttention-2 path ---------------- */
 
-/* One block of query rows: its transposed queries and the paper's m, l (O is its out rows) */
+/*
+ * One block of query rows: its transposed queries and the paper's m, l,
+ * O.  The sum O of a row c is A[c] Od[c] + O[c], O[c] the float partial
+ * of the last `part` keys (in the out rows), Od[c] the double accumulator.
+ */
 typedef struct cross_block
 {
 	size_t		r0,
@@ -176,6 +196,9 @@ typedef struct cross_block
 				W;				/* rows rounded up to RV_CROSS_PAD */
 	float	   *Qt;				/* dh x ld */
 	float	   *O;				/* out + r0 dv + h dvh, row stride dv */
+	double	   *Od;				/* rows x dvh doubles, row stride dvh */
+	double		A[RV_CROSS_BR];
+	size_t		part;			/* keys in the float partial */
 	size_t		lo,
 				hi;				/* the keys of the block: [lo, hi) */
 	size_t		first_hi,
@@ -188,9 +211,13 @@ typedef struct cross_block
 	size_t		h;
 } cross_block;
 
-/* pack Qt (Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block), m = -Inf, l = 0 */
+/*
+ * pack Qt (Qt[k][c] = Q[r0 + c][h dh + k], zero columns past the block),
+ * m = -Inf, l = 0, O = 0 (Od: br x dvh doubles)
+ */
 static void
-block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
+block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt,
+			double *Od)
 {
 	size_t		ld = round_up_pad(a->br) + RV_CROSS_PAD;
 
@@ -199,6 +226,9 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 	b->W = round_up_pad(b->rows);
 	b->Qt = Qt;
 	b->O = a->f.out + r0 * a->f.dv + h * a->dvh;
+	b->Od = Od;
+	b->part = 0;
+	memset(Od, 0, b->rows * a->dvh * sizeof(double));
 	b->h = h;
 	for (size_t c = 0; c < b->W; c++)
 	{
@@ -214,6 +244,7 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 				Qt[k * ld + c] = 0.0f;
 		b->m[c] = -INFINITY;
 		b->l[c] = 0.0;
+		b->A[c] = 1.0;
 		b->redo[c] = 0;
 	}
 	for (size_t c = 0; c < b->rows; c++)
@@ -223,6 +254,18 @@ block_start(const cross_args *a, cross_block *b, size_t h, size_t r0, float *Qt)
 	b->first_hi = b->hi_r[0];
 	b->last_lo = b->lo_r[b->rows - 1];
 	b->hi = b->hi_r[b->rows - 1];
+}
+
+/* Od = A Od + O for every row of the block: the float partial is empty */
+static void
+block_flush(const cross_args *a, cross_block *b)
+{
+	for (size_t c = 0; c < b->rows; c++)
+	{
+		a->f.kern->accumulate_f64(b->Od + c * a->dvh, b->A[c], b->O + c * a->f.dv, a->dvh);
+		b->A[c] = 1.0;
+	}
+	b->part = 0;
 }
 
 /*
@@ -242,6 +285,8 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 				l_tile[RV_CROSS_BR],
 				alpha[RV_CROSS_BR];
 
+	if (b->part + nk > RV_VALUE_BLOCK)
+		block_flush(a, b);
 	if (!kern->cross_scores(b->Qt, ld, Kt, ldk, nk, a->dh, b->W, a->f.scale, S, ld))
 		return RV_ERR_NONFINITE;
 	/*
@@ -279,47 +324,56 @@ block_tile(const cross_args *a, cross_block *b, size_t j0, const float *Kt,
 	{
 		/*
 		 * A max that grew by more than ~104 makes alpha 0, which overwrites
-		 * O: if that drops a NaN/Infinity, block_finish redoes the row.
+		 * the float partial: if that drops a NaN/Infinity, block_finish
+		 * redoes the row (in Od, NaN * 0 stays NaN).
 		 */
-		if (alpha[c] == 0.0f && m_old[c] != -INFINITY &&
+		if (b->part > 0 && alpha[c] == 0.0f && m_old[c] != -INFINITY &&
 			!kern->all_finite(b->O + c * dv, dvh))
 			b->redo[c] = 1;
 		b->l[c] = alpha[c] * b->l[c] + l_tile[c];
+		/* alpha scales Od (pending in A) and the partial; an empty one is overwritten */
+		b->A[c] *= alpha[c];
+		if (b->part == 0)
+			alpha[c] = 0.0f;
 	}
 	kern->cross_pv(S, ld, Vt, ldv, nk, b->rows, dvh, alpha, b->O, dv);
+	b->part += nk;
 	return RV_OK;
 }
 
 /*
  * O / l, or 0 for a row that attends no key (also when no tile ran).  A
  * row whose O is not finite, because of a NaN/Infinity in V or because
- * the unnormalised O overflowed (values near FLT_MAX), is computed again
- * by rv_flash_row, which keeps O scaled: that fails only for a non-finite
- * input.  S (RV_CROSS_BC x ld floats) is its scratch.  An error path only.
+ * the float partial of O overflowed (values near FLT_MAX), is computed
+ * again by rv_flash_row, which keeps its partial scaled: that fails only
+ * for a non-finite input.  S (RV_CROSS_BC x ld floats) and the row's Od
+ * are its scratch.  An error path only.
  */
 static rv_status
-block_finish(const cross_args *a, const cross_block *b, float *S, size_t ld,
+block_finish(const cross_args *a, cross_block *b, float *S, size_t ld,
 			 rv_job *job)
 {
 	for (size_t c = 0; c < b->rows; c++)
 	{
 		float	   *o = b->O + c * a->f.dv;
+		double	   *od = b->Od + c * a->dvh;
 		size_t		lo = b->lo_r[c],
 					hi = b->hi_r[c];
 		rv_status	st;
 
+		/* l > 0 means that a tile ran: the partial holds its keys */
 		if (b->l[c] == 0.0)
 		{
 			memset(o, 0, a->dvh * sizeof(float));
 			continue;
 		}
-		a->f.kern->scale(o, a->dvh, (float) (1.0 / b->l[c]));
+		a->f.kern->finish_f64(od, b->A[c], o, 1.0 / b->l[c], a->dvh, o);
 		if (!b->redo[c] && a->f.kern->all_finite(o, a->dvh))
 			continue;
 		st = rv_flash_row(a->f.kern, a->f.Q + (b->r0 + c) * a->f.d + b->h * a->dh,
 						  a->f.K + lo * a->f.d + b->h * a->dh, a->f.d,
 						  a->f.V + lo * a->f.dv + b->h * a->dvh, a->f.dv, hi - lo,
-						  a->dh, a->dvh, a->f.scale, RV_CROSS_BC * ld, S, o, job);
+						  a->dh, a->dvh, a->f.scale, RV_CROSS_BC * ld, S, o, od, job);
 		if (st != RV_OK)
 			return st;
 	}
@@ -348,6 +402,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 	float	   *S = Qt + a->G * dh * ld;
 	float	   *Kp = S + RV_CROSS_BC * ld;	/* H > 1: packed tile slices */
 	float	   *Vp = Kp + RV_CROSS_BC * dh;
+	double	   *Od = rv_f64_at(Qt + a->acc_at);	/* G x br x dvh */
 	const float *K = a->f.K + h * dh,
 			   *V = a->f.V + h * dvh;
 	cross_block blk[RV_CROSS_GROUP];
@@ -355,7 +410,7 @@ tiled_task(rv_job *job, void *arg, size_t t, size_t worker)
 	rv_status	st;
 
 	for (size_t i = 0; i < nb; i++)
-		block_start(a, &blk[i], h, (b0 + i) * a->br, Qt + i * dh * ld);
+		block_start(a, &blk[i], h, (b0 + i) * a->br, Qt + i * dh * ld, Od + i * a->br * dvh);
 	/* blocks of a group share lo (G is 1 with a window); the last ends last */
 	row_range(a, b0 * a->br, &lo, &hi);
 	row_range(a, blk[nb - 1].r0 + blk[nb - 1].rows - 1, &ignored, &hi);
@@ -407,6 +462,7 @@ row_task(rv_job *job, void *arg, size_t t, size_t worker)
 	size_t		r = t / a->H,
 				h = t % a->H;
 	float	   *o = a->f.out + r * a->f.dv + h * a->dvh;
+	float	   *S = a->f.scratch + worker * a->slot;
 	size_t		lo, hi;
 
 	row_range(a, r, &lo, &hi);
@@ -418,8 +474,8 @@ row_task(rv_job *job, void *arg, size_t t, size_t worker)
 	return rv_flash_row(a->f.kern, a->f.Q + r * a->f.d + h * a->dh,
 						a->f.K + lo * a->f.d + h * a->dh, a->f.d,
 						a->f.V + lo * a->f.dv + h * a->dvh, a->f.dv, hi - lo,
-						a->dh, a->dvh, a->f.scale, a->slot,
-						a->f.scratch + worker * a->slot, o, job);
+						a->dh, a->dvh, a->f.scale, a->acc_at, S, o,
+						rv_f64_at(S + a->acc_at), job);
 }
 
 /* ---------------- entry points ---------------- */

@@ -9,7 +9,7 @@
  * a query then costs one leaky_relu pass over c with bias a1.q.  The
  * leaky_relu primitive also returns the max and checks finiteness, so the
  * softmax w = softmax(e) needs only the exp and scale passes; then
- * out = sum_i w_i v_i.
+ * out = sum_i w_i v_i (rv_weighted_rows).
  */
 #include <math.h>
 #include <string.h>
@@ -18,7 +18,8 @@
 
 typedef struct gat_args
 {
-	rv_forward	f;				/* scratch: n floats per worker */
+	rv_forward	f;				/* scratch: slot floats per worker */
+	size_t		slot;			/* n floats of w, then dv doubles */
 	const float *a;				/* a1 = a, a2 = a + d; or NULL */
 	float	   *c;				/* a2.k_i, n floats (when a is given) */
 	float		slope;
@@ -59,23 +60,18 @@ gat_weights_one(const gat_args *a, const float *q, float *w, rv_job *job)
 	}
 	if (bad_any)
 		return RV_ERR_NONFINITE;
-	kern->scale(w, n, (float) (1.0 / rv_exp_sum_blocked(kern, w, n, m, w)));
+	rv_softmax_from_max(kern, w, n, m, 1.0, w);
 	return RV_OK;
 }
 
-/* c = a2.k_i for the keys of block b */
-static rv_status
-gat_keys_task(rv_job *job, void *arg, size_t b, size_t worker)
+/* c = a2.k_i for the keys first .. first + len */
+static void
+gat_keys(void *arg, size_t first, size_t len)
 {
 	const gat_args *a = arg;
-	size_t		first = b * RV_CANCEL_BLOCK,
-				len = a->f.n - first < RV_CANCEL_BLOCK ? a->f.n - first : RV_CANCEL_BLOCK;
 
-	(void) job;
-	(void) worker;
 	a->f.kern->scores(a->a + a->f.d, a->f.K + first * a->f.d, len, a->f.d, a->f.d,
 					  1.0f, a->c + first);
-	return RV_OK;
 }
 
 /* one query row: the forward (out row r), or the weights (W row r) */
@@ -83,21 +79,14 @@ static rv_status
 gat_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
 	const gat_args *a = arg;
-	float	   *w = a->W ? a->W + r * a->f.n : a->f.scratch + worker * a->f.n;
-	float	   *out;
+	float	   *w = a->W ? a->W + r * a->f.n : a->f.scratch + worker * a->slot;
 	rv_status	st;
 
 	st = gat_weights_one(a, a->f.Q + r * a->f.d, w, job);
 	if (st != RV_OK || a->W)
 		return st;
-	out = a->f.out + r * a->f.dv;
-	st = rv_weighted_rows_polled(a->f.kern, w, a->f.V, a->f.n, a->f.dv, a->f.dv,
-								 0.0f, out, job);
-	if (st != RV_OK)
-		return st;
-	if (!a->f.kern->all_finite(out, a->f.dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	return rv_weighted_rows(a->f.kern, w, a->f.V, a->f.n, a->f.dv, a->f.dv,
+							a->f.out + r * a->f.dv, rv_f64_at(w + a->f.n), job);
 }
 
 /* the per-call pass over the keys (when a is given), then the query rows */
@@ -109,9 +98,7 @@ gat_run(gat_args *a, size_t m, size_t dv, const rv_exec *ex)
 
 	if (a->c)
 	{
-		size_t		blocks = (n + RV_CANCEL_BLOCK - 1) / RV_CANCEL_BLOCK;
-		rv_status	st = rv_run_tasks(blocks, rv_plan_threads(blocks, (size_t) RV_CANCEL_BLOCK * d, ex),
-									  gat_keys_task, a, ex);
+		rv_status	st = rv_run_key_blocks(n, d, gat_keys, a, ex);
 
 		if (st != RV_OK)
 			return st;
@@ -119,13 +106,16 @@ gat_run(gat_args *a, size_t m, size_t dv, const rv_exec *ex)
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex), gat_task, a, ex);
 }
 
+/* c (n floats, when has_a), then for the forward a slot per worker: n weights, dv doubles */
 static size_t
 gat_scratch(size_t m, size_t n, size_t d, size_t dv, int has_a, int forward,
 			const rv_exec *ex)
 {
 	size_t		s = 0;
 
-	if (forward && rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex), n, &s))
+	if (forward && (rv_slot_f64(n, dv) == (size_t) -1 ||
+					rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
+								rv_slot_f64(n, dv), &s)))
 		return (size_t) -1;
 	if (has_a && s + n < s)
 		return (size_t) -1;
@@ -156,9 +146,12 @@ rv_gat_attention(const float *Q, size_t m, const float *K, const float *V,
 						 a ? 1.0f : rv_scale_or_default(scale, d), out, scratch, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
+	if (gat_scratch(m, n, d, dv, 1, 1, ex) == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
 	g.a = a;
 	g.c = a ? scratch : NULL;
 	g.f.scratch = scratch + n;
+	g.slot = rv_slot_f64(n, dv);
 	g.slope = negative_slope;
 	g.W = NULL;
 	return gat_run(&g, m, dv, ex);

@@ -3,22 +3,15 @@
  *
  * rv_attention, rv_attention_weights and rv_attention_logit take the type
  * and its parameters in an rv_attention_params and hand them to the type's
- * own driver: this file only dispatches (and maps the "default scale" NAN
- * for the seed's drivers, which take an explicit scale).
+ * own functions, mapping the "default scale" NAN for the seed's drivers,
+ * which take an explicit scale.  The weights of the seed's types
+ * (scaled_dot, flash_v2: the same weights; multi_head) come from
+ * rv_dense_weights (attention.c), which runs query rows on threads.
  */
 #include <math.h>
 #include <string.h>
 
 #include "rv_internal.h"
-
-/* between the query rows of the seed's weights, which run on this thread */
-static rv_status
-poll_cancel(const rv_exec *ex)
-{
-	if (ex != NULL && ex->cancel != NULL && ex->cancel(ex->cancel_arg))
-		return RV_ERR_CANCELLED;
-	return RV_OK;
-}
 
 rv_status
 rv_attention_params_init(rv_attention_params *p, rv_attention_type t)
@@ -128,22 +121,15 @@ size_t
 rv_attention_weights_scratch(const rv_attention_params *p, size_t m,
 							 size_t n, size_t d, const rv_exec *ex)
 {
-	size_t		s;
-
-	(void) m;
-	(void) d;
-	(void) ex;
 	if (p == NULL)
 		return (size_t) -1;
 	switch (p->type)
 	{
 		case RV_ATTN_SCALED_DOT:
 		case RV_ATTN_FLASH_V2:
-			return 0;
+			return rv_dense_weights_scratch(m, n, d, 1, ex);
 		case RV_ATTN_MULTI_HEAD:
-			if (p->num_heads < 1 || rv_mul_size(n, p->num_heads, &s))
-				return (size_t) -1;
-			return s;
+			return rv_dense_weights_scratch(m, n, d, p->num_heads, ex);
 		case RV_ATTN_LINEAR:
 			return rv_linear_weights_scratch(p, m, n, d, ex);
 		case RV_ATTN_GAT:
@@ -170,7 +156,6 @@ rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
 					 const float *K, size_t n, size_t d, float *W,
 					 float *scratch, const rv_exec *ex)
 {
-	rv_status	st = RV_OK;
 	size_t		t;
 
 	if (p == NULL)
@@ -183,18 +168,10 @@ rv_attention_weights(const rv_attention_params *p, const float *Q, size_t m,
 	{
 		case RV_ATTN_SCALED_DOT:
 		case RV_ATTN_FLASH_V2:
-			for (size_t r = 0; r < m && st == RV_OK; r++)
-				if ((st = rv_attention_scores(Q + r * d, K, n, d,
-											  rv_scale_or_default(p->scale, d),
-											  W + r * n)) == RV_OK)
-					st = poll_cancel(ex);
-			return st;
+			return rv_dense_weights(Q, m, K, n, d, 1, p->scale, W, scratch, ex);
 		case RV_ATTN_MULTI_HEAD:
-			for (size_t r = 0; r < m && st == RV_OK; r++)
-				if ((st = rv_multi_head_scores(Q + r * d, K, n, d, p->num_heads,
-											   W + r * n, scratch)) == RV_OK)
-					st = poll_cancel(ex);
-			return st;
+			/* each head's own scale 1/sqrt(d/H): p->scale is not used */
+			return rv_dense_weights(Q, m, K, n, d, p->num_heads, NAN, W, scratch, ex);
 		case RV_ATTN_LINEAR:
 			return rv_linear_weights(p, Q, m, K, n, d, W, scratch, ex);
 		case RV_ATTN_GAT:

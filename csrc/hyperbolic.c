@@ -732,8 +732,9 @@ pull_inside(const rv_kernels *kern, float *out, size_t dv, float c, float *tmp)
  * `sum`): u = sum_i e_i f_i v_i / sum with f_i the log0 factors, then
  * out = exp0(u) = tanh(sqrt(c) |u|) u / (sqrt(c) |u|), pulled inside the
  * ball.  Values go in blocks of vb rows: their norms, gaps and factors
- * (value_factors) just before their weighted sum reads them again from
- * L2.  e is overwritten by e_i f_i.
+ * (value_factors) just before their weighted sum (an rv_vsum: float
+ * partials added in double) reads them again from L2.  e is overwritten
+ * by e_i f_i.
  */
 static rv_status
 poincare_output(const hyp_args *a, float *e, double sum, float *slot,
@@ -747,7 +748,10 @@ poincare_output(const hyp_args *a, float *e, double sum, float *slot,
 	double		uu,
 				r;
 	int			heavy = 0;
+	rv_vsum		u;
+	rv_status	st;
 
+	rv_vsum_init(&u, kern, a->dv, 1, out, dbl + a->sb, NULL);	/* polled here */
 	for (size_t b = 0, len; b < a->n; b += len)
 	{
 		const float *V = a->V + b * a->dv;
@@ -759,11 +763,12 @@ poincare_output(const hyp_args *a, float *e, double sum, float *slot,
 		if (!kern->all_finite(f, len))
 			return block_status(kern, V, len, a->dv, a->c, dbl);
 		kern->mul(e + b, f, len, e + b);
-		kern->weighted_sum(e + b, V, len, a->dv, a->dv, b == 0 ? 0.0f : 1.0f, out);
+		(void) rv_vsum_add(&u, e + b, 0, V, len, a->dv);
 		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
-	kern->scale(out, a->dv, (float) (1.0 / sum));
+	if ((st = rv_vsum_finish(&u, 1.0 / sum, out)) != RV_OK)
+		return st;
 	kern->sqnorm_rows(out, 1, a->dv, a->dv, &uu);
 	if (!isfinite(uu))
 		return RV_ERR_NONFINITE;
@@ -781,8 +786,9 @@ poincare_output(const hyp_args *a, float *e, double sum, float *slot,
  * -<u, u>_L = u0^2 - |u|^2 kept >= its lower bound sum^2 / c.  u0 sums in
  * double from float time coordinates (lorentz_time, from the values'
  * float norms: within RV_GAMMA(RV_SQNORM_F32_DEPTH) / 2 + 1.25 u of the
- * exact ones), the spatial u in float, by the weighted_sum of scaled-dot
- * attention, over blocks of vb values.  Both errors move u0^2 - |u|^2 by
+ * exact ones), the spatial u in double from float partials of at most
+ * RV_VALUE_BLOCK rows (weighted_sum_sqnorm, which also gives the values'
+ * float norms), over blocks of vb values.  Both errors move u0^2 - |u|^2 by
  * a fraction of u0^2; while u0^2 <= HYP_LORENTZ_OUT_ILL (u0^2 - |u|^2)
  * that stays below 4 (RV_GAMMA(23) / 2 + 1.25 u) = 3.2e-6 of the norm for
  * the time coordinates; beyond (values far out and close together, the
@@ -806,19 +812,29 @@ lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
 				r;
 	int			ill;
 
-	memset(out, 0, a->dv * sizeof(float));
+	memset(u, 0, a->dv * sizeof(double));
 	for (size_t b = 0; b < a->n; b += a->vb)
 	{
 		size_t		len = a->n - b < a->vb ? a->n - b : a->vb;
 		const float *V = a->V + b * a->dv;
 		const float *vv = a->shared ? a->vf + b : fb;
 
-		kern->weighted_sum_sqnorm(e + b, V, len, a->dv, a->dv, out, a->shared ? NULL : fb);
+		/* u: float partials of at most RV_VALUE_BLOCK rows added in double */
+		for (size_t i = 0, pl; i < len; i += pl)
+		{
+			pl = len - i < RV_VALUE_BLOCK ? len - i : RV_VALUE_BLOCK;
+			memset(out, 0, a->dv * sizeof(float));
+			kern->weighted_sum_sqnorm(e + b + i, V + i * a->dv, pl, a->dv, a->dv, out,
+									  a->shared ? NULL : fb + i);
+			kern->accumulate_f64(u, 1.0, out, a->dv);
+		}
 		t0 += kern->lorentz_time(e + b, vv, len, a->c);
 		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
-	kern->sqnorm_rows(out, 1, a->dv, a->dv, &uu);
+	uu = 0.0;
+	for (size_t j = 0; j < a->dv; j++)
+		uu += u[j] * u[j];
 	if (!isfinite(t0) || !isfinite(uu))
 		return RV_ERR_NONFINITE;
 	nd = t0 * t0 - uu;
@@ -848,7 +864,7 @@ lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
 		nd = sum * sum * ic;
 	r = 1.0 / (sqrt((double) a->c) * sqrt(nd));
 	for (size_t j = 0; j < a->dv; j++)
-		out[j] = (float) ((ill ? u[j] : (double) out[j]) * r);
+		out[j] = (float) (u[j] * r);
 	return kern->all_finite(out, a->dv) ? RV_OK : RV_ERR_NONFINITE;
 }
 

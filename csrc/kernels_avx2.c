@@ -438,6 +438,55 @@ max_checked_f32_avx2(const float *x, size_t n, int *bad)
 	return hmax_f32x8_avx2(_mm256_max_ps(max0_f32x8, max1_f32x8));
 }
 
+/* to[0..8) += (double) x, the lanes of tail only when masked */
+RV_AVX2_INLINE void
+add_f32x8_to_f64_avx2(double *to, __m256 x_f32x8, const int masked, __m256i tail)
+{
+	__m256d		lo_f64x4 = _mm256_cvtps_pd(_mm256_castps256_ps128(x_f32x8));
+	__m256d		hi_f64x4 = _mm256_cvtps_pd(_mm256_extractf128_ps(x_f32x8, 1));
+
+	if (masked)
+	{
+		__m256i		lo_mask = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tail));
+		__m256i		hi_mask = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tail, 1));
+
+		_mm256_maskstore_pd(to, lo_mask, _mm256_add_pd(_mm256_maskload_pd(to, lo_mask), lo_f64x4));
+		_mm256_maskstore_pd(to + 4, hi_mask,
+							_mm256_add_pd(_mm256_maskload_pd(to + 4, hi_mask), hi_f64x4));
+	}
+	else
+	{
+		_mm256_storeu_pd(to, _mm256_add_pd(_mm256_loadu_pd(to), lo_f64x4));
+		_mm256_storeu_pd(to + 4, _mm256_add_pd(_mm256_loadu_pd(to + 4), hi_f64x4));
+	}
+}
+
+/*
+ * The end of one float partial of weighted_tile's blocked form (acc not
+ * NULL): the accumulator sets summed into set 0, set 0 added into acc
+ * (regs * 8 doubles; the last register's lanes under tail when masked),
+ * every set zeroed for the next partial.
+ */
+RV_AVX2_INLINE void
+tile_to_f64_avx2(__m256 acc_f32x8[8][8], const int rows, const int regs,
+				 const int masked, __m256i tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			acc_f32x8[0][t] = _mm256_add_ps(acc_f32x8[0][t], acc_f32x8[u][t]);
+			acc_f32x8[u][t] = _mm256_setzero_ps();
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x8_to_f64_avx2(acc + 8 * t, acc_f32x8[0][t], masked && t == regs - 1, tail);
+		acc_f32x8[0][t] = _mm256_setzero_ps();
+	}
+}
+
 /*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
@@ -448,16 +497,22 @@ max_checked_f32_avx2(const float *x, size_t n, int *bad)
  * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
+ * With acc (weighted_sum_acc), the row loop runs in chunks of
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
+ * as one more), and out is not touched.
  */
 RV_AVX2_INLINE void
 weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
-					   float beta, float *out, const int regs,
+					   float beta, float *out, double *acc,
+					   const int regs,
 					   const int masked, __m256i tail)
 {
 	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
 	__m256		acc_f32x8[8][8];
 	__m256		beta_f32x8 = _mm256_set1_ps(beta);
 	size_t		per_set = n / rows;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -481,26 +536,33 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (size_t b = 0; b < per_set; b++)
+	for (size_t b0 = 0; b0 < per_set; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < rows; u++)
+		size_t		b1 = per_set - b0 < chunk ? per_set : b0 + chunk;
+
+		for (size_t b = b0; b < b1; b++)
 		{
-			size_t		in_set = b + skew[u];
-			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
-			__m256		w_f32x8 = _mm256_set1_ps(w[row]);
-			const float *v = V + row * ldv;
-
 			RV_UNROLL
-			for (int t = 0; t < regs; t++)
+			for (int u = 0; u < rows; u++)
 			{
-				__m256		v_f32x8 = (masked && t == regs - 1)
-					? _mm256_maskload_ps(v + 8 * t, tail)
-					: _mm256_loadu_ps(v + 8 * t);
+				size_t		in_set = b + skew[u];
+				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				__m256		w_f32x8 = _mm256_set1_ps(w[row]);
+				const float *v = V + row * ldv;
 
-				acc_f32x8[u][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[u][t]);
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+				{
+					__m256		v_f32x8 = (masked && t == regs - 1)
+						? _mm256_maskload_ps(v + 8 * t, tail)
+						: _mm256_loadu_ps(v + 8 * t);
+
+					acc_f32x8[u][t] = _mm256_fmadd_ps(w_f32x8, v_f32x8, acc_f32x8[u][t]);
+				}
 			}
 		}
+		if (acc)
+			tile_to_f64_avx2(acc_f32x8, rows, regs, masked, tail, acc);
 	}
 	for (size_t i = per_set * rows; i < n; i++)
 	{
@@ -518,6 +580,12 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
+	if (acc)
+	{
+		if (per_set * rows < n)
+			tile_to_f64_avx2(acc_f32x8, rows, regs, masked, tail, acc);
+		return;
+	}
 	RV_UNROLL
 	for (int u = 1; u < rows; u++)
 		RV_UNROLL
@@ -538,46 +606,49 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
  * rows given, in column tiles of 64 floats (8 registers) so that out
  * never leaves registers inside a tile.  The last, narrower tile is
  * dispatched to a copy of the tile code specialised for its width.
+ * acc: the blocked form of weighted_sum_acc (see weighted_tile), or NULL.
  */
 RV_AVX2 static void
 weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
-					  size_t ldv, float beta, float *out)
+					  size_t ldv, float beta, float *out, double *acc)
 {
 	__m256i		full = _mm256_set1_epi32(-1);
 	size_t		j = 0;
 	size_t		rem;
 
 	for (; j + 64 <= dv; j += 64)
-		weighted_tile_f32_avx2(w, V + j, n, ldv, beta, out + j, 8, 0, full);
+		weighted_tile_f32_avx2(w, V + j, n, ldv, beta, out + j, acc ? acc + j : NULL, 8, 0, full);
 	rem = dv - j;
 	if (rem == 0)
 		return;
 	V += j;
 	out += j;
+	if (acc)
+		acc += j;
 	if (rem % 8 == 0)
 	{
 		switch (rem / 8)
 		{
 			case 1:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 1, 0, full);
 				break;
 			case 2:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 2, 0, full);
 				break;
 			case 3:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 3, 0, full);
 				break;
 			case 4:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 4, 0, full);
 				break;
 			case 5:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 5, 0, full);
 				break;
 			case 6:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 6, 0, full);
 				break;
 			default:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 0, full);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 7, 0, full);
 				break;
 		}
 	}
@@ -588,28 +659,28 @@ weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 		switch (rem / 8 + 1)
 		{
 			case 1:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 1, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 1, 1, tail);
 				break;
 			case 2:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 2, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 2, 1, tail);
 				break;
 			case 3:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 3, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 3, 1, tail);
 				break;
 			case 4:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 4, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 4, 1, tail);
 				break;
 			case 5:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 5, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 5, 1, tail);
 				break;
 			case 6:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 6, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 6, 1, tail);
 				break;
 			case 7:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 7, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 7, 1, tail);
 				break;
 			default:
-				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, 8, 1, tail);
+				weighted_tile_f32_avx2(w, V, n, ldv, beta, out, acc, 8, 1, tail);
 				break;
 		}
 	}
@@ -619,32 +690,57 @@ weighted_pass_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
  * out[j] += sum_r w_r v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + rem (rem < 8 lanes under the mask tail): each
  * chunk of out is loaded and stored once per step, rows added in order.
+ * The first step of a float partial of weighted_sum_acc starts from 0
+ * instead of out (first), its last one adds the result into the doubles
+ * `to` instead of storing it (to != NULL).
  */
 RV_AVX2_INLINE void
 add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
 				  const int rows, size_t full, size_t rem, __m256i tail,
-				  float *out)
+				  float *out, int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 8)
 	{
-		__m256		acc_f32x8 = _mm256_loadu_ps(out + j);
+		__m256		acc_f32x8 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_loadu_ps(v[r] + j), acc_f32x8);
-		_mm256_storeu_ps(out + j, acc_f32x8);
+		if (to)
+			add_f32x8_to_f64_avx2(to + j, acc_f32x8, 0, tail);
+		else
+			_mm256_storeu_ps(out + j, acc_f32x8);
 	}
 	if (rem)
 	{
-		__m256		acc_f32x8 = _mm256_maskload_ps(out + j, tail);
+		__m256		acc_f32x8 = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + j, tail);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x8 = _mm256_fmadd_ps(w_f32x8[r], _mm256_maskload_ps(v[r] + j, tail),
 										acc_f32x8);
-		_mm256_maskstore_ps(out + j, tail, acc_f32x8);
+		if (to)
+			add_f32x8_to_f64_avx2(to + j, acc_f32x8, 1, tail);
+		else
+			_mm256_maskstore_ps(out + j, tail, acc_f32x8);
+	}
+}
+
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_AVX2_INLINE void
+wide_step_avx2(const float *w, const float *V, size_t ldv, size_t per_slot,
+				const size_t *skew, size_t b, const float **v, __m256 *w_f32x8)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w_f32x8[u] = _mm256_set1_ps(w[row]);
 	}
 }
 
@@ -654,10 +750,14 @@ add_rows_f32_avx2(const float *const *v, const __m256 *w_f32x8,
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 RV_AVX2 static void
 weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
-					   size_t ldv, float beta, float *out)
+					   size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		rem = dv % 8;
 	__m256i		tail = tail_mask_avx2(rem);
@@ -667,7 +767,7 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	const float *v[4];
 	__m256		w_f32x8[4];
 
-	if (beta != 1.0f)
+	if (acc == NULL && beta != 1.0f)
 	{
 		__m256		beta_f32x8 = _mm256_set1_ps(beta);
 		size_t		j = 0;
@@ -681,24 +781,37 @@ weighted_wide_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b = 0; b < per_slot; b++)
-	{
-		RV_UNROLL
-		for (int u = 0; u < 4; u++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-			v[u] = V + row * ldv;
-			w_f32x8[u] = _mm256_set1_ps(w[row]);
+			wide_step_avx2(w, V, ldv, per_slot, skew, b, v, w_f32x8);
+			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
 		}
-		add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out);
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_avx2(w, V, ldv, per_slot, skew, b0, v, w_f32x8);
+			add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_avx2(w, V, ldv, per_slot, skew, b, v, w_f32x8);
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_avx2(w, V, ldv, per_slot, skew, b1 - 1, v, w_f32x8);
+				add_rows_f32_avx2(v, w_f32x8, 4, full, rem, tail, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		w_f32x8[0] = _mm256_set1_ps(w[i]);
-		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out);
+		add_rows_f32_avx2(v, w_f32x8, 1, full, rem, tail, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
 }
 
@@ -712,9 +825,9 @@ weighted_sum_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
 	if (dv <= 64)
-		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out);
+		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
 	else
-		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out);
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
 }
 
 /* x[i] *= a */
@@ -1683,7 +1796,7 @@ weighted_sum_sqnorm_f32_avx2(const float *w, const float *V, size_t n,
 
 	if (!vv && dv > 64)
 	{
-		weighted_wide_f32_avx2(w, V, n, dv, ldv, 1.0f, out);
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, 1.0f, out, NULL);
 		return;
 	}
 	for (size_t u = 0; u < 4; u++)
@@ -2088,6 +2201,100 @@ cross_pv_f32_avx2(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+/*
+ * a acc + x for 4 doubles of acc and 4 floats of x (mul then add, as the
+ * scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
+ */
+RV_AVX2_INLINE __m256d
+scaled_sum_f64x4_avx2(__m256d acc_f64x4, __m256d a_f64x4, __m128 x_f32x4, const int scaled)
+{
+	if (scaled)
+		acc_f64x4 = _mm256_mul_pd(a_f64x4, acc_f64x4);
+	return _mm256_add_pd(acc_f64x4, _mm256_cvtps_pd(x_f32x4));
+}
+
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 8 doubles per step, a tail of 1..7 */
+RV_AVX2_INLINE void
+accumulate_f64_body_avx2(double *acc, double a, const float *x, size_t n, const int scaled)
+{
+	__m256d		a_f64x4 = _mm256_set1_pd(a);
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		_mm256_storeu_pd(acc + i, scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i), a_f64x4,
+														_mm_loadu_ps(x + i), scaled));
+		_mm256_storeu_pd(acc + i + 4, scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i + 4), a_f64x4,
+															_mm_loadu_ps(x + i + 4), scaled));
+	}
+	for (; i < n; i += 4)
+	{
+		__m128i		mask_i32x4 = _mm256_castsi256_si128(tail_mask_avx2(n - i < 4 ? n - i : 4));
+		__m256i		mask_i64x4 = _mm256_cvtepi32_epi64(mask_i32x4);
+
+		_mm256_maskstore_pd(acc + i, mask_i64x4,
+							scaled_sum_f64x4_avx2(_mm256_maskload_pd(acc + i, mask_i64x4), a_f64x4,
+												  _mm_maskload_ps(x + i, mask_i32x4), scaled));
+	}
+}
+
+RV_AVX2 static void
+accumulate_f64_avx2(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)
+		accumulate_f64_body_avx2(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_avx2(acc, a, x, n, 1);
+}
+
+/* out = (float) ((a acc + x) mul), 4 per step, a tail of 1..3 under masks */
+RV_AVX2 static void
+finish_f64_avx2(const double *acc, double a, const float *x, double mul,
+				size_t n, float *out)
+{
+	__m256d		a_f64x4 = _mm256_set1_pd(a),
+				mul_f64x4 = _mm256_set1_pd(mul);
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		__m256d		s_f64x4 = scaled_sum_f64x4_avx2(_mm256_loadu_pd(acc + i), a_f64x4,
+													_mm_loadu_ps(x + i), 1);
+
+		_mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_mul_pd(s_f64x4, mul_f64x4)));
+	}
+	if (i < n)
+	{
+		__m128i		mask_i32x4 = _mm256_castsi256_si128(tail_mask_avx2(n - i));
+		__m256i		mask_i64x4 = _mm256_cvtepi32_epi64(mask_i32x4);
+		__m256d		s_f64x4 = scaled_sum_f64x4_avx2(_mm256_maskload_pd(acc + i, mask_i64x4), a_f64x4,
+													_mm_maskload_ps(x + i, mask_i32x4), 1);
+
+		_mm_maskstore_ps(out + i, mask_i32x4, _mm256_cvtpd_ps(_mm256_mul_pd(s_f64x4, mul_f64x4)));
+	}
+}
+
+/*
+ * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
+ * same long streams over V: a tile of registers over all rows when dv
+ * fits in it, else part as the float partial of the wide kernel.
+ */
+RV_AVX2 static void
+weighted_sum_acc_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
+						 size_t ldv, float *part, double *acc)
+{
+	if (dv <= 64)
+		weighted_pass_f32_avx2(w, V, n, dv, ldv, 0.0f, part, acc);
+	else
+		weighted_wide_f32_avx2(w, V, n, dv, ldv, 0.0f, part, acc);
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_avx2 = {
 	.backend = RV_BACKEND_AVX2,
 	.scores = scores_f32_avx2,
@@ -2122,6 +2329,11 @@ const rv_kernels rv_kernels_avx2 = {
 	.cross_scores = cross_scores_f32_avx2,
 	.cross_exp = cross_exp_f32_avx2,
 	.cross_pv = cross_pv_f32_avx2,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_avx2,
+	.finish_f64 = finish_f64_avx2,
+	.weighted_sum_acc = weighted_sum_acc_f32_avx2,
 };
 
 #endif							/* __x86_64__ */

@@ -542,6 +542,48 @@ max_checked_f32_avx512(const float *x, size_t n, int *bad)
 	return _mm512_reduce_max_ps(_mm512_max_ps(max0_f32x16, max1_f32x16));
 }
 
+/* to[0..16) += (double) x, the lanes of mask only */
+RV_AVX512_INLINE void
+add_f32x16_to_f64_avx512(double *to, __m512 x_f32x16, __mmask16 mask)
+{
+	__m512d		lo_f64x8 = _mm512_cvtps_pd(_mm512_castps512_ps256(x_f32x16));
+	__m512d		hi_f64x8 = _mm512_cvtps_pd(_mm256_castpd_ps(
+		_mm512_extractf64x4_pd(_mm512_castps_pd(x_f32x16), 1)));
+	__mmask8	lo_mask = (__mmask8) (mask & 0xFF),
+				hi_mask = (__mmask8) (mask >> 8);
+
+	_mm512_mask_storeu_pd(to, lo_mask, _mm512_add_pd(_mm512_maskz_loadu_pd(lo_mask, to), lo_f64x8));
+	_mm512_mask_storeu_pd(to + 8, hi_mask,
+						  _mm512_add_pd(_mm512_maskz_loadu_pd(hi_mask, to + 8), hi_f64x8));
+}
+
+/*
+ * The end of one float partial of weighted_tile's blocked form (acc not
+ * NULL): the accumulator sets summed into set 0, set 0 added into acc
+ * (regs * 16 doubles; the last register's lanes under tail when masked),
+ * every set zeroed for the next partial.
+ */
+RV_AVX512_INLINE void
+tile_to_f64_avx512(__m512 acc_f32x16[8][8], const int rows, const int regs,
+				   const int masked, __mmask16 tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			acc_f32x16[0][t] = _mm512_add_ps(acc_f32x16[0][t], acc_f32x16[u][t]);
+			acc_f32x16[u][t] = _mm512_setzero_ps();
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x16_to_f64_avx512(acc + 16 * t, acc_f32x16[0][t],
+								 (masked && t == regs - 1) ? tail : 0xFFFF);
+		acc_f32x16[0][t] = _mm512_setzero_ps();
+	}
+}
+
 /*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
@@ -552,16 +594,22 @@ max_checked_f32_avx512(const float *x, size_t n, int *bad)
  * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
+ * With acc (weighted_sum_acc), the row loop runs in chunks of
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
+ * as one more), and out is not touched.
  */
 RV_AVX512_INLINE void
 weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
-						 float beta, float *out, const int regs,
+						 float beta, float *out, double *acc,
+					   const int regs,
 						 const int masked, __mmask16 tail)
 {
 	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
 	__m512		acc_f32x16[8][8];
 	__m512		beta_f32x16 = _mm512_set1_ps(beta);
 	size_t		per_set = n / rows;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -585,26 +633,33 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (size_t b = 0; b < per_set; b++)
+	for (size_t b0 = 0; b0 < per_set; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < rows; u++)
+		size_t		b1 = per_set - b0 < chunk ? per_set : b0 + chunk;
+
+		for (size_t b = b0; b < b1; b++)
 		{
-			size_t		in_set = b + skew[u];
-			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
-			__m512		w_f32x16 = _mm512_set1_ps(w[row]);
-			const float *v = V + row * ldv;
-
 			RV_UNROLL
-			for (int t = 0; t < regs; t++)
+			for (int u = 0; u < rows; u++)
 			{
-				__m512		v_f32x16 = (masked && t == regs - 1)
-					? _mm512_maskz_loadu_ps(tail, v + 16 * t)
-					: _mm512_loadu_ps(v + 16 * t);
+				size_t		in_set = b + skew[u];
+				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				__m512		w_f32x16 = _mm512_set1_ps(w[row]);
+				const float *v = V + row * ldv;
 
-				acc_f32x16[u][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[u][t]);
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+				{
+					__m512		v_f32x16 = (masked && t == regs - 1)
+						? _mm512_maskz_loadu_ps(tail, v + 16 * t)
+						: _mm512_loadu_ps(v + 16 * t);
+
+					acc_f32x16[u][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[u][t]);
+				}
 			}
 		}
+		if (acc)
+			tile_to_f64_avx512(acc_f32x16, rows, regs, masked, tail, acc);
 	}
 	for (size_t i = per_set * rows; i < n; i++)
 	{
@@ -622,6 +677,12 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
+	if (acc)
+	{
+		if (per_set * rows < n)
+			tile_to_f64_avx512(acc_f32x16, rows, regs, masked, tail, acc);
+		return;
+	}
 	RV_UNROLL
 	for (int u = 1; u < rows; u++)
 		RV_UNROLL
@@ -642,45 +703,48 @@ weighted_tile_f32_avx512(const float *w, const float *V, size_t n, size_t ldv,
  * rows given, in column tiles of 128 floats (8 registers) so that out
  * never leaves registers inside a tile.  The last, narrower tile is
  * dispatched to a copy of the tile code specialised for its width.
+ * acc: the blocked form of weighted_sum_acc (see weighted_tile), or NULL.
  */
 RV_AVX512 static void
 weighted_pass_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
-						  size_t ldv, float beta, float *out)
+						  size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		j = 0;
 	size_t		rem;
 
 	for (; j + 128 <= dv; j += 128)
-		weighted_tile_f32_avx512(w, V + j, n, ldv, beta, out + j, 8, 0, 0xFFFF);
+		weighted_tile_f32_avx512(w, V + j, n, ldv, beta, out + j, acc ? acc + j : NULL, 8, 0, 0xFFFF);
 	rem = dv - j;
 	if (rem == 0)
 		return;
 	V += j;
 	out += j;
+	if (acc)
+		acc += j;
 	if (rem % 16 == 0)
 	{
 		switch (rem / 16)
 		{
 			case 1:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 1, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 1, 0, 0xFFFF);
 				break;
 			case 2:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 2, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 2, 0, 0xFFFF);
 				break;
 			case 3:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 3, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 3, 0, 0xFFFF);
 				break;
 			case 4:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 4, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 4, 0, 0xFFFF);
 				break;
 			case 5:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 5, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 5, 0, 0xFFFF);
 				break;
 			case 6:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 6, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 6, 0, 0xFFFF);
 				break;
 			default:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 7, 0, 0xFFFF);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 7, 0, 0xFFFF);
 				break;
 		}
 	}
@@ -691,28 +755,28 @@ weighted_pass_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 		switch (rem / 16 + 1)
 		{
 			case 1:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 1, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 1, 1, tail);
 				break;
 			case 2:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 2, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 2, 1, tail);
 				break;
 			case 3:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 3, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 3, 1, tail);
 				break;
 			case 4:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 4, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 4, 1, tail);
 				break;
 			case 5:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 5, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 5, 1, tail);
 				break;
 			case 6:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 6, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 6, 1, tail);
 				break;
 			case 7:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 7, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 7, 1, tail);
 				break;
 			default:
-				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, 8, 1, tail);
+				weighted_tile_f32_avx512(w, V, n, ldv, beta, out, acc, 8, 1, tail);
 				break;
 		}
 	}
@@ -721,32 +785,58 @@ weighted_pass_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 /*
  * out[j] += sum_r w_r v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + popcount(tail): each chunk of out is loaded
- * and stored once per step, rows added in slot order.
+ * and stored once per step, rows added in slot order.  The first step of
+ * a float partial of weighted_sum_acc starts from 0 instead of out
+ * (first), its last one adds the result into the doubles `to` instead of
+ * storing it (to != NULL).
  */
 RV_AVX512_INLINE void
 add_rows_f32_avx512(const float *const *v, const __m512 *w_f32x16,
-					const int rows, size_t full, __mmask16 tail, float *out)
+					const int rows, size_t full, __mmask16 tail, float *out,
+					int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 16)
 	{
-		__m512		acc_f32x16 = _mm512_loadu_ps(out + j);
+		__m512		acc_f32x16 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x16 = _mm512_fmadd_ps(w_f32x16[r], _mm512_loadu_ps(v[r] + j), acc_f32x16);
-		_mm512_storeu_ps(out + j, acc_f32x16);
+		if (to)
+			add_f32x16_to_f64_avx512(to + j, acc_f32x16, 0xFFFF);
+		else
+			_mm512_storeu_ps(out + j, acc_f32x16);
 	}
 	if (tail)
 	{
-		__m512		acc_f32x16 = _mm512_maskz_loadu_ps(tail, out + j);
+		__m512		acc_f32x16 = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(tail, out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x16 = _mm512_fmadd_ps(w_f32x16[r], _mm512_maskz_loadu_ps(tail, v[r] + j),
 										 acc_f32x16);
-		_mm512_mask_storeu_ps(out + j, tail, acc_f32x16);
+		if (to)
+			add_f32x16_to_f64_avx512(to + j, acc_f32x16, tail);
+		else
+			_mm512_mask_storeu_ps(out + j, tail, acc_f32x16);
+	}
+}
+
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_AVX512_INLINE void
+wide_step_avx512(const float *w, const float *V, size_t ldv, size_t per_slot,
+				  const size_t *skew, size_t b, const float **v, __m512 *w_f32x16)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w_f32x16[u] = _mm512_set1_ps(w[row]);
 	}
 }
 
@@ -762,10 +852,14 @@ add_rows_f32_avx512(const float *const *v, const __m512 *w_f32x16,
  * Loading and storing out once per 4 rows keeps it as fast from cache.
  * The n % 4 last rows are added one at a time.  beta == 0 overwrites out
  * without reading it.
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 RV_AVX512 static void
 weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
-						 size_t ldv, float beta, float *out)
+						 size_t ldv, float beta, float *out, double *acc)
 {
 	__mmask16	tail = tail_mask_avx512(dv % 16);
 	size_t		full = dv - dv % 16;
@@ -774,7 +868,7 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	const float *v[4];
 	__m512		w_f32x16[4];
 
-	if (beta != 1.0f)
+	if (acc == NULL && beta != 1.0f)
 	{
 		__m512		beta_f32x16 = _mm512_set1_ps(beta);
 		size_t		j = 0;
@@ -788,24 +882,37 @@ weighted_wide_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b = 0; b < per_slot; b++)
-	{
-		RV_UNROLL
-		for (int u = 0; u < 4; u++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-			v[u] = V + row * ldv;
-			w_f32x16[u] = _mm512_set1_ps(w[row]);
+			wide_step_avx512(w, V, ldv, per_slot, skew, b, v, w_f32x16);
+			add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
 		}
-		add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out);
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_avx512(w, V, ldv, per_slot, skew, b0, v, w_f32x16);
+			add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_avx512(w, V, ldv, per_slot, skew, b, v, w_f32x16);
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_avx512(w, V, ldv, per_slot, skew, b1 - 1, v, w_f32x16);
+				add_rows_f32_avx512(v, w_f32x16, 4, full, tail, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
 		w_f32x16[0] = _mm512_set1_ps(w[i]);
-		add_rows_f32_avx512(v, w_f32x16, 1, full, tail, out);
+		add_rows_f32_avx512(v, w_f32x16, 1, full, tail, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
 }
 
@@ -819,9 +926,9 @@ weighted_sum_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
 						 size_t ldv, float beta, float *out)
 {
 	if (dv <= 128)
-		weighted_pass_f32_avx512(w, V, n, dv, ldv, beta, out);
+		weighted_pass_f32_avx512(w, V, n, dv, ldv, beta, out, NULL);
 	else
-		weighted_wide_f32_avx512(w, V, n, dv, ldv, beta, out);
+		weighted_wide_f32_avx512(w, V, n, dv, ldv, beta, out, NULL);
 }
 
 /*
@@ -2263,6 +2370,93 @@ cross_pv_f32_avx512(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+/*
+ * a acc + x for 8 doubles of acc and 8 floats of x (mul then add, as the
+ * scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
+ */
+RV_AVX512_INLINE __m512d
+scaled_sum_f64x8_avx512(__m512d acc_f64x8, __m512d a_f64x8, __m256 x_f32x8, const int scaled)
+{
+	if (scaled)
+		acc_f64x8 = _mm512_mul_pd(a_f64x8, acc_f64x8);
+	return _mm512_add_pd(acc_f64x8, _mm512_cvtps_pd(x_f32x8));
+}
+
+/* the 8 floats of x at i, under a mask of the lanes below n */
+RV_AVX512_INLINE __m256
+load8_f32_avx512(const float *x, size_t i, size_t n)
+{
+	__m512		x_f32x16 = _mm512_maskz_loadu_ps(tail_mask_avx512(n - i < 8 ? n - i : 8), x + i);
+
+	return _mm512_castps512_ps256(x_f32x16);
+}
+
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 8 doubles per step, the tail under masks */
+RV_AVX512_INLINE void
+accumulate_f64_body_avx512(double *acc, double a, const float *x, size_t n, const int scaled)
+{
+	__m512d		a_f64x8 = _mm512_set1_pd(a);
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		__mmask8	mask = (__mmask8) ((1u << (n - i < 8 ? n - i : 8)) - 1u);
+
+		_mm512_mask_storeu_pd(acc + i, mask,
+							  scaled_sum_f64x8_avx512(_mm512_maskz_loadu_pd(mask, acc + i), a_f64x8,
+													  load8_f32_avx512(x, i, n), scaled));
+	}
+}
+
+RV_AVX512 static void
+accumulate_f64_avx512(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)
+		accumulate_f64_body_avx512(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_avx512(acc, a, x, n, 1);
+}
+
+/* out = (float) ((a acc + x) mul), 8 per step (the tail under masks) */
+RV_AVX512 static void
+finish_f64_avx512(const double *acc, double a, const float *x, double mul,
+				  size_t n, float *out)
+{
+	__m512d		a_f64x8 = _mm512_set1_pd(a),
+				mul_f64x8 = _mm512_set1_pd(mul);
+
+	for (size_t i = 0; i < n; i += 8)
+	{
+		size_t		len = n - i < 8 ? n - i : 8;
+		__m512d		s_f64x8 = scaled_sum_f64x8_avx512(_mm512_maskz_loadu_pd((__mmask8) ((1u << len) - 1u),
+																		  acc + i),
+													  a_f64x8, load8_f32_avx512(x, i, n), 1);
+
+		_mm512_mask_storeu_ps(out + i, tail_mask_avx512(len),
+							  _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_mul_pd(s_f64x8, mul_f64x8))));
+	}
+}
+
+/*
+ * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
+ * same long streams over V: a tile of registers over all rows when dv
+ * fits in it, else part as the float partial of the wide kernel.
+ */
+RV_AVX512 static void
+weighted_sum_acc_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
+						   size_t ldv, float *part, double *acc)
+{
+	if (dv <= 128)
+		weighted_pass_f32_avx512(w, V, n, dv, ldv, 0.0f, part, acc);
+	else
+		weighted_wide_f32_avx512(w, V, n, dv, ldv, 0.0f, part, acc);
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_avx512 = {
 	.backend = RV_BACKEND_AVX512,
 	.scores = scores_f32_avx512,
@@ -2299,6 +2493,11 @@ const rv_kernels rv_kernels_avx512 = {
 	.cross_scores = cross_scores_f32_avx512,
 	.cross_exp = cross_exp_f32_avx512,
 	.cross_pv = cross_pv_f32_avx512,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_avx512,
+	.finish_f64 = finish_f64_avx512,
+	.weighted_sum_acc = weighted_sum_acc_f32_avx512,
 };
 
 #endif							/* __x86_64__ */

@@ -411,6 +411,51 @@ max_checked_f32_neon(const float *x, size_t n, int *bad)
 	return vmaxvq_f32(vmaxq_f32(max0_f32x4, max1_f32x4));
 }
 
+/* to[0..count) += (double) x for the first count (1..4) lanes of x */
+RV_NEON_INLINE void
+add_f32x4_to_f64_neon(double *to, float32x4_t x_f32x4, size_t count)
+{
+	if (count >= 4)
+	{
+		vst1q_f64(to, vaddq_f64(vld1q_f64(to), vcvt_f64_f32(vget_low_f32(x_f32x4))));
+		vst1q_f64(to + 2, vaddq_f64(vld1q_f64(to + 2), vcvt_high_f64_f32(x_f32x4)));
+	}
+	else
+	{
+		float		x[4];
+
+		vst1q_f32(x, x_f32x4);
+		for (size_t k = 0; k < count; k++)
+			to[k] += (double) x[k];
+	}
+}
+
+/*
+ * The end of one float partial of weighted_tile's blocked form (acc not
+ * NULL): the accumulator sets summed into set 0, set 0 added into acc
+ * (regs * 4 doubles; only `tail` lanes of the last register when masked),
+ * every set zeroed for the next partial.
+ */
+RV_NEON_INLINE void
+tile_to_f64_neon(float32x4_t acc_f32x4[8][8], const int rows, const int regs,
+				 const int masked, size_t tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			acc_f32x4[0][t] = vaddq_f32(acc_f32x4[0][t], acc_f32x4[u][t]);
+			acc_f32x4[u][t] = vdupq_n_f32(0.0f);
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x4_to_f64_neon(acc + 4 * t, acc_f32x4[0][t], (masked && t == regs - 1) ? tail : 4);
+		acc_f32x4[0][t] = vdupq_n_f32(0.0f);
+	}
+}
+
 /*
  * One column tile of weighted_sum: `regs` registers (a constant 1..8 after
  * inlining) of out kept in registers across the whole row loop, the last
@@ -423,15 +468,21 @@ max_checked_f32_neon(const float *x, size_t n, int *bad)
  * V (rows [u n/rows, (u+1) n/rows), starting u rows in and wrapping around,
  * as the row slots of scores do), so that every set streams sequentially.
  * beta == 0 starts from zero without reading out, which may hold garbage.
+ * With acc (weighted_sum_acc), the row loop runs in chunks of
+ * RV_VALUE_BLOCK / rows steps, each chunk a float partial of at most
+ * RV_VALUE_BLOCK rows that is added into acc (then the n % rows last rows
+ * as one more), and out is not touched.
  */
 RV_NEON_INLINE void
 weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
-					   float beta, float *out, const int regs,
+					   float beta, float *out, double *acc,
+					   const int regs,
 					   const int masked, size_t tail)
 {
 	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
 	float32x4_t acc_f32x4[8][8];
 	size_t		per_set = n / rows;
+	size_t		chunk = acc ? RV_VALUE_BLOCK / (size_t) rows : per_set;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -455,26 +506,33 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
-	for (size_t b = 0; b < per_set; b++)
+	for (size_t b0 = 0; b0 < per_set; b0 += chunk)
 	{
-		RV_UNROLL
-		for (int u = 0; u < rows; u++)
+		size_t		b1 = per_set - b0 < chunk ? per_set : b0 + chunk;
+
+		for (size_t b = b0; b < b1; b++)
 		{
-			size_t		in_set = b + skew[u];
-			size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
-			float		wi = w[row];
-			const float *v = V + row * ldv;
-
 			RV_UNROLL
-			for (int t = 0; t < regs; t++)
+			for (int u = 0; u < rows; u++)
 			{
-				float32x4_t v_f32x4 = (masked && t == regs - 1)
-					? load_partial_f32x4(v + 4 * t, tail, 0.0f)
-					: vld1q_f32(v + 4 * t);
+				size_t		in_set = b + skew[u];
+				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				float		wi = w[row];
+				const float *v = V + row * ldv;
 
-				acc_f32x4[u][t] = vfmaq_n_f32(acc_f32x4[u][t], v_f32x4, wi);
+				RV_UNROLL
+				for (int t = 0; t < regs; t++)
+				{
+					float32x4_t v_f32x4 = (masked && t == regs - 1)
+						? load_partial_f32x4(v + 4 * t, tail, 0.0f)
+						: vld1q_f32(v + 4 * t);
+
+					acc_f32x4[u][t] = vfmaq_n_f32(acc_f32x4[u][t], v_f32x4, wi);
+				}
 			}
 		}
+		if (acc)
+			tile_to_f64_neon(acc_f32x4, rows, regs, masked, tail, acc);
 	}
 	for (size_t i = per_set * rows; i < n; i++)
 	{
@@ -492,6 +550,12 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 		}
 	}
 
+	if (acc)
+	{
+		if (per_set * rows < n)
+			tile_to_f64_neon(acc_f32x4, rows, regs, masked, tail, acc);
+		return;
+	}
 	RV_UNROLL
 	for (int u = 1; u < rows; u++)
 		RV_UNROLL
@@ -512,45 +576,48 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
  * rows given, in column tiles of 32 floats (8 registers) so that out
  * never leaves registers inside a tile.  The last, narrower tile is
  * dispatched to a copy of the tile code specialised for its width.
+ * acc: the blocked form of weighted_sum_acc (see weighted_tile), or NULL.
  */
 static void
 weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
-					  size_t ldv, float beta, float *out)
+					  size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		j = 0;
 	size_t		rem;
 
 	for (; j + 32 <= dv; j += 32)
-		weighted_tile_f32_neon(w, V + j, n, ldv, beta, out + j, 8, 0, 0);
+		weighted_tile_f32_neon(w, V + j, n, ldv, beta, out + j, acc ? acc + j : NULL, 8, 0, 0);
 	rem = dv - j;
 	if (rem == 0)
 		return;
 	V += j;
 	out += j;
+	if (acc)
+		acc += j;
 	if (rem % 4 == 0)
 	{
 		switch (rem / 4)
 		{
 			case 1:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 1, 0, 0);
 				break;
 			case 2:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 2, 0, 0);
 				break;
 			case 3:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 3, 0, 0);
 				break;
 			case 4:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 4, 0, 0);
 				break;
 			case 5:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 5, 0, 0);
 				break;
 			case 6:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 6, 0, 0);
 				break;
 			default:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 0, 0);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 7, 0, 0);
 				break;
 		}
 	}
@@ -561,28 +628,28 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 		switch (rem / 4 + 1)
 		{
 			case 1:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 1, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 1, 1, tail);
 				break;
 			case 2:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 2, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 2, 1, tail);
 				break;
 			case 3:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 3, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 3, 1, tail);
 				break;
 			case 4:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 4, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 4, 1, tail);
 				break;
 			case 5:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 5, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 5, 1, tail);
 				break;
 			case 6:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 6, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 6, 1, tail);
 				break;
 			case 7:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 7, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 7, 1, tail);
 				break;
 			default:
-				weighted_tile_f32_neon(w, V, n, ldv, beta, out, 8, 1, tail);
+				weighted_tile_f32_neon(w, V, n, ldv, beta, out, acc, 8, 1, tail);
 				break;
 		}
 	}
@@ -591,31 +658,56 @@ weighted_pass_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 /*
  * out[j] += sum_r w[r] v_r[j] for `rows` rows (a constant 1 or 4 after
  * inlining) and j < full + rem (rem < 4): each chunk of out is loaded and
- * stored once per step, rows added in order.
+ * stored once per step, rows added in order.  The first step of a float
+ * partial of weighted_sum_acc starts from 0 instead of out (first), its
+ * last one adds the result into the doubles `to` instead of storing it
+ * (to != NULL).
  */
 RV_NEON_INLINE void
 add_rows_f32_neon(const float *const *v, const float *w, const int rows,
-				  size_t full, size_t rem, float *out)
+				  size_t full, size_t rem, float *out, int first, double *to)
 {
 	size_t		j = 0;
 
 	for (; j < full; j += 4)
 	{
-		float32x4_t acc_f32x4 = vld1q_f32(out + j);
+		float32x4_t acc_f32x4 = first ? vdupq_n_f32(0.0f) : vld1q_f32(out + j);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x4 = vfmaq_n_f32(acc_f32x4, vld1q_f32(v[r] + j), w[r]);
-		vst1q_f32(out + j, acc_f32x4);
+		if (to)
+			add_f32x4_to_f64_neon(to + j, acc_f32x4, 4);
+		else
+			vst1q_f32(out + j, acc_f32x4);
 	}
 	if (rem)
 	{
-		float32x4_t acc_f32x4 = load_partial_f32x4(out + j, rem, 0.0f);
+		float32x4_t acc_f32x4 = first ? vdupq_n_f32(0.0f) : load_partial_f32x4(out + j, rem, 0.0f);
 
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			acc_f32x4 = vfmaq_n_f32(acc_f32x4, load_partial_f32x4(v[r] + j, rem, 0.0f), w[r]);
-		store_partial_f32x4(out + j, acc_f32x4, rem);
+		if (to)
+			add_f32x4_to_f64_neon(to + j, acc_f32x4, rem);
+		else
+			store_partial_f32x4(out + j, acc_f32x4, rem);
+	}
+}
+
+/* the 4 rows of step b of the wide kernel: slot u's row (skewed, wrapped), its weight */
+RV_NEON_INLINE void
+wide_step_neon(const float *w, const float *V, size_t ldv, size_t per_slot,
+				const size_t *skew, size_t b, const float **v, float *w4)
+{
+	RV_UNROLL
+	for (int u = 0; u < 4; u++)
+	{
+		size_t		in_slot = b + skew[u];
+		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+
+		v[u] = V + row * ldv;
+		w4[u] = w[row];
 	}
 }
 
@@ -625,10 +717,14 @@ add_rows_f32_neon(const float *const *v, const float *w, const int rows,
  * taken from 4 contiguous stretches of V, so that V is read as 4 long
  * sequential streams (column tiles over a block of rows read it in short
  * strided pieces, which the hardware prefetchers do not follow).
+ * With acc (weighted_sum_acc), out holds a float partial of
+ * RV_VALUE_BLOCK / 4 steps (4 rows each, one from each stream): its first
+ * step starts from 0, its last adds it into acc; the n % 4 last rows make
+ * one more partial.
  */
 static void
 weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
-					   size_t ldv, float beta, float *out)
+					   size_t ldv, float beta, float *out, double *acc)
 {
 	size_t		rem = dv % 4;
 	size_t		full = dv - rem;
@@ -637,7 +733,7 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	const float *v[4];
 	float		w4[4];
 
-	if (beta != 1.0f)
+	if (acc == NULL && beta != 1.0f)
 	{
 		size_t		j = 0;
 
@@ -651,23 +747,36 @@ weighted_wide_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 	}
 	for (size_t u = 0; u < 4; u++)
 		skew[u] = per_slot > 0 ? u % per_slot : 0;
-	for (size_t b = 0; b < per_slot; b++)
-	{
-		RV_UNROLL
-		for (int u = 0; u < 4; u++)
+	if (acc == NULL)
+		for (size_t b = 0; b < per_slot; b++)
 		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
-
-			v[u] = V + row * ldv;
-			w4[u] = w[row];
+			wide_step_neon(w, V, ldv, per_slot, skew, b, v, w4);
+			add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
 		}
-		add_rows_f32_neon(v, w4, 4, full, rem, out);
-	}
+	else
+		for (size_t b0 = 0; b0 < per_slot; b0 += RV_VALUE_BLOCK / 4)
+		{
+			size_t		b1 = per_slot - b0 < RV_VALUE_BLOCK / 4 ? per_slot : b0 + RV_VALUE_BLOCK / 4;
+
+			/* a partial's first step starts from 0, its last adds it into acc */
+			wide_step_neon(w, V, ldv, per_slot, skew, b0, v, w4);
+			add_rows_f32_neon(v, w4, 4, full, rem, out, 1, b1 == b0 + 1 ? acc : NULL);
+			for (size_t b = b0 + 1; b + 1 < b1; b++)
+			{
+				wide_step_neon(w, V, ldv, per_slot, skew, b, v, w4);
+				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, NULL);
+			}
+			if (b1 > b0 + 1)
+			{
+				wide_step_neon(w, V, ldv, per_slot, skew, b1 - 1, v, w4);
+				add_rows_f32_neon(v, w4, 4, full, rem, out, 0, acc);
+			}
+		}
 	for (size_t i = per_slot * 4; i < n; i++)
 	{
 		v[0] = V + i * ldv;
-		add_rows_f32_neon(v, w + i, 1, full, rem, out);
+		add_rows_f32_neon(v, w + i, 1, full, rem, out,
+						  acc && i == per_slot * 4, acc && i + 1 == n ? acc : NULL);
 	}
 }
 
@@ -681,9 +790,9 @@ weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 					   size_t ldv, float beta, float *out)
 {
 	if (dv <= 32)
-		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out);
+		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
 	else
-		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out);
+		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
 }
 
 /* x[i] *= a */
@@ -1930,6 +2039,103 @@ cross_pv_f32_neon(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+/*
+ * a acc + x for 2 doubles of acc and 2 floats of x (vmulq then vaddq, as
+ * the scalar table: the same bits; scaled: a != 1, else the product is
+ * skipped, which is exact)
+ */
+RV_NEON_INLINE float64x2_t
+scaled_sum_f64x2_neon(float64x2_t acc_f64x2, float64x2_t a_f64x2, float32x2_t x_f32x2,
+					  const int scaled)
+{
+	if (scaled)
+		acc_f64x2 = vmulq_f64(a_f64x2, acc_f64x2);
+	return vaddq_f64(acc_f64x2, vcvt_f64_f32(x_f32x2));
+}
+
+/* accumulate_f64 for a != 1 (scaled) or a == 1: 4 doubles per step, a tail of 1..3 */
+RV_NEON_INLINE void
+accumulate_f64_body_neon(double *acc, double a, const float *x, size_t n, const int scaled)
+{
+	float64x2_t a_f64x2 = vdupq_n_f64(a);
+	size_t		i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		float32x4_t x_f32x4 = vld1q_f32(x + i);
+
+		vst1q_f64(acc + i, scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2,
+												 vget_low_f32(x_f32x4), scaled));
+		vst1q_f64(acc + i + 2, scaled_sum_f64x2_neon(vld1q_f64(acc + i + 2), a_f64x2,
+													 vget_high_f32(x_f32x4), scaled));
+	}
+	for (; i + 2 <= n; i += 2)
+		vst1q_f64(acc + i, scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2, vld1_f32(x + i),
+												 scaled));
+	if (i < n)
+	{
+		float32x2_t x_f32x2 = vld1_lane_f32(x + i, vdup_n_f32(0.0f), 0);
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_lane_f64(acc + i, vdupq_n_f64(0.0), 0),
+													a_f64x2, x_f32x2, scaled);
+
+		vst1q_lane_f64(acc + i, s_f64x2, 0);
+	}
+}
+
+static void
+accumulate_f64_neon(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)
+		accumulate_f64_body_neon(acc, a, x, n, 0);
+	else
+		accumulate_f64_body_neon(acc, a, x, n, 1);
+}
+
+/* out = (float) ((a acc + x) mul), 2 per step, a tail of 1 */
+static void
+finish_f64_neon(const double *acc, double a, const float *x, double mul,
+				size_t n, float *out)
+{
+	float64x2_t a_f64x2 = vdupq_n_f64(a),
+				mul_f64x2 = vdupq_n_f64(mul);
+	size_t		i = 0;
+
+	for (; i + 2 <= n; i += 2)
+	{
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_f64(acc + i), a_f64x2, vld1_f32(x + i), 1);
+
+		vst1_f32(out + i, vcvt_f32_f64(vmulq_f64(s_f64x2, mul_f64x2)));
+	}
+	if (i < n)
+	{
+		float32x2_t x_f32x2 = vld1_lane_f32(x + i, vdup_n_f32(0.0f), 0);
+		float64x2_t s_f64x2 = scaled_sum_f64x2_neon(vld1q_lane_f64(acc + i, vdupq_n_f64(0.0), 0),
+													a_f64x2, x_f32x2, 1);
+
+		vst1_lane_f32(out + i, vcvt_f32_f64(vmulq_f64(s_f64x2, mul_f64x2)), 0);
+	}
+}
+
+/*
+ * weighted_sum_acc: weighted_sum's kernels in their blocked form (float
+ * partials of at most RV_VALUE_BLOCK rows added into acc), which keeps the
+ * same long streams over V: a tile of registers over all rows when dv
+ * fits in it, else part as the float partial of the wide kernel.
+ */
+static void
+weighted_sum_acc_f32_neon(const float *w, const float *V, size_t n, size_t dv,
+						 size_t ldv, float *part, double *acc)
+{
+	if (dv <= 32)
+		weighted_pass_f32_neon(w, V, n, dv, ldv, 0.0f, part, acc);
+	else
+		weighted_wide_f32_neon(w, V, n, dv, ldv, 0.0f, part, acc);
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_neon = {
 	.backend = RV_BACKEND_NEON,
 	.scores = scores_f32_neon,
@@ -1964,6 +2170,11 @@ const rv_kernels rv_kernels_neon = {
 	.cross_scores = cross_scores_f32_neon,
 	.cross_exp = cross_exp_f32_neon,
 	.cross_pv = cross_pv_f32_neon,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_neon,
+	.finish_f64 = finish_f64_neon,
+	.weighted_sum_acc = weighted_sum_acc_f32_neon,
 };
 
 #endif							/* __aarch64__ */

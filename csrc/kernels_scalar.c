@@ -584,6 +584,43 @@ cross_pv_serial(const float *P, size_t ldp, const float *V, size_t ldv,
 
 /* ==== end of cross ==== */
 
+/* ==== primitives of the driver sums ==== */
+
+static void
+accumulate_f64_serial(double *acc, double a, const float *x, size_t n)
+{
+	if (a == 1.0)				/* the same bits without the product */
+		for (size_t i = 0; i < n; i++)
+			acc[i] = acc[i] + (double) x[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			acc[i] = a * acc[i] + (double) x[i];
+}
+
+static void
+finish_f64_serial(const double *acc, double a, const float *x, double mul,
+				  size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float) ((a * acc[i] + (double) x[i]) * mul);
+}
+
+/* blocks of RV_VALUE_BLOCK consecutive rows, each summed into part, then added into acc */
+static void
+weighted_sum_acc_serial(const float *w, const float *V, size_t n, size_t dv,
+						size_t ldv, float *part, double *acc)
+{
+	for (size_t b = 0; b < n; b += RV_VALUE_BLOCK)
+	{
+		size_t		len = n - b < RV_VALUE_BLOCK ? n - b : RV_VALUE_BLOCK;
+
+		weighted_sum_serial(w + b, V + b * ldv, len, dv, ldv, 0.0f, part);
+		accumulate_f64_serial(acc, 1.0, part, dv);
+	}
+}
+
+/* ==== end of driver sums ==== */
+
 const rv_kernels rv_kernels_scalar = {
 	.backend = RV_BACKEND_SCALAR,
 	.scores = scores_serial,
@@ -618,4 +655,9 @@ const rv_kernels rv_kernels_scalar = {
 	.cross_scores = cross_scores_serial,
 	.cross_exp = cross_exp_serial,
 	.cross_pv = cross_pv_serial,
+
+	/* driver sums */
+	.accumulate_f64 = accumulate_f64_serial,
+	.finish_f64 = finish_f64_serial,
+	.weighted_sum_acc = weighted_sum_acc_serial,
 };

@@ -12,18 +12,23 @@
  * paths make the same scores calls on the same values, so a row of a
  * batch equals the one-query call bit for bit.
  *
- * All l_i are >= 0, and phi(q) is prescaled by a power of two (which
- * cancels in l / sum l) so that they do not underflow for very negative
- * q.  When every one of them is 0 all the same (phi(q) = 0: every
- * q_j < -104, where exp rounds to 0; or phi(k_i) products that underflow)
- * the weights would be 0 / 0: that is RV_ERR_NONFINITE, never NaN.
+ * All l_i are >= 0, and phi(q) enters only up to a positive factor, which
+ * cancels in l / sum l (and in the summary's numerator and denominator):
+ * when every q_j < 0, phi(q) = exp(q) is computed as exp(q - c) with the
+ * integer c = ceil(max_j q_j) (the subtraction is exact), so its largest
+ * entry stays above 1/e however negative q is; otherwise a large phi(q)
+ * is prescaled by a power of two.  So the l_i underflow only when the keys
+ * make them: when every one of them is 0 (phi(k_i)_j = exp(k_ij) rounds
+ * to 0 below -104, and the other products underflow too) the weights would
+ * be 0 / 0: that is RV_ERR_NONFINITE, never NaN.  out = sum_i w_i v_i by
+ * rv_weighted_rows (float partials of RV_VALUE_BLOCK rows added in double).
  *
  * Summary: M = [S | z] = sum_i phi(k_i) [v_i, 1] (d x (dv + 1)), after
  * which out(q) = S^T phi(q) / (phi(q).z) costs O(d dv) per query.  Row j
  * of S is a weighted sum of the value rows with the weights phi(K)[., j]
  * (a column of phi(K), transposed into a contiguous run), computed by
  * weighted_sum over sub-blocks of keys that stay in cache while every row
- * j reads them.  Float partial sums of RV_CANCEL_BLOCK keys are added in
+ * j reads them.  Float partial sums of RV_VALUE_BLOCK keys are added in
  * double; z is summed in double.  Tasks own disjoint groups of rows j, so
  * the summary is bit-identical for any thread count.
  */
@@ -65,30 +70,44 @@ scale_by_inverse(const rv_kernels *kern, float *x, size_t n, double sum)
 }
 
 /*
- * pq = phi(q) (d floats), scaled by a power of two into [2^-32, 2^32]
- * when its max is outside: every kernel weight phi(q).phi(k_i), and both
- * the numerator and the denominator of the summary's forward, scale by the
- * same exact factor, which cancels, while products of tiny (q_j around
- * -80) or huge phi values no longer underflow or overflow.  An all-zero
- * phi(q) (every q_j < -104) stays 0.  RV_ERR_NONFINITE for a NaN or
- * +/-Infinity in q.
+ * pq = phi(q) (d floats) up to a positive factor, which cancels in every
+ * use (the kernel weights phi(q).phi(k_i) divided by their sum, the
+ * summary's numerator divided by its denominator):
+ *  - every q_j < 0: pq = exp(q - c) with c = ceil(max_j q_j), an integer
+ *    between max_j q_j and 0, so that q_j - c is exact (|c| <= |q_j| and
+ *    c is a multiple of q_j's ulp) and the largest pq_j is above 1/e: no
+ *    underflow of phi(q) itself however negative q is (exp(q) is 0 below
+ *    -104 and subnormal below -87);
+ *  - else pq = phi(q), prescaled by a power of two when its max (>= 1)
+ *    exceeds 2^32, so that products with phi(k) do not overflow.
+ * RV_ERR_NONFINITE for a NaN or +/-Infinity in q.
  */
 static rv_status
 phi_query(const rv_kernels *kern, const float *q, size_t d, float *pq)
 {
 	int			bad,
 				e;
-	float		max;
+	float		max = kern->max_checked(q, d, &bad);
+	const float *x = q;
 
-	kern->phi(q, d, pq);
+	if (bad)
+		return RV_ERR_NONFINITE;	/* NaN or +Infinity in q */
+	if (max < 0.0f)
+	{
+		float		c = ceilf(max);	/* -Infinity in q: NaN below */
+
+		for (size_t j = 0; j < d; j++)
+			pq[j] = q[j] - c;
+		x = pq;
+	}
+	kern->phi(x, d, pq);
 	max = kern->max_checked(pq, d, &bad);
 	if (bad)
-		return RV_ERR_NONFINITE;	/* NaN or +/-Infinity in q */
-	if (max > 0.0f && (max < 0x1p-32f || max > 0x1p32f))
+		return RV_ERR_NONFINITE;	/* -Infinity in q */
+	if (max > 0x1p32f)
 	{
 		(void) frexpf(max, &e);
-		e = e < -126 ? -126 : e > 126 ? 126 : e;
-		kern->scale(pq, d, ldexpf(1.0f, -e));
+		kern->scale(pq, d, ldexpf(1.0f, e > 126 ? -126 : -e));	/* a normal factor */
 	}
 	return RV_OK;
 }
@@ -99,7 +118,8 @@ typedef struct linear_args
 	const float *phiK;			/* phi(K), n x d; NULL: phi per block */
 	float	   *phiK_out;		/* the same buffer while it is computed */
 	float	   *buf;			/* phi_rows(d) x d (one query) */
-	size_t		slot;			/* floats per worker: d (phi(q)) [+ n] */
+	size_t		slot;			/* floats per worker: d (phi(q)) [+ n + dv
+								 * doubles] */
 	float	   *W;				/* weights: m x n, or NULL for the forward */
 } linear_args;
 
@@ -143,18 +163,13 @@ linear_weights_one(const linear_args *a, const float *q, float *pq, float *w,
 	return RV_OK;
 }
 
-/* phi(K) for the keys of block b */
-static rv_status
-linear_keys_task(rv_job *job, void *arg, size_t b, size_t worker)
+/* phi(K) for the keys first .. first + len */
+static void
+linear_keys(void *arg, size_t first, size_t len)
 {
 	const linear_args *a = arg;
-	size_t		first = b * RV_CANCEL_BLOCK,
-				len = a->f.n - first < RV_CANCEL_BLOCK ? a->f.n - first : RV_CANCEL_BLOCK;
 
-	(void) job;
-	(void) worker;
 	a->f.kern->phi(a->f.K + first * a->f.d, len * a->f.d, a->phiK_out + first * a->f.d);
-	return RV_OK;
 }
 
 /* one query row: the forward (out row r), or the weights (W row r) */
@@ -171,33 +186,34 @@ linear_task(rv_job *job, void *arg, size_t r, size_t worker)
 	if (st != RV_OK || a->W)
 		return st;
 	out = a->f.out + r * a->f.dv;
-	st = rv_weighted_rows_polled(a->f.kern, w, a->f.V, a->f.n, a->f.dv, a->f.dv,
-								 0.0f, out, job);
-	if (st != RV_OK)
-		return st;
-	if (!a->f.kern->all_finite(out, a->f.dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	return rv_weighted_rows(a->f.kern, w, a->f.V, a->f.n, a->f.dv, a->f.dv, out,
+							rv_f64_at(w + a->f.n), job);
 }
 
 /*
  * Scratch of a forward (forward = 1) or weights call: for one query the
- * phi block then d + n (forward) or d floats; for m > 1 phi(K) then one
- * such slot per worker.  *key_floats: where the slots start.
+ * phi block, for m > 1 phi(K), then one slot per worker: d floats, and for
+ * the forward n weights and dv doubles.  *key_floats: where the slots
+ * start; *slot: floats per slot.
  */
 static size_t
 linear_scratch(size_t m, size_t n, size_t d, size_t dv, int forward,
-			   const rv_exec *ex, size_t *key_floats)
+			   const rv_exec *ex, size_t *key_floats, size_t *slot_floats)
 {
 	size_t		workers = rv_plan_threads(m, rv_query_work(n, d, dv), ex);
-	size_t		slot = forward ? d + n : d;
-	size_t		keys, slots;
+	size_t		slot = d,
+				keys, slots;
 
-	if (slot < d || rv_mul_size(m > 1 ? n : (n < phi_rows(d) ? n : phi_rows(d)), d, &keys) ||
+	if (forward && (__builtin_add_overflow(d, n, &slot) ||
+					(slot = rv_slot_f64(slot, dv)) == (size_t) -1))
+		return (size_t) -1;
+	if (rv_mul_size(m > 1 ? n : (n < phi_rows(d) ? n : phi_rows(d)), d, &keys) ||
 		rv_mul_size(workers, slot, &slots) || keys + slots < keys)
 		return (size_t) -1;
 	if (key_floats)
 		*key_floats = keys;
+	if (slot_floats)
+		*slot_floats = slot;
 	return keys + slots;
 }
 
@@ -209,16 +225,14 @@ linear_run(linear_args *a, size_t m, size_t dv, const rv_exec *ex)
 				d = a->f.d,
 				keys;
 
-	(void) linear_scratch(m, n, d, dv, a->W == NULL, ex, &keys);
-	a->slot = a->W ? d : d + n;
+	if (linear_scratch(m, n, d, dv, a->W == NULL, ex, &keys, &a->slot) == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
 	if (m > 1)
 	{
-		size_t		blocks = (n + RV_CANCEL_BLOCK - 1) / RV_CANCEL_BLOCK;
 		rv_status	st;
 
 		a->phiK_out = a->f.scratch;
-		st = rv_run_tasks(blocks, rv_plan_threads(blocks, (size_t) RV_CANCEL_BLOCK * d, ex),
-						  linear_keys_task, a, ex);
+		st = rv_run_key_blocks(n, d, linear_keys, a, ex);
 		if (st != RV_OK)
 			return st;
 		a->phiK = a->phiK_out;
@@ -233,7 +247,7 @@ size_t
 rv_linear_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 							const rv_exec *ex)
 {
-	return linear_scratch(m, n, d, dv, 1, ex, NULL);
+	return linear_scratch(m, n, d, dv, 1, ex, NULL, NULL);
 }
 
 rv_status
@@ -249,8 +263,6 @@ rv_linear_attention(const float *Q, size_t m, const float *K, const float *V,
 	st = rv_forward_init(&a.f, Q, m, K, V, n, d, dv, 1, 1.0f, out, scratch, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	if (linear_scratch(m, n, d, dv, 1, ex, NULL) == (size_t) -1)
-		return RV_ERR_SIZE_OVERFLOW;
 	return linear_run(&a, m, dv, ex);
 }
 
@@ -258,6 +270,13 @@ rv_linear_attention(const float *Q, size_t m, const float *K, const float *V,
 
 /* keys per weighted_sum call of the summary: their value rows stay in cache */
 #define SUMMARY_ROWS 32
+
+/*
+ * Multiply-adds of a summary task between two polls of the cancel
+ * callback: what one query's block of RV_CANCEL_BLOCK keys costs at
+ * d + dv = 256, a fraction of a millisecond whatever d and dv.
+ */
+#define SUMMARY_POLL_WORK ((size_t) RV_CANCEL_BLOCK * 256)
 
 typedef struct summary_args
 {
@@ -273,9 +292,9 @@ typedef struct summary_args
 /*
  * Rows j0 .. j0 + g of M: for each sub-block of keys, R = phi of the keys'
  * columns j0 .. j0 + g (len x g), T = its transpose (g x len, a
- * contiguous run of weights per row j), then row j of the float block
- * partial (kept in M itself) += T_j V_sub.  z and the block partials are
- * summed in double.
+ * contiguous run of weights per row j), then row j of the float partial
+ * of RV_VALUE_BLOCK keys (kept in M itself) += T_j V_sub.  z and the
+ * partials are summed in double.  Polls every SUMMARY_POLL_WORK.
  */
 static rv_status
 summary_task(rv_job *job, void *arg, size_t t, size_t worker)
@@ -291,12 +310,13 @@ summary_task(rv_job *job, void *arg, size_t t, size_t worker)
 	float	   *T = R + SUMMARY_ROWS * a->G;
 	float	   *M = a->M + j0 * ldm;
 	double	   *D = a->D + j0 * ldm;
+	size_t		work = 0;
 
 	for (size_t i = 0; i < g * ldm; i++)
 		D[i] = 0.0;
-	for (size_t kb = 0; kb < a->n; kb += RV_CANCEL_BLOCK)
+	for (size_t kb = 0; kb < a->n; kb += RV_VALUE_BLOCK)
 	{
-		size_t		kend = a->n - kb < RV_CANCEL_BLOCK ? a->n : kb + RV_CANCEL_BLOCK;
+		size_t		kend = a->n - kb < RV_VALUE_BLOCK ? a->n : kb + RV_VALUE_BLOCK;
 
 		for (size_t sb = kb; sb < kend; sb += SUMMARY_ROWS)
 		{
@@ -319,14 +339,20 @@ summary_task(rv_job *job, void *arg, size_t t, size_t worker)
 				D[jj * ldm + dv] = z;
 			}
 			for (size_t jj = 0; jj < g; jj++)
+			{
 				kern->weighted_sum(T + jj * SUMMARY_ROWS, a->V + sb * dv, len, dv, dv,
 								   sb == kb ? 0.0f : 1.0f, M + jj * ldm);
+				work += len * dv;
+				if (work >= SUMMARY_POLL_WORK)
+				{
+					work = 0;
+					if (rv_job_should_stop(job))
+						return RV_ERR_CANCELLED;
+				}
+			}
 		}
 		for (size_t jj = 0; jj < g; jj++)
-			for (size_t c = 0; c < dv; c++)
-				D[jj * ldm + c] += M[jj * ldm + c];
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
+			kern->accumulate_f64(D + jj * ldm, 1.0, M + jj * ldm, dv);
 	}
 	for (size_t i = 0; i < g * ldm; i++)
 		M[i] = (float) D[i];
@@ -412,9 +438,11 @@ typedef struct from_summary_args
 	const rv_kernels *kern;
 	const float *Q, *M;
 	size_t		d, dv;
-	float	   *out, *scratch;	/* scratch: d floats per worker */
+	float	   *out, *scratch;	/* scratch: slot floats per worker */
+	size_t		slot;			/* d floats of phi(q), then dv doubles */
 } from_summary_args;
 
+/* out = S^T phi(q) / (phi(q).z): the d rows of S weighted by phi(q), in double */
 static rv_status
 from_summary_task(rv_job *job, void *arg, size_t r, size_t worker)
 {
@@ -422,34 +450,35 @@ from_summary_task(rv_job *job, void *arg, size_t r, size_t worker)
 	const rv_kernels *kern = a->kern;
 	size_t		d = a->d,
 				dv = a->dv;
-	float	   *pq = a->scratch + worker * d;
+	float	   *pq = a->scratch + worker * a->slot;
 	float	   *out = a->out + r * dv;
 	double		den = 0.0;
+	rv_vsum		sum;
 	rv_status	st;
 
 	st = phi_query(kern, a->Q + r * d, d, pq);
-	if (st != RV_OK)
-		return st;
-	st = rv_weighted_rows_polled(kern, pq, a->M, d, dv, dv + 1, 0.0f, out, job);
 	if (st != RV_OK)
 		return st;
 	for (size_t j = 0; j < d; j++)
 		den += (double) pq[j] * a->M[j * (dv + 1) + dv];
 	if (!(den != 0.0) || !isfinite(den))
 		return RV_ERR_NONFINITE;	/* zero denominator, or NaN/Infinity */
-	scale_by_inverse(kern, out, dv, den);
-	if (!kern->all_finite(out, dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	rv_vsum_init(&sum, kern, dv, 1, out, rv_f64_at(pq + d), job);
+	st = rv_vsum_add(&sum, pq, 0, a->M, d, dv + 1);
+	if (st != RV_OK)
+		return st;
+	return rv_vsum_finish(&sum, 1.0 / den, out);
 }
 
 size_t
 rv_linear_from_summary_scratch(size_t m, size_t d, size_t dv,
 							   const rv_exec *ex)
 {
-	size_t		s;
+	size_t		slot = rv_slot_f64(d, dv),	/* phi(q), then dv doubles */
+				s;
 
-	if (rv_mul_size(rv_plan_threads(m, rv_query_work(d, 1, dv), ex), d, &s))
+	if (slot == (size_t) -1 ||
+		rv_mul_size(rv_plan_threads(m, rv_query_work(d, 1, dv), ex), slot, &s))
 		return (size_t) -1;
 	return s;
 }
@@ -480,6 +509,7 @@ rv_linear_attention_from_summary(const float *Q, size_t m, const float *M,
 	a.dv = dv;
 	a.out = out;
 	a.scratch = scratch;
+	a.slot = rv_slot_f64(d, dv);
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(d, 1, dv), ex),
 						from_summary_task, &a, ex);
 }
@@ -492,7 +522,7 @@ rv_linear_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
 {
 	if (p == NULL)
 		return (size_t) -1;
-	return linear_scratch(m, n, d, 0, 0, ex, NULL);
+	return linear_scratch(m, n, d, 0, 0, ex, NULL, NULL);
 }
 
 rv_status
@@ -510,8 +540,6 @@ rv_linear_weights(const rv_attention_params *p, const float *Q, size_t m,
 	st = rv_weights_init(&a.f, Q, m, K, n, d, 1.0f, W, scratch, 1, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
-	if (linear_scratch(m, n, d, 0, 0, ex, NULL) == (size_t) -1)
-		return RV_ERR_SIZE_OVERFLOW;
 	a.W = W;
 	return linear_run(&a, m, 0, ex);
 }

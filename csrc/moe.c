@@ -10,8 +10,9 @@
  * within the group and scaled by g_e, in place, giving the weights
  * w_i = g_e softmax_e(s)_i (0 for keys of other groups); then
  * out = sum of w_i v_i over the chosen groups in ascending order, which is
- * sum_e g_e * scaled_dot_attention(q, K_e, V_e).  Only the chosen groups
- * pay for the exp and the value rows.
+ * sum_e g_e * scaled_dot_attention(q, K_e, V_e), one rv_vsum over the
+ * runs of chosen groups.  Only the chosen groups pay for the exp and the
+ * value rows.
  */
 #include <math.h>
 #include <string.h>
@@ -36,11 +37,16 @@ group_start(size_t n, size_t E, size_t e)
 	return e * base + (e < rem ? e : rem);
 }
 
-/* scratch floats of one worker: logits (forward only), gates, heap */
+/*
+ * Scratch floats of one worker: gates, heap, and for the forward the
+ * logits and the value sum's dv doubles (callers keep n below SIZE_MAX /
+ * 4, so that E + top + n does not overflow; (size_t) -1 when the doubles
+ * do not fit).
+ */
 static size_t
-moe_slot(size_t n, size_t E, size_t top, int forward)
+moe_slot(size_t n, size_t dv, size_t E, size_t top, int forward)
 {
-	return (forward ? n : 0) + E + top;
+	return forward ? rv_slot_f64(E + top + n, dv) : E + top;
 }
 
 /*
@@ -62,7 +68,7 @@ moe_weights_one(const moe_args *a, const float *q, float *s, float *gates,
 	double		gsum = 0.0;
 	rv_status	st;
 
-	st = rv_logits_rows(kern, q, a->f.K, n, a->f.d, a->f.scale, s, &max, job);
+	st = rv_logits_rows(kern, q, a->f.K, n, a->f.d, a->f.d, a->f.scale, s, &max, job);
 	if (st != RV_OK)
 		return st;
 	for (size_t e = 0; e < E; e++)
@@ -88,12 +94,12 @@ moe_weights_one(const moe_args *a, const float *q, float *s, float *gates,
 
 		if (rv_top_k_take(&take, gates[e]))
 		{
-			double		g = rv_expf_serial(gates[e] - gmax) / gsum;
+			/* the logits are finite (rv_logits_rows checked): bad stays 0 */
 			int			bad;
 			float		m = kern->max_checked(s + first, len, &bad);
-			double		sum = rv_exp_sum_blocked(kern, s + first, len, m, s + first);
 
-			kern->scale(s + first, len, (float) (g / sum));
+			rv_softmax_from_max(kern, s + first, len, m,
+								rv_expf_serial(gates[e] - gmax) / gsum, s + first);
 		}
 		else if (zero_rest)
 			memset(s + first, 0, len * sizeof(float));
@@ -109,12 +115,12 @@ moe_task(rv_job *job, void *arg, size_t r, size_t worker)
 	size_t		n = a->f.n,
 				E = a->E,
 				dv = a->f.dv;
-	float	   *slot = a->f.scratch + worker * moe_slot(n, E, a->top, a->W == NULL);
-	float	   *s = a->W ? a->W + r * n : slot;
-	float	   *gates = a->W ? slot : slot + n;
+	float	   *slot = a->f.scratch + worker * moe_slot(n, dv, E, a->top, a->W == NULL);
+	float	   *gates = slot;
+	float	   *s = a->W ? a->W + r * n : gates + E + a->top;
 	float	   *out;
 	rv_top_k	sel;
-	int			first_run = 1;
+	rv_vsum		sum;
 	rv_status	st;
 
 	st = moe_weights_one(a, a->f.Q + r * a->f.d, s, gates, gates + E, a->W != NULL, &sel, job);
@@ -122,6 +128,7 @@ moe_task(rv_job *job, void *arg, size_t r, size_t worker)
 		return st;
 	/* runs of consecutive chosen groups: their weights are consecutive in s */
 	out = a->f.out + r * dv;
+	rv_vsum_init(&sum, a->f.kern, dv, 1, out, rv_f64_at(s + n), job);
 	for (size_t e = 0; e < E;)
 	{
 		size_t		e0;
@@ -138,16 +145,12 @@ moe_task(rv_job *job, void *arg, size_t r, size_t worker)
 			size_t		first = group_start(n, E, e0),
 						len = group_start(n, E, e) - first;
 
-			st = rv_weighted_rows_polled(a->f.kern, s + first, a->f.V + first * dv, len, dv,
-										 dv, first_run ? 0.0f : 1.0f, out, job);
+			st = rv_vsum_add(&sum, s + first, 0, a->f.V + first * dv, len, dv);
 		}
 		if (st != RV_OK)
 			return st;
-		first_run = 0;
 	}
-	if (!a->f.kern->all_finite(out, dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	return rv_vsum_finish(&sum, 1.0, out);
 }
 
 /* groups and chosen groups for n keys */
@@ -167,9 +170,9 @@ moe_scratch(size_t m, size_t n, size_t d, size_t dv, size_t n_experts,
 	if (n_experts < 1 || top_k < 1)
 		return (size_t) -1;
 	moe_shape(n, n_experts, top_k, &E, &top);
-	if (n > (size_t) -1 / 4 ||
+	if (n > (size_t) -1 / 4 || moe_slot(n, dv, E, top, forward) == (size_t) -1 ||
 		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
-					moe_slot(n, E, top, forward), &s))
+					moe_slot(n, dv, E, top, forward), &s))
 		return (size_t) -1;
 	return s;
 }
@@ -199,6 +202,8 @@ rv_moe_attention(const float *Q, size_t m, const float *K, const float *V,
 						 out, scratch, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
+	if (moe_scratch(m, n, d, dv, n_experts, top_k, 1, ex) == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
 	moe_shape(n, n_experts, top_k, &a.E, &a.top);
 	a.W = NULL;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex), moe_task, &a, ex);

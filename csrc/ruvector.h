@@ -253,8 +253,11 @@ rv_status	rv_flash_attention(const float *Q, size_t m, const float *K,
 /*
  * Linear attention (Katharopoulos et al. 2020) with phi(x) = elu(x) + 1:
  * w_i = phi(q).phi(k_i) / sum_j phi(q).phi(k_j), out = sum_i w_i v_i.
- * A query whose kernel weights phi(q).phi(k_j) all underflow to 0 (e.g.
- * every q_j < -104) has no defined weights: RV_ERR_NONFINITE, never NaN.
+ * The weights are well defined for any finite query, however negative
+ * (phi(q) is used up to a positive factor, which cancels).  Keys whose
+ * kernel weights all underflow to 0 (e.g. every k_ij < -104, where
+ * phi(k_ij) = exp(k_ij) rounds to 0) give no defined weights:
+ * RV_ERR_NONFINITE, never NaN.
  */
 size_t		rv_linear_attention_scratch(size_t m, size_t n, size_t d,
 										size_t dv, const rv_exec *ex);
@@ -461,7 +464,9 @@ const char *rv_attention_type_names(void);
 typedef struct rv_attention_params
 {
 	rv_attention_type type;
-	float		scale;			/* NAN: the type's default */
+	float		scale;			/* NAN: the type's default; not used by
+								 * multi_head (each head 1/sqrt(d/H)),
+								 * linear, gat with gat_a, poincare, lorentz */
 	size_t		num_heads;		/* multi_head (4), cross (1) */
 	size_t		block_size;		/* flash_v2 (64) */
 	size_t		top_k;			/* sparse (8), moe (2) */

@@ -315,6 +315,43 @@ typedef struct rv_kernels
 	void		(*cross_pv) (const float *P, size_t ldp, const float *V,
 							 size_t ldv, size_t nk, size_t rows, size_t dv,
 							 const float *alpha, float *O, size_t ldo);
+
+	/* ---- primitives of the driver sums (softmax.c, flash.c, cross.c) ---- */
+
+	/*
+	 * A float partial sum added into its double accumulator, which
+	 * carries a pending rescale a: acc[i] = a * acc[i] + x[i] for i < n,
+	 * x[i] converted to double (exactly), the product and the sum each
+	 * rounded to double and never fused, so that every table gives the
+	 * same bits.  a == 0 does not clear acc (a NaN or +/-Infinity there
+	 * stays non-finite), and a == 1 is exact.
+	 */
+	void		(*accumulate_f64) (double *acc, double a, const float *x,
+								   size_t n);
+
+	/*
+	 * The end of a sum held as a acc + x (accumulate_f64's operands):
+	 * out[i] = (float) ((a * acc[i] + x[i]) * mul) for i < n, each step
+	 * rounded to double as in accumulate_f64 (a == 1 exact, never fused),
+	 * then one rounding to float, so that every table gives the same
+	 * bits.  out may equal x.
+	 */
+	void		(*finish_f64) (const double *acc, double a, const float *x,
+							   double mul, size_t n, float *out);
+
+	/*
+	 * weighted_sum into a double accumulator: acc[j] += sum_i w[i] V_i[j]
+	 * for j < dv (V_i at V + i * ldv), the sum formed as float partial
+	 * sums over at most RV_VALUE_BLOCK rows each, every partial added into
+	 * acc in double.  Which rows make up a partial depends on n and dv
+	 * only (not necessarily consecutive rows: a table keeps the long
+	 * sequential streams over V of its weighted_sum, which from DRAM run
+	 * far faster than a weighted_sum call per block of rows).  part: dv
+	 * floats of scratch, garbage on entry and on return.
+	 */
+	void		(*weighted_sum_acc) (const float *w, const float *V, size_t n,
+									 size_t dv, size_t ldv, float *part,
+									 double *acc);
 } rv_kernels;
 
 /*
@@ -387,14 +424,23 @@ rv_head_weighted_sum(const rv_kernels *k, const float *W, size_t ldw,
 
 /*
  * Most terms a float partial sum of the drivers adds before it is added
- * into a double: the exp sums of a softmax (exp_sum_to calls in
- * rv_exp_sum_blocked) and the weighted sums of value rows.  A term far
- * below a float running sum is rounded away (one term of 1 and 4095 of
- * e^-17 lose 1.7e-4 of their sum); over 256 terms the loss stays near
- * 1e-6 even when one term dominates (exp_sum_to's lanes split a block
- * further; the scalar table's one exp partial is a double).
+ * into a double.  A term far below a float running sum is rounded away
+ * (one term of 1 and 4095 of e^-17 lose 1.7e-4 of their sum), and each
+ * addition is off by up to half an ulp of the running sum: 2^-24 of it.
+ *
+ * RV_SUM_BLOCK: the exp sums of a softmax (exp_sum_to calls in
+ * rv_exp_sum_blocked); over 256 terms the loss stays near 1e-6 even when
+ * one term dominates, because exp_sum_to's lanes split a block further
+ * (the scalar table's one exp partial is a double).
+ *
+ * RV_VALUE_BLOCK: the weighted sums of value rows (weighted_sum_acc,
+ * rv_vsum, cross's O), where every output column is one float chain over
+ * the rows of a partial (the lanes are columns): with one dominant weight
+ * and the others near half an ulp of the running sum, 128 rows keep the
+ * error within 128 2^-24 = 7.6e-6 of the result, 256 would not (1.5e-5).
  */
 #define RV_SUM_BLOCK 256
+#define RV_VALUE_BLOCK 128
 
 /* Scalar version of the algorithm above; used by drivers and the scalar table. */
 float		rv_expf_serial(float x);

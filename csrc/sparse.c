@@ -9,8 +9,9 @@
  * the first ones (by index) with s_i == t, as many as make top_k: ties go
  * to the lower index.  A scan in index order gathers the selected logits,
  * compacted, for the softmax; a second scan sums the selected value rows
- * in ascending index order, one weighted_sum call per run of consecutive
- * keys, whose weights are consecutive in the compacted array too.
+ * in ascending index order into an rv_vsum, one call per run of
+ * consecutive keys, whose weights are consecutive in the compacted array
+ * too.
  * top_k >= n is scaled-dot attention over every key, by the same code
  * path as rv_scaled_dot_attention (bit for bit).
  */
@@ -22,43 +23,36 @@
 
 /* ---------------- helpers shared by the four drivers ---------------- */
 
-rv_status
-rv_logits_rows(const rv_kernels *kern, const float *q, const float *K,
-			   size_t n, size_t d, float scale, float *s, float *max,
-			   rv_job *job)
+typedef struct key_blocks
 {
-	float		m = -INFINITY;
+	rv_keys_fn	fn;
+	void	   *arg;
+	size_t		n;
+} key_blocks;
 
-	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
-	{
-		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
-		float		mb = kern->scores(q, K + b * d, len, d, d, scale, s + b);
+static rv_status
+key_block_task(rv_job *job, void *arg, size_t b, size_t worker)
+{
+	const key_blocks *kb = arg;
+	size_t		first = b * RV_CANCEL_BLOCK;
 
-		if (mb > m)
-			m = mb;
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
-	}
-	if (!kern->all_finite(s, n))
-		return RV_ERR_NONFINITE;
-	*max = m;
+	(void) job;
+	(void) worker;
+	kb->fn(kb->arg, first, kb->n - first < RV_CANCEL_BLOCK ? kb->n - first : RV_CANCEL_BLOCK);
 	return RV_OK;
 }
 
 rv_status
-rv_weighted_rows_polled(const rv_kernels *kern, const float *w,
-						const float *V, size_t n, size_t dv, size_t ldv,
-						float beta, float *out, rv_job *job)
+rv_run_key_blocks(size_t n, size_t d, rv_keys_fn fn, void *arg,
+				  const rv_exec *ex)
 {
-	for (size_t b = 0; b < n; b += RV_CANCEL_BLOCK)
-	{
-		size_t		len = n - b < RV_CANCEL_BLOCK ? n - b : RV_CANCEL_BLOCK;
+	key_blocks	kb = {fn, arg, n};
+	size_t		blocks = (n + RV_CANCEL_BLOCK - 1) / RV_CANCEL_BLOCK,
+				work;
 
-		kern->weighted_sum(w + b, V + b * ldv, len, dv, ldv, b == 0 ? beta : 1.0f, out);
-		if (rv_job_should_stop(job))
-			return RV_ERR_CANCELLED;
-	}
-	return RV_OK;
+	if (rv_mul_size(RV_CANCEL_BLOCK, d, &work))
+		work = (size_t) -1;
+	return rv_run_tasks(blocks, rv_plan_threads(blocks, work, ex), key_block_task, &kb, ex);
 }
 
 double
@@ -241,7 +235,7 @@ sparse_select(const rv_kernels *kern, const float *q, const float *K,
 				ties;
 	rv_status	st;
 
-	st = rv_logits_rows(kern, q, K, n, d, scale, s, &max, job);
+	st = rv_logits_rows(kern, q, K, n, d, d, scale, s, &max, job);
 	if (st != RV_OK)
 		return st;
 	rv_top_k_init(sel, s, n, top_k, wk);
@@ -256,14 +250,16 @@ sparse_select(const rv_kernels *kern, const float *q, const float *K,
 		j += (size_t) (v > sel->t) | tie;
 	}
 	/* the largest logit is selected, so max is the max of wk */
-	kern->scale(wk, top_k, (float) (1.0 / rv_exp_sum_blocked(kern, wk, top_k, max, wk)));
+	rv_softmax_from_max(kern, wk, top_k, max, 1.0, wk);
 	return RV_OK;
 }
 
 typedef struct sparse_args
 {
-	rv_forward	f;				/* scratch: n + top_k + 1 floats per worker */
+	rv_forward	f;				/* scratch: slot floats per worker */
 	size_t		top_k;
+	size_t		slot;			/* forward: n + top_k + 1, then dv doubles;
+								 * weights: top_k + 1 */
 	float	   *W;				/* weights: m x n, or NULL for the forward */
 } sparse_args;
 
@@ -279,12 +275,13 @@ sparse_task(rv_job *job, void *arg, size_t r, size_t worker)
 	size_t		n = a->f.n,
 				k = a->top_k,
 				dv = a->f.dv;
-	float	   *s = a->W ? a->W + r * n : a->f.scratch + worker * (n + k + 1);
-	float	   *wk = a->W ? a->f.scratch + worker * (k + 1) : s + n;
+	float	   *slot = a->f.scratch + worker * a->slot;
+	float	   *s = a->W ? a->W + r * n : slot;
+	float	   *wk = a->W ? slot : s + n;
 	float	   *out;
 	rv_top_k	sel;
-	size_t		j = 0,
-				since_poll = 0;
+	rv_vsum		sum;
+	size_t		j = 0;
 	rv_status	st;
 
 	st = sparse_select(kern, a->f.Q + r * a->f.d, a->f.K, n, a->f.d, a->f.scale,
@@ -297,8 +294,9 @@ sparse_task(rv_job *job, void *arg, size_t r, size_t worker)
 			s[i] = rv_top_k_take(&sel, s[i]) ? wk[j++] : 0.0f;
 		return RV_OK;
 	}
-	/* runs of consecutive selected keys, at most RV_CANCEL_BLOCK per call */
+	/* runs of consecutive selected keys */
 	out = a->f.out + r * dv;
+	rv_vsum_init(&sum, kern, dv, 1, out, rv_f64_at(wk + k + 1), job);
 	for (size_t i = 0; i < n;)
 	{
 		size_t		first;
@@ -309,22 +307,32 @@ sparse_task(rv_job *job, void *arg, size_t r, size_t worker)
 			continue;
 		}
 		first = i++;
-		while (i < n && i - first < RV_CANCEL_BLOCK && rv_top_k_take(&sel, s[i]))
+		while (i < n && rv_top_k_take(&sel, s[i]))
 			i++;
-		kern->weighted_sum(wk + j, a->f.V + first * dv, i - first, dv, dv,
-						   j == 0 ? 0.0f : 1.0f, out);
+		st = rv_vsum_add(&sum, wk + j, 0, a->f.V + first * dv, i - first, dv);
+		if (st != RV_OK)
+			return st;
 		j += i - first;
-		since_poll += i - first;
-		if (since_poll >= RV_CANCEL_BLOCK)
-		{
-			since_poll = 0;
-			if (rv_job_should_stop(job))
-				return RV_ERR_CANCELLED;
-		}
 	}
-	if (!kern->all_finite(out, dv))
-		return RV_ERR_NONFINITE;
-	return RV_OK;
+	return rv_vsum_finish(&sum, 1.0, out);
+}
+
+/*
+ * Floats per worker: the weights need wk (top_k + 1); the forward the
+ * logits (n), wk, and the value sum's dv doubles.  (size_t) -1 on overflow.
+ */
+static size_t
+sparse_slot(size_t n, size_t top_k, size_t dv, int forward)
+{
+	size_t		s;
+
+	if (__builtin_add_overflow(top_k, 1, &s))
+		return (size_t) -1;
+	if (!forward)
+		return s;
+	if (__builtin_add_overflow(s, n, &s))
+		return (size_t) -1;
+	return rv_slot_f64(s, dv);
 }
 
 size_t
@@ -337,8 +345,9 @@ rv_sparse_attention_scratch(size_t m, size_t n, size_t d, size_t dv,
 		return (size_t) -1;
 	if (top_k >= n)
 		return rv_scaled_dot_attention_scratch(m, n, d, dv, ex);
-	if (n + top_k + 1 <= n ||
-		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex), n + top_k + 1, &s))
+	if (sparse_slot(n, top_k, dv, 1) == (size_t) -1 ||
+		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, dv), ex),
+					sparse_slot(n, top_k, dv, 1), &s))
 		return (size_t) -1;
 	return s;
 }
@@ -361,23 +370,15 @@ rv_sparse_attention(const float *Q, size_t m, const float *K, const float *V,
 	if (st != RV_OK || nothing)
 		return st;
 	a.top_k = top_k;
+	a.slot = sparse_slot(n, top_k, dv, 1);
+	if (a.slot == (size_t) -1)
+		return RV_ERR_SIZE_OVERFLOW;
 	a.W = NULL;
 	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, dv), ex),
 						sparse_task, &a, ex);
 }
 
 /* ---------------- the generic entry points ---------------- */
-
-/* top_k >= n: the weights of scaled-dot attention, as rv_attention_scores */
-static rv_status
-dense_weights_task(rv_job *job, void *arg, size_t r, size_t worker)
-{
-	const sparse_args *a = arg;
-
-	(void) worker;
-	return rv_weights_one(a->f.kern, a->f.Q + r * a->f.d, a->f.K, a->f.n, a->f.d,
-						  a->f.d, a->f.scale, a->W + r * a->f.n, job);
-}
 
 size_t
 rv_sparse_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
@@ -388,8 +389,9 @@ rv_sparse_weights_scratch(const rv_attention_params *p, size_t m, size_t n,
 	if (p == NULL || p->top_k < 1)
 		return (size_t) -1;
 	if (p->top_k >= n)
-		return 0;
-	if (rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, 0), ex), p->top_k + 1, &s))
+		return rv_dense_weights_scratch(m, n, d, 1, ex);
+	if (sparse_slot(n, p->top_k, 0, 0) == (size_t) -1 ||
+		rv_mul_size(rv_plan_threads(m, rv_query_work(n, d, 0), ex), sparse_slot(n, p->top_k, 0, 0), &s))
 		return (size_t) -1;
 	return s;
 }
@@ -407,14 +409,17 @@ rv_sparse_weights(const rv_attention_params *p, const float *Q, size_t m,
 		return RV_ERR_NULL_ARG;
 	if (p->top_k < 1)
 		return RV_ERR_TOP_K;
+	if (p->top_k >= n)
+		return rv_dense_weights(Q, m, K, n, d, 1, rv_scale_or_default(p->scale, d), W,
+								scratch, ex);
 	st = rv_weights_init(&a.f, Q, m, K, n, d, rv_scale_or_default(p->scale, d), W,
-						 scratch, p->top_k < n, &nothing);
+						 scratch, 1, &nothing);
 	if (st != RV_OK || nothing)
 		return st;
 	a.top_k = p->top_k;
+	a.slot = sparse_slot(n, p->top_k, 0, 0);
 	a.W = W;
-	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex),
-						p->top_k >= n ? dense_weights_task : sparse_task, &a, ex);
+	return rv_run_tasks(m, rv_plan_threads(m, rv_query_work(n, d, 0), ex), sparse_task, &a, ex);
 }
 
 rv_status

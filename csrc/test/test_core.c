@@ -307,9 +307,10 @@ test_multi_head(void)
 		float		v[4] = {5, 10, 15, 20};
 		float		out[4],
 					s,
-					scratch[2];
+					scratch[16];
 
 		/* the seed's manual test: one key, so every head returns its slice */
+		CHECK(rv_multi_head_attention_scratch(1, 1, 4, 4, 2, 0, NULL) <= 16, "seed multi-head scratch");
 		CHECK_STATUS(rv_multi_head_attention(q, 1, k, v, 1, 4, 4, 2, out, NULL, scratch, NULL), RV_OK);
 		CHECK(out[0] == 5 && out[1] == 10 && out[2] == 15 && out[3] == 20,
 			  "seed multi-head: %g %g %g %g", out[0], out[1], out[2], out[3]);
@@ -499,7 +500,7 @@ test_head_grouping(void)
 		float	   *Kh = malloc(n * dh * sizeof(float));
 		float	   *Vh = malloc(n * dvh * sizeof(float));
 		float	   *hs = malloc(n * H * sizeof(float));
-		float	   *s1 = malloc(n * sizeof(float));
+		float	   *s1 = malloc(rv_scaled_dot_attention_scratch(1, n, dh, dvh, NULL) * sizeof(float));
 
 		/* the reference: one head at a time */
 		for (size_t h = 0; h < H; h++)
@@ -696,6 +697,126 @@ test_threads(void)
 	free(w);
 }
 
+/*
+ * The weights of the seed's types through the generic entry point
+ * (scaled_dot, flash_v2: softmax(scale K q); multi_head: the head average
+ * with each head's own scale, p.scale unused) against double references;
+ * rows run as tasks on threads (bit-identical to one thread, multi_head's
+ * scratch sized per worker by rv_attention_weights_scratch), polls inside
+ * a row (a cancel at the second poll of a single row of three blocks of
+ * keys stops it), and the statuses.
+ */
+static void
+test_seed_weights(void)
+{
+	static const rv_attention_type types[] = {RV_ATTN_SCALED_DOT, RV_ATTN_FLASH_V2, RV_ATTN_MULTI_HEAD};
+	static const size_t ns[] = {1, 9, 65, 1000};
+	size_t		m = 3,
+				d = 8;
+	rv_exec		four = {.max_threads = 4, .min_work_per_thread = 1};
+
+	for (size_t ti = 0; ti < 3; ti++)
+		for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+			for (size_t H = 1; H <= 4; H *= 2)
+			{
+				rv_attention_params p;
+				size_t		n = ns[ni];
+				float	   *Q = rand_array(m * d, 1.0f);
+				float	   *K = rand_array(n * d, 1.0f);
+				float	   *W = malloc(m * n * sizeof(float));
+				float	   *W4 = malloc(m * n * sizeof(float));
+				double	   *ref = malloc(n * sizeof(double));
+				double	   *acc = malloc(n * sizeof(double));
+				float	   *s1, *s4;
+				int			ok = 1;
+
+				if (types[ti] != RV_ATTN_MULTI_HEAD && H > 1)
+				{
+					free(Q), free(K), free(W), free(W4), free(ref), free(acc);
+					continue;
+				}
+				rv_attention_params_init(&p, types[ti]);
+				p.num_heads = H;
+				/* multi_head ignores the scale: an explicit one must change nothing */
+				p.scale = types[ti] == RV_ATTN_MULTI_HEAD ? 0.123f : NAN;
+				CHECK(rv_attention_weights_scratch(&p, m, n, d, NULL) ==
+					  (H > 1 ? n * H : 0), "weights scratch of type %d, %zu heads", (int) types[ti], H);
+				s1 = malloc((rv_attention_weights_scratch(&p, m, n, d, NULL) + 1) * sizeof(float));
+				s4 = malloc((rv_attention_weights_scratch(&p, m, n, d, &four) + 1) * sizeof(float));
+				CHECK_STATUS(rv_attention_weights(&p, Q, m, K, n, d, W, s1, NULL), RV_OK);
+				CHECK_STATUS(rv_attention_weights(&p, Q, m, K, n, d, W4, s4, &four), RV_OK);
+				CHECK(memcmp(W, W4, m * n * sizeof(float)) == 0,
+					  "seed weights type %d n=%zu H=%zu: 4 threads differ", (int) types[ti], n, H);
+				for (size_t r = 0; r < m; r++)
+				{
+					size_t		dh = d / H;
+
+					for (size_t i = 0; i < n; i++)
+						acc[i] = 0.0;
+					for (size_t h = 0; h < H; h++)
+					{
+						ref_weights(Q + r * d + h * dh, K + h * dh, n, dh, d, 1.0 / sqrt((double) dh), ref);
+						for (size_t i = 0; i < n; i++)
+							acc[i] += ref[i] / (double) H;
+					}
+					for (size_t i = 0; i < n; i++)
+						ok &= close_to(W[r * n + i], acc[i], 0.0);
+				}
+				CHECK(ok, "seed weights type %d n=%zu H=%zu off the reference", (int) types[ti], n, H);
+				free(Q), free(K), free(W), free(W4), free(ref), free(acc), free(s1), free(s4);
+			}
+
+	/* a cancel request inside one row */
+	{
+		size_t		n = 3 * RV_CANCEL_BLOCK + 5;
+		float	   *q = rand_array(d, 1.0f);
+		float	   *K = rand_array(n * d, 1.0f);
+		float	   *W = malloc(n * sizeof(float));
+		float	   *s = malloc(n * 4 * sizeof(float));
+		rv_exec		ex = {.max_threads = 1, .cancel = cancel_cb};
+
+		for (size_t ti = 0; ti < 3; ti++)
+		{
+			rv_attention_params p;
+
+			rv_attention_params_init(&p, types[ti]);
+			cancel_after = 2;
+			atomic_store(&cancel_polls, 0);
+			CHECK_STATUS(rv_attention_weights(&p, q, 1, K, n, d, W, s, &ex), RV_ERR_CANCELLED);
+			cancel_after = 1 << 30;
+			CHECK_STATUS(rv_attention_weights(&p, q, 1, K, n, d, W, s, &ex), RV_OK);
+		}
+		free(q), free(K), free(W), free(s);
+	}
+
+	/* statuses */
+	{
+		rv_attention_params p;
+		float		q[8] = {1, 2, 3, 4, 5, 6, 7, 8},
+					K[16] = {0},
+					W[2],
+					s[64];
+
+		rv_attention_params_init(&p, RV_ATTN_SCALED_DOT);
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 0, W, s, NULL), RV_ERR_EMPTY_QUERY);
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 0, 8, W, s, NULL), RV_OK);
+		CHECK_STATUS(rv_attention_weights(&p, q, 0, K, 2, 8, W, s, NULL), RV_OK);
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, NULL, s, NULL), RV_ERR_NULL_ARG);
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, NULL, NULL), RV_OK);
+		p.scale = INFINITY;
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, s, NULL), RV_ERR_SCALE);
+		rv_attention_params_init(&p, RV_ATTN_MULTI_HEAD);
+		p.scale = INFINITY;		/* unused */
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, s, NULL), RV_OK);
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, NULL, NULL), RV_ERR_NULL_ARG);
+		p.num_heads = 3;
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, s, NULL), RV_ERR_NUM_HEADS);
+		p.num_heads = 0;
+		CHECK_STATUS(rv_attention_weights(&p, q, 1, K, 2, 8, W, s, NULL), RV_ERR_NUM_HEADS);
+		CHECK(rv_attention_weights_scratch(&p, 1, 2, 8, NULL) == (size_t) -1, "heads 0 scratch");
+	}
+}
+
 static void
 test_flash_scratch(void)
 {
@@ -703,9 +824,10 @@ test_flash_scratch(void)
 	size_t		b = rv_flash_attention_scratch(1, 1000000, 64, 64, 64, NULL);
 	size_t		s = rv_scaled_dot_attention_scratch(1, 1000000, 64, 64, NULL);
 
-	CHECK(a == b && a == 64, "flash scratch grows with n: %zu vs %zu", a, b);
+	/* a tile of logits (and the sums' dv doubles, with one float to align them) */
+	CHECK(a == b && a == 64 + 2 * 64 + 1, "flash scratch grows with n: %zu vs %zu", a, b);
 	CHECK(rv_flash_attention_scratch(1, 10, 4, 4, 0, NULL) == (size_t) -1, "block_size 0 scratch");
-	CHECK(s == 1000000, "scaled_dot scratch %zu", s);
+	CHECK(s == 1000000 + 2 * 64 + 1, "scaled_dot scratch %zu", s);
 }
 
 static void
@@ -784,6 +906,7 @@ main(void)
 		test_threads();
 		test_failure_is_not_a_cancel();
 		test_head_grouping();
+		test_seed_weights();
 		test_flash_scratch();
 	}
 	return test_summary();

@@ -933,14 +933,26 @@ test_linear_edges(void)
 	float		out[8], W[40], M[6 * 5], lg, scale3[6];
 	rv_attention_params p = params(RV_ATTN_LINEAR);
 
-	/* every kernel weight underflows: RV_ERR_NONFINITE, not NaN */
+	/*
+	 * a very negative query is well defined (phi(q) is used up to the
+	 * factor exp(ceil(max q)), which cancels), but its pair logit
+	 * phi(q).phi(k) underflows to 0 as defined
+	 */
 	for (size_t j = 0; j < d; j++)
 		Q[j] = -200.0f + (float) j;
+	CHECK_STATUS(forward(&p, Q, 1, K, V, n, d, dv, out, NULL), RV_OK);
+	CHECK_STATUS(weights(&p, Q, 1, K, n, d, W, NULL), RV_OK);
+	CHECK_STATUS(forward(&p, Q, 2, K, V, n, d, dv, out, NULL), RV_OK);
+	CHECK_STATUS(logit(&p, Q, K, d, &lg), RV_OK);
+	CHECK(lg == 0.0f, "linear logit of underflowed phi: %g", lg);
+	CHECK_STATUS(summary(K, V, n, d, dv, M, NULL), RV_OK);
+	CHECK_STATUS(from_summary(Q, 1, M, d, dv, out, NULL), RV_OK);
+	/* every phi(k_ij) underflows (k_ij < -104): every kernel weight is 0, RV_ERR_NONFINITE, not NaN */
+	for (size_t i = 0; i < n * d; i++)
+		K[i] = -200.0f + (float) (i % 7);
 	CHECK_STATUS(forward(&p, Q, 1, K, V, n, d, dv, out, NULL), RV_ERR_NONFINITE);
 	CHECK_STATUS(weights(&p, Q, 1, K, n, d, W, NULL), RV_ERR_NONFINITE);
 	CHECK_STATUS(forward(&p, Q, 2, K, V, n, d, dv, out, NULL), RV_ERR_NONFINITE);
-	CHECK_STATUS(logit(&p, Q, K, d, &lg), RV_OK);
-	CHECK(lg == 0.0f, "linear logit of underflowed phi: %g", lg);
 	CHECK_STATUS(summary(K, V, n, d, dv, M, NULL), RV_OK);
 	CHECK_STATUS(from_summary(Q, 1, M, d, dv, out, NULL), RV_ERR_NONFINITE);
 	/* subnormal kernel weights still normalise to finite weights summing to 1 */
@@ -1326,6 +1338,37 @@ test_cancel(void)
 	free(M);
 }
 
+/*
+ * The linear summary polls on a work budget, not once per block of keys:
+ * d = dv = 128 over 2048 keys on one task is 33.5M multiply-adds, which
+ * must see a poll about every million (it saw two: before the task and
+ * after the block), and a cancel on the fifth poll stops it.
+ */
+static void
+test_summary_polls(void)
+{
+	size_t		n = 2048, d = 128, dv = 128;
+	float	   *K = rand_array(n * d, 1.0f);
+	float	   *V = rand_array(n * dv, 1.0f);
+	float	   *M = alloc_floats(d * (dv + 1));
+	rv_exec		ex = {.max_threads = 1, .cancel = cancel_cb};
+	float	   *scratch = alloc_floats(rv_linear_summary_scratch(n, d, dv, &ex));
+	int			polls;
+
+	cancel_after = 1 << 30;
+	atomic_store(&cancel_polls, 0);
+	CHECK_STATUS(rv_linear_attention_summary(K, V, n, d, dv, M, scratch, &ex), RV_OK);
+	polls = atomic_load(&cancel_polls);
+	CHECK(polls >= 20, "linear summary polled %d times over 33.5M multiply-adds", polls);
+	cancel_after = 5;
+	atomic_store(&cancel_polls, 0);
+	CHECK_STATUS(rv_linear_attention_summary(K, V, n, d, dv, M, scratch, &ex), RV_ERR_CANCELLED);
+	free(K);
+	free(V);
+	free(M);
+	free(scratch);
+}
+
 int
 main(void)
 {
@@ -1341,6 +1384,7 @@ main(void)
 		test_errors();
 		test_threads();
 		test_cancel();
+		test_summary_polls();
 	}
 	return test_summary();
 }
