@@ -17,14 +17,8 @@
  * tail guard catches writes past the end without a sanitizer.
  */
 #include <float.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "rv_kernels.h"
+#include "kernel_test_util.h"
 
 static const size_t lengths[] = {
 	0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 128, 1000, 4099
@@ -35,158 +29,8 @@ static const size_t lengths[] = {
 static const size_t extra_dv[] = {32, 48, 64, 80, 96, 112, 144, 200, 256};
 #define N_EXTRA_DV (sizeof extra_dv / sizeof extra_dv[0])
 
-static unsigned long n_passed;
-static unsigned long n_failed;
-
-typedef struct test_table
-{
-	const char *name;
-	const rv_kernels *k;
-} test_table;
-
-static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-/* ---------------------------------------------------------------------- */
-/* deterministic random numbers (xorshift64*)                             */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static double
-rand01(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
-}
-
-static float
-rand_range(float lo, float hi)
-{
-	return (float) (lo + (hi - lo) * rand01());
-}
-
-/* ---------------------------------------------------------------------- */
-/* guarded buffers                                                        */
-
-#define GUARD_BITS 0x7fa5a5a5u	/* a NaN: reading it poisons a result */
-#define FRONT_GUARD 16
-#define TAIL_GUARD 16
-#define N_LAYOUTS 2
-
-/*
- * layout 0: p 16 floats into the block, NaN tail guard of 16 floats;
- * layout 1: p 17 floats in (unaligned by one float), no tail guard: the
- * buffer ends exactly at p + count, for AddressSanitizer.
- */
-typedef struct test_buf
-{
-	float	   *base;
-	float	   *p;
-	size_t		count;
-	size_t		front;
-	size_t		tail;
-} test_buf;
-
-static float
-guard_value(void)
-{
-	uint32_t	bits = GUARD_BITS;
-	float		f;
-
-	memcpy(&f, &bits, sizeof f);
-	return f;
-}
-
-static test_buf
-buf_new(size_t count, int layout)
-{
-	test_buf	b;
-	size_t		total;
-
-	b.count = count;
-	b.front = FRONT_GUARD + (size_t) layout;
-	b.tail = layout == 0 ? TAIL_GUARD : 0;
-	total = b.front + count + b.tail;
-	b.base = malloc(total * sizeof(float));
-	if (b.base == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	for (size_t i = 0; i < total; i++)
-		b.base[i] = guard_value();
-	b.p = b.base + b.front;
-	return b;
-}
-
-static int
-buf_guards_ok(const test_buf *b)
-{
-	uint32_t	bits;
-
-	for (size_t i = 0; i < b->front; i++)
-	{
-		memcpy(&bits, &b->base[i], sizeof bits);
-		if (bits != GUARD_BITS)
-			return 0;
-	}
-	for (size_t i = 0; i < b->tail; i++)
-	{
-		memcpy(&bits, &b->p[b->count + i], sizeof bits);
-		if (bits != GUARD_BITS)
-			return 0;
-	}
-	return 1;
-}
-
-static void
-buf_free(test_buf *b)
-{
-	free(b->base);
-	b->base = b->p = NULL;
-}
-
-static void *
-xmalloc(size_t bytes)
-{
-	void	   *p = calloc(1, bytes ? bytes : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	return p;
-}
-
 /* ---------------------------------------------------------------------- */
 /* comparisons                                                            */
-
-/* the accuracy bar: 1e-5 relative plus 1e-6 of the sum of |terms| */
-static double
-tolerance(double ref, double abs_terms)
-{
-	return 1e-5 * fabs(ref) + 1e-6 * abs_terms;
-}
 
 /*
  * First index where got is not within factor * tolerance of want (the
@@ -222,28 +66,6 @@ check_array(const char *what, const float *got, const float *scalar,
 	check(bad == n, "%s: [%zu] = %.9g, scalar table %.9g", what, bad,
 		  bad < n ? got[bad] : 0.0, bad < n ? scalar_d[bad] : 0.0);
 	free(scalar_d);
-}
-
-static void
-check_guards(const char *what, const test_buf *b)
-{
-	check(buf_guards_ok(b), "%s: wrote outside the buffer", what);
-}
-
-/* distance in ulps between two floats of the same sign */
-static int64_t
-ulp_distance(float a, float b)
-{
-	int32_t		ia,
-				ib;
-	int64_t		va,
-				vb;
-
-	memcpy(&ia, &a, sizeof ia);
-	memcpy(&ib, &b, sizeof ib);
-	va = ia < 0 ? -(int64_t) (ia & 0x7fffffff) : ia;
-	vb = ib < 0 ? -(int64_t) (ib & 0x7fffffff) : ib;
-	return va > vb ? va - vb : vb - va;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -428,8 +250,6 @@ test_weighted_sum(const test_table *t)
 static const size_t head_n[] = {0, 1, 7, 8, 9, 17, 40, 263};
 static const size_t head_dh[] = {1, 3, 16, 19, 64, 128, 130};
 static const size_t head_count[] = {1, 2, 3, 8, 9, 17};
-
-#define N_OF(a) (sizeof (a) / sizeof (a)[0])
 
 /*
  * head_scores against scores on each head (bit for bit, same table), the
@@ -1116,50 +936,14 @@ test_finite(const test_table *t)
 
 /* ---------------------------------------------------------------------- */
 
-static size_t
-collect_tables(test_table *tables)
-{
-	size_t		count = 0;
-
-	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
-#if defined(__x86_64__)
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
-		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
-	else
-		printf("avx2: not supported by this CPU, skipped\n");
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
-		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
-	else
-		printf("avx512: not supported by this CPU, skipped\n");
-#endif
-#if defined(__aarch64__)
-	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
-#endif
-	return count;
-}
-
 int
 main(void)
 {
-	test_table	tables[4];
-	size_t		count = collect_tables(tables);
+	static const kernel_test tests[] = {
+		test_scores, test_weighted_sum, test_head_scores, test_head_weighted_sum,
+		test_exp_primitives, test_exp_accuracy, test_exp_sum_to_accuracy, test_max_scale,
+		test_finite
+	};
 
-	for (size_t i = 0; i < count; i++)
-	{
-		const test_table *t = &tables[i];
-		unsigned long failed_before = n_failed;
-
-		test_scores(t);
-		test_weighted_sum(t);
-		test_head_scores(t);
-		test_head_weighted_sum(t);
-		test_exp_primitives(t);
-		test_exp_accuracy(t);
-		test_exp_sum_to_accuracy(t);
-		test_max_scale(t);
-		test_finite(t);
-		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
-	}
-	printf("%lu passed, %lu failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return run_kernel_tests(tests, N_OF(tests));
 }

@@ -17,58 +17,10 @@
  * partials stay short.  Buffers have a guard zone in front and behind
  * (NaN floats, signalling-looking doubles), checked after each call; in a
  * second layout they end exactly at their last element, so that
- * AddressSanitizer builds catch any access past the end.  The guard
- * helpers follow test_kernels.c.
+ * AddressSanitizer builds catch any access past the end.  The float
+ * guards are those of kernel_test_util.h.
  */
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "rv_kernels.h"
-
-static unsigned long n_passed;
-static unsigned long n_failed;
-
-typedef struct test_table
-{
-	const char *name;
-	const rv_kernels *k;
-} test_table;
-
-static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-/* deterministic random numbers (xorshift64*) */
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static double
-rand01(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
-}
+#include "kernel_test_util.h"
 
 /* mixed signs, magnitudes over 2^-40 .. 2^40 */
 static double
@@ -79,24 +31,29 @@ rand_mixed(void)
 	return rand01() < 0.5 ? -m : m;
 }
 
-static void *
-xmalloc(size_t bytes)
+/*
+ * acc[i] and x[i] of rand_mixed, the two drawn in turn for each i (the
+ * order the tests' data was first drawn in)
+ */
+static void
+fill_mixed(double *acc, float *x, size_t n)
 {
-	void	   *p = calloc(1, bytes ? bytes : 1);
-
-	if (p == NULL)
+	for (size_t i = 0; i < n; i++)
 	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
+		acc[i] = rand_mixed();
+		x[i] = (float) rand_mixed();
 	}
-	return p;
 }
 
 /* ---------------------------------------------------------------------- */
-/* guarded buffers                                                        */
+/* guarded buffers of floats or doubles                                   */
 
+/*
+ * Not kernel_test_util.h's test_buf: these hold doubles too (acc, whose
+ * guard is a double NaN: two float guards would make a finite double),
+ * and take any front and tail length.
+ */
 #define GUARD 16
-#define F_GUARD_BITS 0x7fa5a5a5u	/* a NaN: reading it poisons a result */
 #define D_GUARD_BITS 0x7ff5a5a5a5a5a5a5ull
 
 typedef struct guarded
@@ -122,7 +79,7 @@ guarded_new(size_t count, size_t elem, size_t front, size_t tail)
 	{
 		if (elem == sizeof(float))
 		{
-			uint32_t	bits = F_GUARD_BITS;
+			uint32_t	bits = GUARD_BITS;
 
 			memcpy(p + i * elem, &bits, elem);
 		}
@@ -156,7 +113,7 @@ guarded_ok(const guarded *g)
 			uint32_t	bits;
 
 			memcpy(&bits, p + i * g->elem, sizeof bits);
-			if (bits != F_GUARD_BITS)
+			if (bits != GUARD_BITS)
 				return 0;
 		}
 		else
@@ -222,13 +179,12 @@ test_accumulate(const test_table *t)
 								exact = 1,
 								kept = 1;
 
-					for (size_t i = 0; i < n; i++)
+					fill_mixed(init, x, n);
+					for (size_t i = 0; kind == 1 && i < n; i++)
 					{
-						init[i] = rand_mixed();
-						x[i] = (float) rand_mixed();
-						if (kind == 1 && i % 5 == 1)
+						if (i % 5 == 1)
 							init[i] = i % 3 == 0 ? NAN : (i % 3 == 1 ? INFINITY : -INFINITY);
-						if (kind == 1 && i % 7 == 3)
+						if (i % 7 == 3)
 							x[i] = i % 2 ? NAN : INFINITY;
 					}
 					memcpy(acc, init, n * sizeof(double));
@@ -294,13 +250,12 @@ test_finish(const test_table *t)
 								exact = 1,
 								kept = 1;
 
-					for (size_t i = 0; i < n; i++)
+					fill_mixed(acc, x, n);
+					for (size_t i = 0; kind == 1 && i < n; i++)
 					{
-						acc[i] = rand_mixed();
-						x[i] = (float) rand_mixed();
-						if (kind == 1 && i % 5 == 2)
+						if (i % 5 == 2)
 							acc[i] = i % 2 ? NAN : -INFINITY;
-						if (kind == 1 && i % 7 == 4)
+						if (i % 7 == 4)
 							x[i] = INFINITY;
 					}
 					memcpy(xs, x, n * sizeof(float));
@@ -395,12 +350,7 @@ check_wsa(const test_table *t, size_t n, size_t dv, int layout)
 
 		for (size_t i = 0; i + 1 < n; i++)
 			for (size_t j = dv; j < ldv; j++)
-			{
-				uint32_t	bits;
-
-				memcpy(&bits, &V[i * ldv + j], sizeof bits);
-				gaps &= bits == F_GUARD_BITS;
-			}
+				gaps &= is_guard(V[i * ldv + j]);
 		check(gaps && guarded_ok(&gv), "%s weighted_sum_acc n=%zu dv=%zu: V written", t->name, n, dv);
 	}
 	free(gw.base);
@@ -468,44 +418,10 @@ test_weighted_sum_acc(const test_table *t)
 
 /* ---------------------------------------------------------------------- */
 
-static size_t
-collect_tables(test_table *tables)
-{
-	size_t		count = 0;
-
-	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
-#if defined(__x86_64__)
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
-		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
-	else
-		printf("avx2: not supported by this CPU, skipped\n");
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
-		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
-	else
-		printf("avx512: not supported by this CPU, skipped\n");
-#endif
-#if defined(__aarch64__)
-	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
-#endif
-	return count;
-}
-
 int
 main(void)
 {
-	test_table	tables[4];
-	size_t		count = collect_tables(tables);
+	static const kernel_test tests[] = {test_accumulate, test_finish, test_weighted_sum_acc};
 
-	for (size_t i = 0; i < count; i++)
-	{
-		const test_table *t = &tables[i];
-		unsigned long failed_before = n_failed;
-
-		test_accumulate(t);
-		test_finish(t);
-		test_weighted_sum_acc(t);
-		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
-	}
-	printf("%lu passed, %lu failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return run_kernel_tests(tests, N_OF(tests));
 }

@@ -13,136 +13,7 @@
  * AddressSanitizer builds catch any access past the end.  Prints
  * "N passed, M failed".
  */
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "rv_kernels.h"
-
-static unsigned long n_passed;
-static unsigned long n_failed;
-
-typedef struct test_table
-{
-	const char *name;
-	const rv_kernels *k;
-} test_table;
-
-static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static double
-rand01(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
-}
-
-static float
-rand_range(float lo, float hi)
-{
-	return (float) (lo + (hi - lo) * rand01());
-}
-
-/* ---------------- guarded buffers (as test_kernels.c) ---------------- */
-
-#define GUARD_BITS 0x7fa5a5a5u	/* a NaN: reading it poisons a result */
-#define FRONT_GUARD 16
-#define TAIL_GUARD 16
-
-typedef struct test_buf
-{
-	float	   *base;
-	float	   *p;
-	size_t		count;
-	size_t		front;
-	size_t		tail;
-} test_buf;
-
-static float
-guard_value(void)
-{
-	uint32_t	bits = GUARD_BITS;
-	float		f;
-
-	memcpy(&f, &bits, sizeof f);
-	return f;
-}
-
-static int
-is_guard(float f)
-{
-	uint32_t	bits;
-
-	memcpy(&bits, &f, sizeof bits);
-	return bits == GUARD_BITS;
-}
-
-/* count floats, all guard values; layout 1: no tail guard, unaligned by one */
-static test_buf
-buf_new(size_t count, int layout)
-{
-	test_buf	b;
-	size_t		total;
-
-	b.count = count;
-	b.front = FRONT_GUARD + (size_t) layout;
-	b.tail = layout == 0 ? TAIL_GUARD : 0;
-	total = b.front + count + b.tail;
-	b.base = malloc((total ? total : 1) * sizeof(float));
-	if (b.base == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	for (size_t i = 0; i < total; i++)
-		b.base[i] = guard_value();
-	b.p = b.base + b.front;
-	return b;
-}
-
-static int
-buf_guards_ok(const test_buf *b)
-{
-	for (size_t i = 0; i < b->front; i++)
-		if (!is_guard(b->base[i]))
-			return 0;
-	for (size_t i = 0; i < b->tail; i++)
-		if (!is_guard(b->p[b->count + i]))
-			return 0;
-	return 1;
-}
-
-static void
-buf_free(test_buf *b)
-{
-	free(b->base);
-	b->base = b->p = NULL;
-}
+#include "kernel_test_util.h"
 
 /* floats a rows x cols matrix with row stride ld spans (0 when empty) */
 static size_t
@@ -151,11 +22,11 @@ span(size_t rows, size_t cols, size_t ld)
 	return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-/* the accuracy bar: 1e-5 relative plus 1e-6 of the sum of |terms| */
+/* within factor times the accuracy bar */
 static int
 within(double got, double ref, double abs_terms, double factor)
 {
-	return fabs(got - ref) <= factor * (1e-5 * fabs(ref) + 1e-6 * abs_terms);
+	return fabs(got - ref) <= factor * tolerance(ref, abs_terms);
 }
 
 /* ---------------- cross_scores ---------------- */
@@ -432,32 +303,7 @@ test_pv(const test_table *t)
 int
 main(void)
 {
-	test_table	tables[4];
-	size_t		count = 0;
+	static const kernel_test tests[] = {test_scores, test_exp, test_pv};
 
-	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
-#if defined(__x86_64__)
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
-		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
-	else
-		printf("avx2: not supported by this CPU, skipped\n");
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
-		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
-	else
-		printf("avx512: not supported by this CPU, skipped\n");
-#endif
-#if defined(__aarch64__)
-	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
-#endif
-	for (size_t i = 0; i < count; i++)
-	{
-		unsigned long failed_before = n_failed;
-
-		test_scores(&tables[i]);
-		test_exp(&tables[i]);
-		test_pv(&tables[i]);
-		printf("%s: %s\n", tables[i].name, n_failed == failed_before ? "ok" : "FAILED");
-	}
-	printf("%lu passed, %lu failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return run_kernel_tests(tests, N_OF(tests));
 }

@@ -12,63 +12,13 @@
  * its max ulp error printed.  Prints "N passed, M failed".
  */
 #include <float.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "rv_kernels.h"
+/* the seed these tests were written with (the other kernel drivers share another) */
+#define KERNEL_TEST_SEED 0x2545F4914F6CDD1Du
+#include "kernel_test_util.h"
 
 static const size_t lengths[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 128, 1000, 4099};
 #define N_LENGTHS (sizeof lengths / sizeof lengths[0])
-#define N_OF(a) (sizeof (a) / sizeof (a)[0])
-
-static unsigned long n_passed, n_failed;
-
-static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-typedef struct test_table
-{
-	const char *name;
-	const rv_kernels *k;
-} test_table;
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Du;
-
-static double
-rand01(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
-}
-
-static float
-rand_range(float lo, float hi)
-{
-	return (float) (lo + (hi - lo) * rand01());
-}
 
 /* ---------------- guarded buffers (bytes, so that doubles fit too) ---------------- */
 
@@ -90,7 +40,7 @@ gnew(size_t bytes, int layout)
 
 	b.bytes = bytes;
 	b.tail = layout == 0 ? GUARD : 0;
-	b.base = malloc(GUARD + bytes + b.tail + 1);
+	b.base = xmalloc(GUARD + bytes + b.tail + 1);
 	memset(b.base, GUARD_BYTE, GUARD + bytes + b.tail + 1);
 	b.p = b.base + GUARD;
 	return b;
@@ -112,19 +62,6 @@ static void
 gfree(gbuf *b)
 {
 	free(b->base);
-}
-
-static int64_t
-ulp_distance(float a, float b)
-{
-	int32_t		ia, ib;
-	int64_t		va, vb;
-
-	memcpy(&ia, &a, sizeof ia);
-	memcpy(&ib, &b, sizeof ib);
-	va = ia < 0 ? -(int64_t) (ia & 0x7fffffff) : ia;
-	vb = ib < 0 ? -(int64_t) (ib & 0x7fffffff) : ib;
-	return va > vb ? va - vb : vb - va;
 }
 
 /* ---------------- norms and distances ---------------- */
@@ -752,6 +689,34 @@ test_logits(const test_table *t)
 
 /* ---------------- weighted_sum_sqnorm ---------------- */
 
+/*
+ * The shapes both weighted sums (sqnorm and f64) run over: every length
+ * but 0 as n against a few column counts, every length as dv against a
+ * few row counts, and dv 1..40 over 7 rows; rows packed and 5 floats
+ * apart.
+ */
+typedef void (*ws_case) (const test_table *t, size_t n, size_t dv, size_t ldv, int layout);
+
+static void
+sweep_ws(const test_table *t, ws_case one)
+{
+	static const size_t few[] = {1, 2, 9, 33};
+
+	for (int layout = 0; layout < 2; layout++)
+		for (size_t pad = 0; pad <= 5; pad += 5)
+		{
+			for (size_t a = 0; a < N_LENGTHS; a++)
+				for (size_t b = 0; b < N_OF(few); b++)
+				{
+					if (lengths[a] > 0)
+						one(t, lengths[a], few[b] * 5, few[b] * 5 + pad, layout);
+					one(t, few[b], lengths[a], lengths[a] + pad, layout);
+				}
+			for (size_t dv = 1; dv <= 40; dv++)
+				one(t, 7, dv, dv + pad, layout);
+		}
+}
+
 static void
 test_wsn_case(const test_table *t, size_t n, size_t dv, size_t ldv, int layout)
 {
@@ -804,21 +769,7 @@ test_wsn_case(const test_table *t, size_t n, size_t dv, size_t ldv, int layout)
 static void
 test_wsn(const test_table *t)
 {
-	static const size_t few[] = {1, 2, 9, 33};
-
-	for (int layout = 0; layout < 2; layout++)
-		for (size_t pad = 0; pad <= 5; pad += 5)
-		{
-			for (size_t a = 0; a < N_LENGTHS; a++)
-				for (size_t b = 0; b < N_OF(few); b++)
-				{
-					if (lengths[a] > 0)
-						test_wsn_case(t, lengths[a], few[b] * 5, few[b] * 5 + pad, layout);
-					test_wsn_case(t, few[b], lengths[a], lengths[a] + pad, layout);
-				}
-			for (size_t dv = 1; dv <= 40; dv++)
-				test_wsn_case(t, 7, dv, dv + pad, layout);
-		}
+	sweep_ws(t, test_wsn_case);
 }
 
 /* ---------------- weighted_sum_f64 ---------------- */
@@ -862,21 +813,7 @@ test_wsum_case(const test_table *t, size_t n, size_t dv, size_t ldv, int layout)
 static void
 test_wsum(const test_table *t)
 {
-	static const size_t few[] = {1, 2, 9, 33};
-
-	for (int layout = 0; layout < 2; layout++)
-		for (size_t pad = 0; pad <= 5; pad += 5)
-		{
-			for (size_t a = 0; a < N_LENGTHS; a++)
-				for (size_t b = 0; b < N_OF(few); b++)
-				{
-					if (lengths[a] > 0)
-						test_wsum_case(t, lengths[a], few[b] * 5, few[b] * 5 + pad, layout);
-					test_wsum_case(t, few[b], lengths[a], lengths[a] + pad, layout);
-				}
-			for (size_t dv = 1; dv <= 40; dv++)
-				test_wsum_case(t, 7, dv, dv + pad, layout);
-		}
+	sweep_ws(t, test_wsum_case);
 }
 
 /* ---------------- log1p ---------------- */
@@ -967,31 +904,7 @@ test_log1p(const test_table *t)
 int
 main(void)
 {
-	test_table	tables[4];
-	size_t		count = 0;
+	static const kernel_test tests[] = {test_sq, test_sq_worst, test_logits, test_wsn, test_wsum, test_log1p};
 
-	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
-#if defined(__x86_64__)
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
-		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))
-		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
-#endif
-#if defined(__aarch64__)
-	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
-#endif
-	for (size_t i = 0; i < count; i++)
-	{
-		unsigned long before = n_failed;
-
-		test_sq(&tables[i]);
-		test_sq_worst(&tables[i]);
-		test_logits(&tables[i]);
-		test_wsn(&tables[i]);
-		test_wsum(&tables[i]);
-		test_log1p(&tables[i]);
-		printf("%s: %s\n", tables[i].name, n_failed == before ? "ok" : "FAILED");
-	}
-	printf("%lu passed, %lu failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return run_kernel_tests(tests, N_OF(tests));
 }

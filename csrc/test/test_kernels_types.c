@@ -11,166 +11,16 @@
  * layouts, end exactly at the last element, so that AddressSanitizer
  * builds catch any access past the end; in the other layout a NaN-filled
  * tail guard catches writes past the end (and poisons a result that reads
- * it).  The guard-buffer helpers are those of test_kernels.c.
+ * it).  The guard-buffer helpers are those of kernel_test_util.h.
  */
 #include <float.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "rv_kernels.h"
+#include "kernel_test_util.h"
 
 static const size_t lengths[] = {
 	0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 128, 1000, 4099
 };
 #define N_LENGTHS (sizeof lengths / sizeof lengths[0])
-
-static unsigned long n_passed;
-static unsigned long n_failed;
-
-typedef struct test_table
-{
-	const char *name;
-	const rv_kernels *k;
-} test_table;
-
-static void check(int ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-/* deterministic random numbers (xorshift64*) */
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static double
-rand01(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double) ((rng_state * 2685821657736338717u) >> 11) * 0x1p-53;
-}
-
-static float
-rand_range(float lo, float hi)
-{
-	return (float) (lo + (hi - lo) * rand01());
-}
-
-/* ---------------------------------------------------------------------- */
-/* guarded buffers (as in test_kernels.c)                                 */
-
-#define GUARD_BITS 0x7fa5a5a5u	/* a NaN: reading it poisons a result */
-#define FRONT_GUARD 16
-#define TAIL_GUARD 16
-#define N_LAYOUTS 2
-
-typedef struct test_buf
-{
-	float	   *base;
-	float	   *p;
-	size_t		count;
-	size_t		front;
-	size_t		tail;
-} test_buf;
-
-static float
-guard_value(void)
-{
-	uint32_t	bits = GUARD_BITS;
-	float		f;
-
-	memcpy(&f, &bits, sizeof f);
-	return f;
-}
-
-/* layout 0: NaN tail guard of 16 floats; layout 1: the buffer ends at p + count */
-static test_buf
-buf_new(size_t count, int layout)
-{
-	test_buf	b;
-	size_t		total;
-
-	b.count = count;
-	b.front = FRONT_GUARD + (size_t) layout;
-	b.tail = layout == 0 ? TAIL_GUARD : 0;
-	total = b.front + count + b.tail;
-	b.base = malloc(total * sizeof(float));
-	if (b.base == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	for (size_t i = 0; i < total; i++)
-		b.base[i] = guard_value();
-	b.p = b.base + b.front;
-	return b;
-}
-
-static int
-buf_guards_ok(const test_buf *b)
-{
-	uint32_t	bits;
-
-	for (size_t i = 0; i < b->front; i++)
-	{
-		memcpy(&bits, &b->base[i], sizeof bits);
-		if (bits != GUARD_BITS)
-			return 0;
-	}
-	for (size_t i = 0; i < b->tail; i++)
-	{
-		memcpy(&bits, &b->p[b->count + i], sizeof bits);
-		if (bits != GUARD_BITS)
-			return 0;
-	}
-	return 1;
-}
-
-static void
-buf_free(test_buf *b)
-{
-	free(b->base);
-	b->base = b->p = NULL;
-}
-
-static void *
-xmalloc(size_t bytes)
-{
-	void	   *p = calloc(1, bytes ? bytes : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	return p;
-}
-
-/* the accuracy bar: 1e-5 relative plus 1e-6 of the magnitude of the terms */
-static double
-tolerance(double ref, double abs_terms)
-{
-	return 1e-5 * fabs(ref) + 1e-6 * abs_terms;
-}
 
 /* same float value, NaN matching NaN */
 static int
@@ -454,43 +304,10 @@ test_leaky(const test_table *t)
 
 /* ---------------------------------------------------------------------- */
 
-static size_t
-collect_tables(test_table *tables)
-{
-	size_t		count = 0;
-
-	tables[count++] = (test_table) {"scalar", &rv_kernels_scalar};
-#if defined(__x86_64__)
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX2))
-		tables[count++] = (test_table) {"avx2", &rv_kernels_avx2};
-	else
-		printf("avx2: not supported by this CPU, skipped\n");
-	if (rv_supported_backends() & (1u << RV_BACKEND_AVX512))	/* or emulated */
-		tables[count++] = (test_table) {"avx512", &rv_kernels_avx512};
-	else
-		printf("avx512: not supported by this CPU, skipped\n");
-#endif
-#if defined(__aarch64__)
-	tables[count++] = (test_table) {"neon", &rv_kernels_neon};
-#endif
-	return count;
-}
-
 int
 main(void)
 {
-	test_table	tables[4];
-	size_t		count = collect_tables(tables);
+	static const kernel_test tests[] = {test_phi, test_leaky};
 
-	for (size_t i = 0; i < count; i++)
-	{
-		const test_table *t = &tables[i];
-		unsigned long failed_before = n_failed;
-
-		test_phi(t);
-		test_leaky(t);
-		printf("%s: %s\n", t->name, n_failed == failed_before ? "ok" : "FAILED");
-	}
-	printf("%lu passed, %lu failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return run_kernel_tests(tests, N_OF(tests));
 }
