@@ -940,17 +940,42 @@ weighted_sum_f32_avx512(const float *w, const float *V, size_t n, size_t dv,
  * while they are in cache.  Accumulators wait in memory between batches.
  * The last register is always loaded under the tail mask (0xFFFF when
  * full), which gives the same values as a plain load.
+ * With acc (head_weighted_sum_acc: acc + h dvh for head h), the partials
+ * of weighted_tile's blocked form (chunks of RV_VALUE_BLOCK / rows steps,
+ * a multiple of the batch of 8, then the n % rows last rows), each added
+ * into acc as tile_to_f64 does; out is not touched.
  */
+RV_AVX512_INLINE void
+heads_to_f64_avx512(__m512 *a_f32x16, const int rows, const int regs,
+					__mmask16 tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			a_f32x16[t] = _mm512_add_ps(a_f32x16[t], a_f32x16[u * regs + t]);
+			a_f32x16[u * regs + t] = _mm512_setzero_ps();
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x16_to_f64_avx512(acc + 16 * t, a_f32x16[t], t == regs - 1 ? tail : 0xFFFF);
+		a_f32x16[t] = _mm512_setzero_ps();
+	}
+}
+
 RV_AVX512_INLINE void
 weighted_heads_tile_f32_avx512(const float *W, size_t ldw, const float *V,
 							   size_t n, size_t dvh, size_t g, size_t ldv,
-							   float beta, float *out, const int regs,
-							   __mmask16 tail)
+							   float beta, float *out, double *acc,
+							   const int regs, __mmask16 tail)
 {
 	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
 	__m512		acc_f32x16[RV_HEAD_CHUNK][8];
 	__m512		beta_f32x16 = _mm512_set1_ps(beta);
 	size_t		per_set = n / rows;
+	size_t		chunk = RV_VALUE_BLOCK / (size_t) rows;
 	size_t		skew[8];
 
 	RV_UNROLL
@@ -1009,6 +1034,8 @@ weighted_heads_tile_f32_avx512(const float *W, size_t ldw, const float *V,
 					}
 				}
 			}
+			if (acc && (b1 % chunk == 0 || b1 == per_set))
+				heads_to_f64_avx512(a_f32x16, rows, regs, tail, acc + h * dvh);
 			RV_UNROLL
 			for (int a = 0; a < rows * regs; a++)
 				acc_f32x16[h][a] = a_f32x16[a];
@@ -1033,6 +1060,12 @@ weighted_heads_tile_f32_avx512(const float *W, size_t ldw, const float *V,
 				acc_f32x16[h][t] = _mm512_fmadd_ps(w_f32x16, v_f32x16, acc_f32x16[h][t]);
 			}
 		}
+		if (acc)
+		{
+			if (per_set * rows < n)
+				heads_to_f64_avx512(acc_f32x16[h], rows, regs, tail, acc + h * dvh);
+			continue;
+		}
 		RV_UNROLL
 		for (int u = 1; u < rows; u++)
 			RV_UNROLL
@@ -1050,22 +1083,27 @@ weighted_heads_tile_f32_avx512(const float *W, size_t ldw, const float *V,
 }
 
 /*
- * head_weighted_sum: heads of at most one tile (dvh <= 128) go through
- * the interleaved tile above, RV_HEAD_CHUNK heads per pass; wider heads
- * (already streamed row by row by weighted_wide) one after the other.
+ * head_weighted_sum (acc NULL) and head_weighted_sum_acc: heads of at most
+ * one tile (dvh <= 128) go through the interleaved tile above,
+ * RV_HEAD_CHUNK heads per pass; wider heads (already streamed row by row
+ * by weighted_wide) one after the other.
  */
 RV_AVX512 static void
-head_weighted_sum_f32_avx512(const float *W, size_t ldw, const float *V,
-							 size_t n, size_t dvh, size_t heads, size_t ldv,
-							 float beta, float *out)
+heads_weighted_f32_avx512(const float *W, size_t ldw, const float *V,
+						  size_t n, size_t dvh, size_t heads, size_t ldv,
+						  float beta, float *out, double *acc)
 {
 	__mmask16	tail;
 
 	if (dvh == 0 || dvh > 128)
 	{
 		for (size_t h = 0; h < heads; h++)
-			weighted_sum_f32_avx512(W + h * ldw, V + h * dvh, n, dvh, ldv,
-									 beta, out + h * dvh);
+			if (acc)
+				weighted_wide_f32_avx512(W + h * ldw, V + h * dvh, n, dvh, ldv, 0.0f,
+										 out + h * dvh, acc + h * dvh);
+			else
+				weighted_sum_f32_avx512(W + h * ldw, V + h * dvh, n, dvh, ldv,
+										beta, out + h * dvh);
 		return;
 	}
 	tail = dvh % 16 ? tail_mask_avx512(dvh % 16) : 0xFFFF;
@@ -1075,35 +1113,52 @@ head_weighted_sum_f32_avx512(const float *W, size_t ldw, const float *V,
 		const float *Wg = W + h0 * ldw;
 		const float *Vg = V + h0 * dvh;
 		float	   *og = out + h0 * dvh;
+		double	   *ag = acc ? acc + h0 * dvh : NULL;
 
 		switch ((dvh + 15) / 16)
 		{
 			case 1:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 1, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 1, tail);
 				break;
 			case 2:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 2, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 2, tail);
 				break;
 			case 3:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 3, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 3, tail);
 				break;
 			case 4:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 4, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 4, tail);
 				break;
 			case 5:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 5, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 5, tail);
 				break;
 			case 6:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 6, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 6, tail);
 				break;
 			case 7:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 7, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 7, tail);
 				break;
 			default:
-				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, 8, tail);
+				weighted_heads_tile_f32_avx512(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, 8, tail);
 				break;
 		}
 	}
+}
+
+RV_AVX512 static void
+head_weighted_sum_f32_avx512(const float *W, size_t ldw, const float *V,
+							 size_t n, size_t dvh, size_t heads, size_t ldv,
+							 float beta, float *out)
+{
+	heads_weighted_f32_avx512(W, ldw, V, n, dvh, heads, ldv, beta, out, NULL);
+}
+
+RV_AVX512 static void
+head_weighted_sum_acc_f32_avx512(const float *W, size_t ldw, const float *V,
+								 size_t n, size_t dvh, size_t heads, size_t ldv,
+								 float *part, double *acc)
+{
+	heads_weighted_f32_avx512(W, ldw, V, n, dvh, heads, ldv, 0.0f, part, acc);
 }
 
 /* x[i] *= a */
@@ -2463,6 +2518,7 @@ const rv_kernels rv_kernels_avx512 = {
 	.weighted_sum = weighted_sum_f32_avx512,
 	.head_scores = head_scores_f32_avx512,
 	.head_weighted_sum = head_weighted_sum_f32_avx512,
+	.head_weighted_sum_acc = head_weighted_sum_acc_f32_avx512,
 	.scale = scale_f32_avx512,
 	.all_finite = all_finite_f32_avx512,
 	.exp = exp_f32_avx512,

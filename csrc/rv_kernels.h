@@ -67,6 +67,19 @@ typedef struct rv_kernels
 									  size_t heads, size_t ldv, float beta,
 									  float *out);
 
+	/*
+	 * head_weighted_sum into double accumulators (NULL when the table has
+	 * head_weighted_sum but no blocked form): for h < heads,
+	 *   weighted_sum_acc(W + h*ldw, V + h*dvh, n, dvh, ldv, part + h*dvh,
+	 *                    acc + h*dvh)
+	 * bit for bit, reading each row's heads*dvh floats together.
+	 */
+	void		(*head_weighted_sum_acc) (const float *W, size_t ldw,
+										  const float *V, size_t n,
+										  size_t dvh, size_t heads,
+										  size_t ldv, float *part,
+										  double *acc);
+
 	/* x[i] *= a */
 	void		(*scale) (float *x, size_t n, float a);
 

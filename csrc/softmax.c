@@ -67,10 +67,13 @@ vsum_flush(rv_vsum *s)
 }
 
 /*
- * n >= RV_VALUE_BLOCK rows at once (one head, or heads one after the other
- * when the table has no head_weighted_sum): the table's weighted_sum_acc,
- * which forms the partials inside its own long streams over V, in calls
- * of RV_CANCEL_BLOCK rows with the polls in between.
+ * n >= RV_VALUE_BLOCK rows at once (one head; heads together by the
+ * table's head_weighted_sum_acc, else one after the other when it has no
+ * head_weighted_sum): the table's weighted_sum_acc, which forms the
+ * partials inside its own long streams over V, in calls of
+ * RV_CANCEL_BLOCK rows with the polls in between.  A table with
+ * head_weighted_sum but no blocked form keeps its fused heads in the
+ * shared float partial instead.
  */
 static rv_status
 vsum_add_direct(rv_vsum *s, const float *W, size_t ldw, const float *V,
@@ -90,9 +93,14 @@ vsum_add_direct(rv_vsum *s, const float *W, size_t ldw, const float *V,
 	{
 		size_t		len = n - i < RV_CANCEL_BLOCK ? n - i : RV_CANCEL_BLOCK;
 
-		for (size_t h = 0; h < s->heads; h++)
-			s->kern->weighted_sum_acc(W + h * ldw + i, V + i * ldv + h * s->dvh, len, s->dvh,
-									  ldv, s->part + h * s->dvh, s->acc + h * s->dvh);
+		if (s->heads > 1 && s->kern->head_weighted_sum_acc)
+			s->kern->head_weighted_sum_acc(W + i, ldw, V + i * ldv, len, s->dvh, s->heads,
+										   ldv, s->part, s->acc);
+		else
+			for (size_t h = 0; h < s->heads; h++)
+				s->kern->weighted_sum_acc(W + h * ldw + i, V + i * ldv + h * s->dvh, len,
+										  s->dvh, ldv, s->part + h * s->dvh,
+										  s->acc + h * s->dvh);
 		i += len;
 		s->since_poll += len;
 		if (s->since_poll >= RV_CANCEL_BLOCK)
@@ -109,7 +117,8 @@ rv_status
 rv_vsum_add(rv_vsum *s, const float *W, size_t ldw, const float *V,
 			size_t n, size_t ldv)
 {
-	if (n >= RV_VALUE_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL))
+	if (n >= RV_VALUE_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL ||
+								s->kern->head_weighted_sum_acc != NULL))
 		return vsum_add_direct(s, W, ldw, V, n, ldv);
 	/* fewer rows (or a table's fused heads): a float partial across calls */
 	for (size_t i = 0; i < n;)

@@ -1,8 +1,8 @@
 /*
  * test_kernels_accum.c: the primitives of the driver sums
- * (accumulate_f64, finish_f64, weighted_sum_acc), for every table this
- * build and this CPU can run, against the scalar table and float64
- * references.
+ * (accumulate_f64, finish_f64, weighted_sum_acc, head_weighted_sum_acc),
+ * for every table this build and this CPU can run, against the scalar
+ * table and float64 references.
  *
  * accumulate_f64 and finish_f64 promise the same bits in every table (and
  * finish_f64 works in place): lengths cover
@@ -416,12 +416,65 @@ test_weighted_sum_acc(const test_table *t)
 		}
 }
 
+/*
+ * head_weighted_sum_acc (tables that have it): equal, bit for bit, to
+ * weighted_sum_acc on each head's weights and columns, for head counts
+ * below, at and above one pass of heads, heads narrower and wider than a
+ * register tile, and row counts around the partials' length.
+ */
+static void
+check_head_wsa(const test_table *t, size_t n, size_t dvh, size_t heads)
+{
+	size_t		dv = heads * dvh,
+				ldv = dv + 3,
+				ldw = n + 1;
+	float	   *W = xmalloc((heads * ldw + 1) * sizeof(float));
+	float	   *V = xmalloc((n * ldv + 1) * sizeof(float));
+	float	   *part = xmalloc((dv + 1) * sizeof(float));
+	double	   *acc = xmalloc((dv + 1) * sizeof(double));
+	double	   *want = xmalloc((dv + 1) * sizeof(double));
+
+	for (size_t i = 0; i < heads * ldw; i++)
+		W[i] = (float) rand01();
+	for (size_t i = 0; i < n * ldv; i++)
+		V[i] = (float) (rand01() * 4.0 - 2.0);
+	for (size_t j = 0; j < dv; j++)
+		acc[j] = want[j] = rand01() - 0.5;
+	for (size_t h = 0; h < heads; h++)
+		t->k->weighted_sum_acc(W + h * ldw, V + h * dvh, n, dvh, ldv, part, want + h * dvh);
+	t->k->head_weighted_sum_acc(W, ldw, V, n, dvh, heads, ldv, part, acc);
+	check(memcmp(acc, want, dv * sizeof(double)) == 0,
+		  "%s head_weighted_sum_acc n=%zu dvh=%zu heads=%zu: differs from weighted_sum_acc per head",
+		  t->name, n, dvh, heads);
+	free(W);
+	free(V);
+	free(part);
+	free(acc);
+	free(want);
+}
+
+static void
+test_head_weighted_sum_acc(const test_table *t)
+{
+	static const size_t ns[] = {0, 1, 7, 127, 128, 129, 257, 1000, 2048};
+	static const size_t dvhs[] = {1, 8, 17, 32, 64, 65, 128, 129};
+	static const size_t heads[] = {1, 2, 5, 8, 9, 20};
+
+	if (t->k->head_weighted_sum_acc == NULL)
+		return;
+	for (size_t a = 0; a < N_OF(ns); a++)
+		for (size_t b = 0; b < N_OF(dvhs); b++)
+			for (size_t c = 0; c < N_OF(heads); c++)
+				check_head_wsa(t, ns[a], dvhs[b], heads[c]);
+}
+
 /* ---------------------------------------------------------------------- */
 
 int
 main(void)
 {
-	static const kernel_test tests[] = {test_accumulate, test_finish, test_weighted_sum_acc};
+	static const kernel_test tests[] = {test_accumulate, test_finish, test_weighted_sum_acc,
+	test_head_weighted_sum_acc};
 
 	return run_kernel_tests(tests, N_OF(tests));
 }
