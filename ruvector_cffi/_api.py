@@ -505,11 +505,12 @@ def scaled_dot_attention_scratch_bytes(
     n: int, d: int, dv: int, threads: Optional[int] = 1, *, queries: int = 1
 ) -> int:
     """Bytes of scratch :func:`scaled_dot_attention` needs for ``queries``
-    queries over n keys (one row of n logits per thread): it grows with n.
+    queries over n keys (per thread, one row of n logits, and dv doubles
+    that accumulate the weighted values, aligned): it grows with n.
 
     >>> import ruvector_cffi as rv
     >>> rv.scaled_dot_attention_scratch_bytes(1000, 64, 64)
-    4000
+    4516
     """
     ex = _exec_for(_validate_threads(threads))
     floats = _sdpa_scratch_c(
@@ -522,14 +523,15 @@ def scaled_dot_attention_scratch_bytes(
 def flash_attention_scratch_bytes(
     n: int, d: int, dv: int, block_size: int = 64, threads: Optional[int] = 1, *, queries: int = 1
 ) -> int:
-    """Bytes of scratch :func:`flash_attention` needs: one tile of
-    ``min(block_size, n)`` logits per thread, independent of n beyond one tile.
+    """Bytes of scratch :func:`flash_attention` needs: per thread, one tile of
+    ``min(block_size, n)`` logits and dv doubles for the running output,
+    independent of n beyond one tile.
 
     >>> import ruvector_cffi as rv
     >>> rv.flash_attention_scratch_bytes(1_000, 64, 64)
-    256
+    772
     >>> rv.flash_attention_scratch_bytes(1_000_000, 64, 64)
-    256
+    772
     """
     b = _validate_block_size(block_size)
     ex = _exec_for(_validate_threads(threads))

@@ -1,6 +1,7 @@
 """The worked examples of the usage guide (docs/usage.md) are real: every SQL
 example, run through psql, prints what the guide shows (numbers within the
-accuracy bar), and every Python example passes as a doctest.
+accuracy bar), and every Python example passes as a doctest; so do the
+README's Python examples.
 
 The SQL half needs a server like tests/test_sql.py (skipped without PGHOST,
 a failure instead when RUVECTOR_REQUIRE_PG=1).  The outputs in the guide are
@@ -23,6 +24,11 @@ import docs_examples  # noqa: E402
 def test_python_examples_of_the_guide():
     failed, attempted = docs_examples.check_python()
     assert attempted >= 15 and failed == 0
+
+
+def test_python_examples_of_the_readme():
+    failed, attempted = docs_examples.check_python(ROOT / "README.md")
+    assert attempted >= 5 and failed == 0
 
 
 def test_sql_examples_of_the_guide():

@@ -237,22 +237,30 @@ def test_multi_head_with_one_head_is_scaled_dot(backend, rng):
 # ---------------------------------------------------------------- scratch sizes
 
 
+# a thread's dv doubles (the weighted values accumulate in double) and one float of alignment
+def _acc_bytes(dv: int) -> int:
+    return 8 * dv + 4
+
+
 def test_flash_scratch_does_not_grow_with_n():
     small = rv.flash_attention_scratch_bytes(1_000, 64, 64)
     large = rv.flash_attention_scratch_bytes(1_000_000, 64, 64)
-    assert small == large == 64 * 4
-    assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, block_size=256) == 256 * 4
-    assert rv.flash_attention_scratch_bytes(10, 64, 64, block_size=256) == 10 * 4  # one tile of n
+    assert small == large == 64 * 4 + _acc_bytes(64)
+    assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, block_size=256) == 256 * 4 + _acc_bytes(64)
+    # one tile of n
+    assert rv.flash_attention_scratch_bytes(10, 64, 64, block_size=256) == 10 * 4 + _acc_bytes(64)
     # scaled_dot needs a row of n logits
-    assert rv.scaled_dot_attention_scratch_bytes(1_000, 64, 64) == 1_000 * 4
-    assert rv.scaled_dot_attention_scratch_bytes(1_000_000, 64, 64) == 1_000_000 * 4
+    assert rv.scaled_dot_attention_scratch_bytes(1_000, 64, 64) == 1_000 * 4 + _acc_bytes(64)
+    assert rv.scaled_dot_attention_scratch_bytes(1_000_000, 64, 64) == 1_000_000 * 4 + _acc_bytes(64)
 
 
 def test_scratch_grows_with_the_threads_a_batch_uses():
     # 8 queries of 1M keys: enough work for a thread each, up to the cap
-    assert rv.scaled_dot_attention_scratch_bytes(1_000_000, 64, 64, threads=4, queries=8) == 4 * 1_000_000 * 4
-    assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=4, queries=8) == 4 * 64 * 4
-    assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=1, queries=8) == 64 * 4
+    assert (rv.scaled_dot_attention_scratch_bytes(1_000_000, 64, 64, threads=4, queries=8)
+            == 4 * (1_000_000 * 4 + _acc_bytes(64)))
+    assert (rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=4, queries=8)
+            == 4 * (64 * 4 + _acc_bytes(64)))
+    assert rv.flash_attention_scratch_bytes(1_000_000, 64, 64, 64, threads=1, queries=8) == 64 * 4 + _acc_bytes(64)
 
 
 # ---------------------------------------------------------------- values near the float32 limit
