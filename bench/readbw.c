@@ -4,10 +4,14 @@
  * The anchor every decode number is compared with: how fast this machine can
  * read an array of a given size, measured in the same run.  The loop is the
  * simplest one that streams at the hardware's rate: eight independent vector
- * accumulators of 64 bytes (one cache line per add), so neither add latency
- * nor the loop limits it.  numpy's and torch's reductions (sdot, sum) are
- * measured next to it by bench/common.py; on Zen4 they stay below this loop
- * for cache-resident arrays (sdot ~63 GB/s where this loop reads ~95 GB/s).
+ * accumulators of 32 bytes (two cache lines per step), so neither add latency
+ * nor the loop limits it.  32 bytes is one AVX2 register: with 64-byte
+ * vectors GCC's AVX2 clone kept the 16 register halves in memory and read
+ * 17 GB/s where numpy's sdot reads 68 (a Zen 4 VM that exposes AVX2 only).
+ * The AVX-512 clone uses the same 32-byte vectors (Zen 4 executes 64-byte
+ * ones as two halves anyway).  numpy's and torch's reductions (sdot, sum)
+ * are measured next to it by bench/common.py; for cache-resident arrays they
+ * stay below this loop (AVX2: sdot 68 GB/s, this loop 78).
  *
  * Built by bench/common.py with the system compiler into bench/results/.build
  * and loaded with ctypes, which releases the GIL during the call.  x86-64 gets
@@ -20,7 +24,7 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef float v16f __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define RB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -28,40 +32,40 @@ typedef float v16f __attribute__((vector_size(64)));
 #define RB_CLONES
 #endif
 
-static inline v16f
-load16(const float *p)
+static inline v8f
+load8(const float *p)
 {
-	v16f		x;
+	v8f			x;
 
 	memcpy(&x, p, sizeof x);
 	return x;
 }
 
-/* Sum of a[0..n) read `reps` times; n is rounded down to 128 floats. */
+/* Sum of a[0..n) read `reps` times; n is rounded down to 64 floats. */
 RB_CLONES float
 rb_read(const float *a, size_t n, size_t reps)
 {
-	v16f		s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0},
+	v8f			s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0},
 				s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
 	float		total = 0.0f;
 
-	n -= n % 128;
+	n -= n % 64;
 	for (size_t r = 0; r < reps; r++)
 	{
-		for (size_t i = 0; i < n; i += 128)
+		for (size_t i = 0; i < n; i += 64)
 		{
-			s0 += load16(a + i);
-			s1 += load16(a + i + 16);
-			s2 += load16(a + i + 32);
-			s3 += load16(a + i + 48);
-			s4 += load16(a + i + 64);
-			s5 += load16(a + i + 80);
-			s6 += load16(a + i + 96);
-			s7 += load16(a + i + 112);
+			s0 += load8(a + i);
+			s1 += load8(a + i + 8);
+			s2 += load8(a + i + 16);
+			s3 += load8(a + i + 24);
+			s4 += load8(a + i + 32);
+			s5 += load8(a + i + 40);
+			s6 += load8(a + i + 48);
+			s7 += load8(a + i + 56);
 		}
 	}
 	s0 = (s0 + s1) + (s2 + s3) + ((s4 + s5) + (s6 + s7));
-	for (int l = 0; l < 16; l++)
+	for (int l = 0; l < 8; l++)
 		total += s0[l];
 	return total;
 }
