@@ -66,6 +66,17 @@ vsum_flush(rv_vsum *s)
 	s->rows = 0;
 }
 
+/* count len rows added; 1 when a poll of the job says stop */
+static int
+vsum_poll(rv_vsum *s, size_t len)
+{
+	s->since_poll += len;
+	if (s->since_poll < RV_CANCEL_BLOCK)
+		return 0;
+	s->since_poll = 0;
+	return rv_job_should_stop(s->job);
+}
+
 /*
  * n >= RV_VALUE_BLOCK rows at once (one head; heads together by the
  * table's head_weighted_sum_acc, else one after the other when it has no
@@ -102,13 +113,8 @@ vsum_add_direct(rv_vsum *s, const float *W, size_t ldw, const float *V,
 										  s->dvh, ldv, s->part + h * s->dvh,
 										  s->acc + h * s->dvh);
 		i += len;
-		s->since_poll += len;
-		if (s->since_poll >= RV_CANCEL_BLOCK)
-		{
-			s->since_poll = 0;
-			if (rv_job_should_stop(s->job))
-				return RV_ERR_CANCELLED;
-		}
+		if (vsum_poll(s, len))
+			return RV_ERR_CANCELLED;
 	}
 	return RV_OK;
 }
@@ -137,13 +143,8 @@ rv_vsum_add(rv_vsum *s, const float *W, size_t ldw, const float *V,
 								 s->heads, ldv, s->rows ? 1.0f : 0.0f, s->part);
 		s->rows += len;
 		i += len;
-		s->since_poll += len;
-		if (s->since_poll >= RV_CANCEL_BLOCK)
-		{
-			s->since_poll = 0;
-			if (rv_job_should_stop(s->job))
-				return RV_ERR_CANCELLED;
-		}
+		if (vsum_poll(s, len))
+			return RV_ERR_CANCELLED;
 	}
 	return RV_OK;
 }
