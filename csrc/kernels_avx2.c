@@ -20,6 +20,9 @@
 #define RV_AVX2 __attribute__((target("avx2,fma")))
 #define RV_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
+/* heads per pass of head_scores / head_weighted_sum (bounds their stack state) */
+#define RV_HEAD_CHUNK 8
+
 /*
  * Loops over registers (t < regs, r < rows) have constant trip counts once
  * the helpers are inlined, and must be fully unrolled so that arrays of
@@ -317,6 +320,98 @@ scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
 	}
 	return hmax_f32x8_avx2(max_f32x8);
+}
+
+/*
+ * head_scores: the loop of scores above (same row slots, skew, tail rows
+ * and reductions, so each head's results equal scores' bit for bit) with
+ * the heads innermost, so that each block reads its 8 rows' heads*dh
+ * floats at once: 8 sequential streams over K instead of 8 strided ones
+ * per head.  scores keeps its own copy, specialised for one head.
+ */
+RV_AVX2 static void
+head_scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+					 size_t heads, size_t ldk, float scale, float *S,
+					 size_t lds, float *m)
+{
+	__m256		scale_f32x8 = _mm256_set1_ps(scale);
+	__m256		max_f32x8[RV_HEAD_CHUNK];
+	__m256		sum_f32x8[8];
+	const float *k[8];
+	size_t		blocks = n / 8;
+	size_t		i = blocks * 8;
+	size_t		skew[8];
+
+	for (size_t r = 0; r < 8 && blocks > 0; r++)
+		skew[r] = r % blocks;
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+
+		for (size_t h = 0; h < g; h++)
+			max_f32x8[h] = _mm256_set1_ps(-INFINITY);
+		for (size_t b = 0; b < blocks; b++)
+		{
+			size_t		row[8];
+
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				float	   *s = S + (h0 + h) * lds;
+				__m256		s_f32x8;
+				float		s8[8];
+
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					k[r] = K + row[r] * ldk + off;
+				dot_rows_f32_avx2(q + off, k, d, 8, sum_f32x8);
+				s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
+				_mm256_storeu_ps(s8, s_f32x8);
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					s[row[r]] = s8[r];
+				max_f32x8[h] = _mm256_max_ps(max_f32x8[h], s_f32x8);
+			}
+		}
+		if (i < n)
+		{
+			size_t		rows = n - i;
+
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				__m256		s_f32x8;
+
+				for (size_t r = 0; r < 8; r++)
+					k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk + off;
+				if (rows > 4)
+				{
+					dot_rows_f32_avx2(q + off, k, d, 8, sum_f32x8);
+					s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
+				}
+				else
+				{
+					__m128		s_f32x4;
+
+					dot_rows_f32_avx2(q + off, k, d, 4, sum_f32x8);
+					s_f32x4 = _mm_mul_ps(reduce_rows4_f32x8(sum_f32x8),
+										 _mm256_castps256_ps128(scale_f32x8));
+					s_f32x8 = _mm256_set_m128(s_f32x4, s_f32x4);
+				}
+				_mm256_maskstore_ps(S + (h0 + h) * lds + i, tail_mask_avx2(rows), s_f32x8);
+				max_f32x8[h] = _mm256_max_ps(max_f32x8[h], s_f32x8);
+			}
+		}
+		for (size_t h = 0; h < g; h++)
+			m[h0 + h] = hmax_f32x8_avx2(max_f32x8[h]);
+	}
 }
 
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
@@ -828,6 +923,231 @@ weighted_sum_f32_avx2(const float *w, const float *V, size_t n, size_t dv,
 		weighted_pass_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
 	else
 		weighted_wide_f32_avx2(w, V, n, dv, ldv, beta, out, NULL);
+}
+
+/*
+ * weighted_tile for g <= RV_HEAD_CHUNK heads at once (head h: weights
+ * W + h ldw, columns V + h dvh, output out + h dvh): the same row sets,
+ * skew and per-accumulator order of additions as weighted_tile, so each
+ * head's result equals it bit for bit, but the heads are interleaved in
+ * batches of 8 row steps so that V's rows are read whole (g dvh floats)
+ * while they are in cache.  Accumulators wait in memory between batches.
+ * With acc (head_weighted_sum_acc: acc + h dvh for head h), the partials
+ * of weighted_tile's blocked form (chunks of RV_VALUE_BLOCK / rows steps,
+ * a multiple of the batch of 8, then the n % rows last rows), each added
+ * into acc as tile_to_f64 does; out is not touched.
+ */
+RV_AVX2_INLINE void
+heads_to_f64_avx2(__m256 *a_f32x8, const int rows, const int regs,
+				  const int masked, __m256i tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			a_f32x8[t] = _mm256_add_ps(a_f32x8[t], a_f32x8[u * regs + t]);
+			a_f32x8[u * regs + t] = _mm256_setzero_ps();
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x8_to_f64_avx2(acc + 8 * t, a_f32x8[t], masked && t == regs - 1, tail);
+		a_f32x8[t] = _mm256_setzero_ps();
+	}
+}
+
+RV_AVX2_INLINE __m256
+heads_load_avx2(const float *p, const int masked, __m256i tail)
+{
+	return masked ? _mm256_maskload_ps(p, tail) : _mm256_loadu_ps(p);
+}
+
+RV_AVX2_INLINE void
+weighted_heads_tile_f32_avx2(const float *W, size_t ldw, const float *V,
+							 size_t n, size_t dvh, size_t g, size_t ldv,
+							 float beta, float *out, double *acc,
+							 const int regs, const int masked, __m256i tail)
+{
+	const int	rows = regs >= 5 ? 1 : regs >= 3 ? 2 : regs == 2 ? 4 : 8;
+	__m256		acc_f32x8[RV_HEAD_CHUNK][8];
+	__m256		beta_f32x8 = _mm256_set1_ps(beta);
+	size_t		per_set = n / rows;
+	size_t		chunk = RV_VALUE_BLOCK / (size_t) rows;
+	size_t		skew[8];
+
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		skew[u] = per_set > 0 ? (size_t) u % per_set : 0;
+	for (size_t h = 0; h < g; h++)
+	{
+		RV_UNROLL
+		for (int a = 0; a < rows * regs; a++)
+			acc_f32x8[h][a] = _mm256_setzero_ps();
+		if (beta != 0.0f)
+		{
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x8[h][t] = _mm256_mul_ps(beta_f32x8,
+												heads_load_avx2(out + h * dvh + 8 * t,
+																masked && t == regs - 1, tail));
+		}
+	}
+	for (size_t b0 = 0; b0 < per_set; b0 += 8)
+	{
+		size_t		b1 = per_set - b0 < 8 ? per_set : b0 + 8;
+
+		for (size_t h = 0; h < g; h++)
+		{
+			__m256		a_f32x8[8];
+			const float *w = W + h * ldw;
+			const float *Vh = V + h * dvh;
+
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				a_f32x8[a] = acc_f32x8[h][a];
+			for (size_t b = b0; b < b1; b++)
+			{
+				RV_UNROLL
+				for (int u = 0; u < rows; u++)
+				{
+					size_t		in_set = b + skew[u];
+					size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+					__m256		w_f32x8 = _mm256_set1_ps(w[row]);
+					const float *v = Vh + row * ldv;
+
+					RV_UNROLL
+					for (int t = 0; t < regs; t++)
+						a_f32x8[u * regs + t] =
+							_mm256_fmadd_ps(w_f32x8, heads_load_avx2(v + 8 * t, masked && t == regs - 1,
+																	 tail),
+											a_f32x8[u * regs + t]);
+				}
+			}
+			if (acc && (b1 % chunk == 0 || b1 == per_set))
+				heads_to_f64_avx2(a_f32x8, rows, regs, masked, tail, acc + h * dvh);
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				acc_f32x8[h][a] = a_f32x8[a];
+		}
+	}
+	for (size_t h = 0; h < g; h++)
+	{
+		const float *w = W + h * ldw;
+
+		for (size_t i = per_set * rows; i < n; i++)
+		{
+			__m256		w_f32x8 = _mm256_set1_ps(w[i]);
+			const float *v = V + h * dvh + i * ldv;
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x8[h][t] = _mm256_fmadd_ps(w_f32x8,
+												  heads_load_avx2(v + 8 * t, masked && t == regs - 1, tail),
+												  acc_f32x8[h][t]);
+		}
+		if (acc)
+		{
+			if (per_set * rows < n)
+				heads_to_f64_avx2(acc_f32x8[h], rows, regs, masked, tail, acc + h * dvh);
+			continue;
+		}
+		RV_UNROLL
+		for (int u = 1; u < rows; u++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x8[h][t] = _mm256_add_ps(acc_f32x8[h][t], acc_f32x8[h][u * regs + t]);
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			if (masked && t == regs - 1)
+				_mm256_maskstore_ps(out + h * dvh + 8 * t, tail, acc_f32x8[h][t]);
+			else
+				_mm256_storeu_ps(out + h * dvh + 8 * t, acc_f32x8[h][t]);
+		}
+	}
+}
+
+/* one pass of heads of `regs` registers, the last masked when `masked` */
+#define RV_HEADS_TILE(regs, masked) \
+	weighted_heads_tile_f32_avx2(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, regs, masked, tail)
+
+/*
+ * head_weighted_sum (acc NULL) and head_weighted_sum_acc: heads of at most
+ * one tile (dvh <= 64) go through the interleaved tile above,
+ * RV_HEAD_CHUNK heads per pass; wider heads (already streamed row by row
+ * by weighted_wide) one after the other.
+ */
+RV_AVX2 static void
+heads_weighted_f32_avx2(const float *W, size_t ldw, const float *V,
+						size_t n, size_t dvh, size_t heads, size_t ldv,
+						float beta, float *out, double *acc)
+{
+	__m256i		tail;
+
+	if (dvh == 0 || dvh > 64)
+	{
+		for (size_t h = 0; h < heads; h++)
+			if (acc)
+				weighted_wide_f32_avx2(W + h * ldw, V + h * dvh, n, dvh, ldv, 0.0f,
+									   out + h * dvh, acc + h * dvh);
+			else
+				weighted_sum_f32_avx2(W + h * ldw, V + h * dvh, n, dvh, ldv,
+									  beta, out + h * dvh);
+		return;
+	}
+	tail = dvh % 8 ? tail_mask_avx2(dvh % 8) : _mm256_set1_epi32(-1);
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+		const float *Wg = W + h0 * ldw;
+		const float *Vg = V + h0 * dvh;
+		float	   *og = out + h0 * dvh;
+		double	   *ag = acc ? acc + h0 * dvh : NULL;
+
+		if (dvh % 8 == 0)
+			switch (dvh / 8)
+			{
+				case 1: RV_HEADS_TILE(1, 0); break;
+				case 2: RV_HEADS_TILE(2, 0); break;
+				case 3: RV_HEADS_TILE(3, 0); break;
+				case 4: RV_HEADS_TILE(4, 0); break;
+				case 5: RV_HEADS_TILE(5, 0); break;
+				case 6: RV_HEADS_TILE(6, 0); break;
+				case 7: RV_HEADS_TILE(7, 0); break;
+				default: RV_HEADS_TILE(8, 0); break;
+			}
+		else
+			switch (dvh / 8 + 1)
+			{
+				case 1: RV_HEADS_TILE(1, 1); break;
+				case 2: RV_HEADS_TILE(2, 1); break;
+				case 3: RV_HEADS_TILE(3, 1); break;
+				case 4: RV_HEADS_TILE(4, 1); break;
+				case 5: RV_HEADS_TILE(5, 1); break;
+				case 6: RV_HEADS_TILE(6, 1); break;
+				case 7: RV_HEADS_TILE(7, 1); break;
+				default: RV_HEADS_TILE(8, 1); break;
+			}
+	}
+}
+
+#undef RV_HEADS_TILE
+
+RV_AVX2 static void
+head_weighted_sum_f32_avx2(const float *W, size_t ldw, const float *V,
+						   size_t n, size_t dvh, size_t heads, size_t ldv,
+						   float beta, float *out)
+{
+	heads_weighted_f32_avx2(W, ldw, V, n, dvh, heads, ldv, beta, out, NULL);
+}
+
+RV_AVX2 static void
+head_weighted_sum_acc_f32_avx2(const float *W, size_t ldw, const float *V,
+							   size_t n, size_t dvh, size_t heads, size_t ldv,
+							   float *part, double *acc)
+{
+	heads_weighted_f32_avx2(W, ldw, V, n, dvh, heads, ldv, 0.0f, part, acc);
 }
 
 /* x[i] *= a */
@@ -2299,6 +2619,9 @@ const rv_kernels rv_kernels_avx2 = {
 	.backend = RV_BACKEND_AVX2,
 	.scores = scores_f32_avx2,
 	.weighted_sum = weighted_sum_f32_avx2,
+	.head_scores = head_scores_f32_avx2,
+	.head_weighted_sum = head_weighted_sum_f32_avx2,
+	.head_weighted_sum_acc = head_weighted_sum_acc_f32_avx2,
 	.scale = scale_f32_avx2,
 	.all_finite = all_finite_f32_avx2,
 	.exp = exp_f32_avx2,

@@ -68,8 +68,9 @@ typedef struct rv_kernels
 									  float *out);
 
 	/*
-	 * head_weighted_sum into double accumulators (NULL when the table has
-	 * head_weighted_sum but no blocked form): for h < heads,
+	 * head_weighted_sum into double accumulators (optional: NULL makes
+	 * rv_vsum go one head after the other through weighted_sum_acc,
+	 * which gives the same bits): for h < heads,
 	 *   weighted_sum_acc(W + h*ldw, V + h*dvh, n, dvh, ldv, part + h*dvh,
 	 *                    acc + h*dvh)
 	 * bit for bit, reading each row's heads*dvh floats together.

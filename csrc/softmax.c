@@ -79,12 +79,14 @@ vsum_poll(rv_vsum *s, size_t len)
 
 /*
  * n >= RV_VALUE_BLOCK rows at once (one head; heads together by the
- * table's head_weighted_sum_acc, else one after the other when it has no
- * head_weighted_sum): the table's weighted_sum_acc, which forms the
+ * table's head_weighted_sum_acc, else one after the other): the table's
+ * weighted_sum_acc, which forms the
  * partials inside its own long streams over V, in calls of
- * RV_CANCEL_BLOCK rows with the polls in between.  A table with
- * head_weighted_sum but no blocked form keeps its fused heads in the
- * shared float partial instead.
+ * RV_CANCEL_BLOCK rows with the polls in between.  Every head's partials
+ * are then those of weighted_sum_acc on that head alone, which keeps
+ * multi-head's heads bit-identical to their own scaled-dot attention (a
+ * table with head_weighted_sum but no head_weighted_sum_acc pays for it
+ * with a pass per head).
  */
 static rv_status
 vsum_add_direct(rv_vsum *s, const float *W, size_t ldw, const float *V,
@@ -123,10 +125,9 @@ rv_status
 rv_vsum_add(rv_vsum *s, const float *W, size_t ldw, const float *V,
 			size_t n, size_t ldv)
 {
-	if (n >= RV_VALUE_BLOCK && (s->heads == 1 || s->kern->head_weighted_sum == NULL ||
-								s->kern->head_weighted_sum_acc != NULL))
+	if (n >= RV_VALUE_BLOCK)
 		return vsum_add_direct(s, W, ldw, V, n, ldv);
-	/* fewer rows (or a table's fused heads): a float partial across calls */
+	/* fewer rows: a float partial across calls */
 	for (size_t i = 0; i < n;)
 	{
 		size_t		len;

@@ -428,11 +428,13 @@ check_head_wsa(const test_table *t, size_t n, size_t dvh, size_t heads)
 	size_t		dv = heads * dvh,
 				ldv = dv + 3,
 				ldw = n + 1;
-	float	   *W = xmalloc((heads * ldw + 1) * sizeof(float));
-	float	   *V = xmalloc((n * ldv + 1) * sizeof(float));
-	float	   *part = xmalloc((dv + 1) * sizeof(float));
-	double	   *acc = xmalloc((dv + 1) * sizeof(double));
-	double	   *want = xmalloc((dv + 1) * sizeof(double));
+	float	   *W = xmalloc(heads * ldw * sizeof(float));
+	float	   *V = xmalloc(n * ldv * sizeof(float));
+	guarded		gp = guarded_new(dv, sizeof(float), GUARD, GUARD);
+	guarded		ga = guarded_new(dv, sizeof(double), GUARD, GUARD);
+	float	   *part = guarded_at(&gp);
+	double	   *acc = guarded_at(&ga);
+	double	   *want = xmalloc(dv * sizeof(double));
 
 	for (size_t i = 0; i < heads * ldw; i++)
 		W[i] = (float) rand01();
@@ -446,10 +448,13 @@ check_head_wsa(const test_table *t, size_t n, size_t dvh, size_t heads)
 	check(memcmp(acc, want, dv * sizeof(double)) == 0,
 		  "%s head_weighted_sum_acc n=%zu dvh=%zu heads=%zu: differs from weighted_sum_acc per head",
 		  t->name, n, dvh, heads);
+	check(guarded_ok(&gp) && guarded_ok(&ga),
+		  "%s head_weighted_sum_acc n=%zu dvh=%zu heads=%zu: wrote outside part or acc",
+		  t->name, n, dvh, heads);
 	free(W);
 	free(V);
-	free(part);
-	free(acc);
+	free(gp.base);
+	free(ga.base);
 	free(want);
 }
 
