@@ -18,6 +18,9 @@
 
 #define RV_NEON_INLINE static inline __attribute__((always_inline))
 
+/* heads per pass of head_scores / head_weighted_sum (bounds their stack state) */
+#define RV_HEAD_CHUNK 8
+
 /*
  * Loops over registers (t < regs, r < rows) have constant trip counts once
  * the helpers are inlined, and must be fully unrolled so that arrays of
@@ -303,6 +306,103 @@ scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
 		max_f32x4 = vmaxq_f32(max_f32x4, lo_f32x4);
 	}
 	return vmaxvq_f32(max_f32x4);
+}
+
+/*
+ * head_scores: the loop of scores above (same row slots, skew, tail rows
+ * and reductions, so each head's results equal scores' bit for bit) with
+ * the heads innermost, so that each block reads its 8 rows' heads*dh
+ * floats at once: 8 sequential streams over K instead of 8 strided ones
+ * per head.  scores keeps its own copy, specialised for one head.
+ */
+static void
+head_scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
+					 size_t heads, size_t ldk, float scale, float *S,
+					 size_t lds, float *m)
+{
+	float32x4_t max_f32x4[RV_HEAD_CHUNK];
+	float32x4_t sum_f32x4[2];
+	const float *k[8];
+	size_t		blocks = n / 8;
+	size_t		i = blocks * 8;
+	size_t		skew[8];
+
+	for (size_t r = 0; r < 8 && blocks > 0; r++)
+		skew[r] = r % blocks;
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+
+		for (size_t h = 0; h < g; h++)
+			max_f32x4[h] = vdupq_n_f32(-INFINITY);
+		for (size_t b = 0; b < blocks; b++)
+		{
+			size_t		row[8];
+
+			RV_UNROLL
+			for (int r = 0; r < 8; r++)
+			{
+				size_t		in_slot = b + skew[r];
+
+				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
+			}
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				float	   *s = S + (h0 + h) * lds;
+				float32x4_t lo_f32x4,
+							hi_f32x4;
+				float		s8[8];
+
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					k[r] = K + row[r] * ldk + off;
+				dot_rows_f32_neon(q + off, k, d, 8, sum_f32x4);
+				lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+				hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
+				vst1q_f32(s8, lo_f32x4);
+				vst1q_f32(s8 + 4, hi_f32x4);
+				RV_UNROLL
+				for (int r = 0; r < 8; r++)
+					s[row[r]] = s8[r];
+				max_f32x4[h] = vmaxq_f32(max_f32x4[h], vmaxq_f32(lo_f32x4, hi_f32x4));
+			}
+		}
+		if (i < n)
+		{
+			size_t		rows = n - i;
+
+			for (size_t h = 0; h < g; h++)
+			{
+				size_t		off = (h0 + h) * d;
+				float	   *s = S + (h0 + h) * lds;
+				float32x4_t lo_f32x4;
+
+				for (size_t r = 0; r < 8; r++)
+					k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk + off;
+				if (rows > 4)
+				{
+					float32x4_t hi_f32x4;
+
+					dot_rows_f32_neon(q + off, k, d, 8, sum_f32x4);
+					lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+					hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
+					vst1q_f32(s + i, lo_f32x4);
+					store_partial_f32x4(s + i + 4, hi_f32x4, rows - 4);
+					max_f32x4[h] = vmaxq_f32(max_f32x4[h], hi_f32x4);
+				}
+				else
+				{
+					dot_rows_f32_neon(q + off, k, d, 4, sum_f32x4);
+					lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
+					store_partial_f32x4(s + i, lo_f32x4, rows);
+				}
+				max_f32x4[h] = vmaxq_f32(max_f32x4[h], lo_f32x4);
+			}
+		}
+		for (size_t h = 0; h < g; h++)
+			m[h0 + h] = vmaxvq_f32(max_f32x4[h]);
+	}
 }
 
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
@@ -793,6 +893,228 @@ weighted_sum_f32_neon(const float *w, const float *V, size_t n, size_t dv,
 		weighted_pass_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
 	else
 		weighted_wide_f32_neon(w, V, n, dv, ldv, beta, out, NULL);
+}
+
+/*
+ * weighted_tile for g <= RV_HEAD_CHUNK heads at once (head h: weights
+ * W + h ldw, columns V + h dvh, output out + h dvh): the same row sets,
+ * skew and per-accumulator order of additions as weighted_tile, so each
+ * head's result equals it bit for bit, but the heads are interleaved in
+ * batches of 8 row steps so that V's rows are read whole (g dvh floats)
+ * while they are in cache.  Accumulators wait in memory between batches.
+ * With acc (head_weighted_sum_acc: acc + h dvh for head h), the partials
+ * of weighted_tile's blocked form (chunks of RV_VALUE_BLOCK / rows steps,
+ * a multiple of the batch of 8, then the n % rows last rows), each added
+ * into acc as tile_to_f64 does; out is not touched.
+ */
+RV_NEON_INLINE void
+heads_to_f64_neon(float32x4_t *a_f32x4, const int rows, const int regs,
+				  const int masked, size_t tail, double *acc)
+{
+	RV_UNROLL
+	for (int u = 1; u < rows; u++)
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			a_f32x4[t] = vaddq_f32(a_f32x4[t], a_f32x4[u * regs + t]);
+			a_f32x4[u * regs + t] = vdupq_n_f32(0.0f);
+		}
+	RV_UNROLL
+	for (int t = 0; t < regs; t++)
+	{
+		add_f32x4_to_f64_neon(acc + 4 * t, a_f32x4[t], (masked && t == regs - 1) ? tail : 4);
+		a_f32x4[t] = vdupq_n_f32(0.0f);
+	}
+}
+
+RV_NEON_INLINE float32x4_t
+heads_load_neon(const float *p, const int masked, size_t tail)
+{
+	return masked ? load_partial_f32x4(p, tail, 0.0f) : vld1q_f32(p);
+}
+
+RV_NEON_INLINE void
+weighted_heads_tile_f32_neon(const float *W, size_t ldw, const float *V,
+							 size_t n, size_t dvh, size_t g, size_t ldv,
+							 float beta, float *out, double *acc,
+							 const int regs, const int masked, size_t tail)
+{
+	const int	rows = regs >= 7 ? 1 : regs >= 5 ? 2 : regs >= 3 ? 4 : 8;
+	float32x4_t acc_f32x4[RV_HEAD_CHUNK][16];	/* rows * regs <= 16 */
+	size_t		per_set = n / rows;
+	size_t		chunk = RV_VALUE_BLOCK / (size_t) rows;
+	size_t		skew[8];
+
+	RV_UNROLL
+	for (int u = 0; u < rows; u++)
+		skew[u] = per_set > 0 ? (size_t) u % per_set : 0;
+	for (size_t h = 0; h < g; h++)
+	{
+		RV_UNROLL
+		for (int a = 0; a < rows * regs; a++)
+			acc_f32x4[h][a] = vdupq_n_f32(0.0f);
+		if (beta != 0.0f)
+		{
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x4[h][t] = vmulq_n_f32(heads_load_neon(out + h * dvh + 4 * t,
+															  masked && t == regs - 1, tail),
+											  beta);
+		}
+	}
+	for (size_t b0 = 0; b0 < per_set; b0 += 8)
+	{
+		size_t		b1 = per_set - b0 < 8 ? per_set : b0 + 8;
+
+		for (size_t h = 0; h < g; h++)
+		{
+			float32x4_t a_f32x4[16];
+			const float *w = W + h * ldw;
+			const float *Vh = V + h * dvh;
+
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				a_f32x4[a] = acc_f32x4[h][a];
+			for (size_t b = b0; b < b1; b++)
+			{
+				RV_UNROLL
+				for (int u = 0; u < rows; u++)
+				{
+					size_t		in_set = b + skew[u];
+					size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+					float		wi = w[row];
+					const float *v = Vh + row * ldv;
+
+					RV_UNROLL
+					for (int t = 0; t < regs; t++)
+						a_f32x4[u * regs + t] =
+							vfmaq_n_f32(a_f32x4[u * regs + t],
+										heads_load_neon(v + 4 * t, masked && t == regs - 1, tail), wi);
+				}
+			}
+			if (acc && (b1 % chunk == 0 || b1 == per_set))
+				heads_to_f64_neon(a_f32x4, rows, regs, masked, tail, acc + h * dvh);
+			RV_UNROLL
+			for (int a = 0; a < rows * regs; a++)
+				acc_f32x4[h][a] = a_f32x4[a];
+		}
+	}
+	for (size_t h = 0; h < g; h++)
+	{
+		const float *w = W + h * ldw;
+
+		for (size_t i = per_set * rows; i < n; i++)
+		{
+			float		wi = w[i];
+			const float *v = V + h * dvh + i * ldv;
+
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x4[h][t] = vfmaq_n_f32(acc_f32x4[h][t],
+											  heads_load_neon(v + 4 * t, masked && t == regs - 1, tail),
+											  wi);
+		}
+		if (acc)
+		{
+			if (per_set * rows < n)
+				heads_to_f64_neon(acc_f32x4[h], rows, regs, masked, tail, acc + h * dvh);
+			continue;
+		}
+		RV_UNROLL
+		for (int u = 1; u < rows; u++)
+			RV_UNROLL
+			for (int t = 0; t < regs; t++)
+				acc_f32x4[h][t] = vaddq_f32(acc_f32x4[h][t], acc_f32x4[h][u * regs + t]);
+		RV_UNROLL
+		for (int t = 0; t < regs; t++)
+		{
+			if (masked && t == regs - 1)
+				store_partial_f32x4(out + h * dvh + 4 * t, acc_f32x4[h][t], tail);
+			else
+				vst1q_f32(out + h * dvh + 4 * t, acc_f32x4[h][t]);
+		}
+	}
+}
+
+/* one pass of heads of `regs` registers, the last masked when `masked` */
+#define RV_HEADS_TILE(regs, masked) \
+	weighted_heads_tile_f32_neon(Wg, ldw, Vg, n, dvh, g, ldv, beta, og, ag, regs, masked, tail)
+
+/*
+ * head_weighted_sum (acc NULL) and head_weighted_sum_acc: heads of at most
+ * one tile (dvh <= 32) go through the interleaved tile above,
+ * RV_HEAD_CHUNK heads per pass; wider heads (already streamed row by row
+ * by weighted_wide) one after the other.
+ */
+static void
+heads_weighted_f32_neon(const float *W, size_t ldw, const float *V,
+						size_t n, size_t dvh, size_t heads, size_t ldv,
+						float beta, float *out, double *acc)
+{
+	size_t		tail = dvh % 4;
+
+	if (dvh == 0 || dvh > 32)
+	{
+		for (size_t h = 0; h < heads; h++)
+			if (acc)
+				weighted_wide_f32_neon(W + h * ldw, V + h * dvh, n, dvh, ldv, 0.0f,
+									   out + h * dvh, acc + h * dvh);
+			else
+				weighted_sum_f32_neon(W + h * ldw, V + h * dvh, n, dvh, ldv,
+									  beta, out + h * dvh);
+		return;
+	}
+	for (size_t h0 = 0; h0 < heads; h0 += RV_HEAD_CHUNK)
+	{
+		size_t		g = heads - h0 < RV_HEAD_CHUNK ? heads - h0 : RV_HEAD_CHUNK;
+		const float *Wg = W + h0 * ldw;
+		const float *Vg = V + h0 * dvh;
+		float	   *og = out + h0 * dvh;
+		double	   *ag = acc ? acc + h0 * dvh : NULL;
+
+		if (tail == 0)
+			switch (dvh / 4)
+			{
+				case 1: RV_HEADS_TILE(1, 0); break;
+				case 2: RV_HEADS_TILE(2, 0); break;
+				case 3: RV_HEADS_TILE(3, 0); break;
+				case 4: RV_HEADS_TILE(4, 0); break;
+				case 5: RV_HEADS_TILE(5, 0); break;
+				case 6: RV_HEADS_TILE(6, 0); break;
+				case 7: RV_HEADS_TILE(7, 0); break;
+				default: RV_HEADS_TILE(8, 0); break;
+			}
+		else
+			switch (dvh / 4 + 1)
+			{
+				case 1: RV_HEADS_TILE(1, 1); break;
+				case 2: RV_HEADS_TILE(2, 1); break;
+				case 3: RV_HEADS_TILE(3, 1); break;
+				case 4: RV_HEADS_TILE(4, 1); break;
+				case 5: RV_HEADS_TILE(5, 1); break;
+				case 6: RV_HEADS_TILE(6, 1); break;
+				case 7: RV_HEADS_TILE(7, 1); break;
+				default: RV_HEADS_TILE(8, 1); break;
+			}
+	}
+}
+
+#undef RV_HEADS_TILE
+
+static void
+head_weighted_sum_f32_neon(const float *W, size_t ldw, const float *V,
+						   size_t n, size_t dvh, size_t heads, size_t ldv,
+						   float beta, float *out)
+{
+	heads_weighted_f32_neon(W, ldw, V, n, dvh, heads, ldv, beta, out, NULL);
+}
+
+static void
+head_weighted_sum_acc_f32_neon(const float *W, size_t ldw, const float *V,
+							   size_t n, size_t dvh, size_t heads, size_t ldv,
+							   float *part, double *acc)
+{
+	heads_weighted_f32_neon(W, ldw, V, n, dvh, heads, ldv, 0.0f, part, acc);
 }
 
 /* x[i] *= a */
@@ -2140,6 +2462,9 @@ const rv_kernels rv_kernels_neon = {
 	.backend = RV_BACKEND_NEON,
 	.scores = scores_f32_neon,
 	.weighted_sum = weighted_sum_f32_neon,
+	.head_scores = head_scores_f32_neon,
+	.head_weighted_sum = head_weighted_sum_f32_neon,
+	.head_weighted_sum_acc = head_weighted_sum_acc_f32_neon,
 	.scale = scale_f32_neon,
 	.all_finite = all_finite_f32_neon,
 	.exp = exp_f32_neon,
