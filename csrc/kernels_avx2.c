@@ -243,7 +243,9 @@ hsum_f32x8_avx2(__m256 v_f32x8)
 }
 
 /*
- * s[i] = scale * dot(q, K_i): a gemv streaming K once.  Rows go 8 at a
+ * S[h lds + i] = scale * dot(q_h, K_i,h) for the heads h (dims
+ * [h d, (h+1) d) of q and of each row of K), m[h] their max; scores is
+ * one head.  For each head, a gemv streaming K once.  Rows go 8 at a
  * time (8 FMA chains, one load of q per 8 rows); the 8 sums are reduced by
  * one transpose tree and scaled, and the running max is a vector max.  The
  * 8 row slots of a block each walk their own contiguous stretch of n/8
@@ -257,82 +259,15 @@ hsum_f32x8_avx2(__m256 v_f32x8)
  * is 8 scalar stores per block instead of one vector store.  The n % 8
  * leftover rows (the last ones) reuse the 8- or 4-row kernel with the
  * missing row pointers aimed at the last real row (valid memory;
- * duplicate lanes do not change the max) and a masked store.
+ * duplicate lanes do not change the max) and a masked store.  Heads go
+ * innermost, RV_HEAD_CHUNK at a time: a head's arithmetic does not depend
+ * on the others, so head_scores equals scores on each head bit for bit,
+ * and with one head (a constant after inlining) this is the scores loop.
  */
-RV_AVX2 static float
-scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
-				size_t ldk, float scale, float *s)
-{
-	__m256		scale_f32x8 = _mm256_set1_ps(scale);
-	__m256		max_f32x8 = _mm256_set1_ps(-INFINITY);
-	__m256		sum_f32x8[8];
-	const float *k[8];
-	size_t		blocks = n / 8;
-	size_t		i = blocks * 8;
-	size_t		skew[8];
-
-	for (size_t r = 0; r < 8 && blocks > 0; r++)
-		skew[r] = r % blocks;
-	for (size_t b = 0; b < blocks; b++)
-	{
-		__m256		s_f32x8;
-		float		s8[8];
-		size_t		row[8];
-
-		RV_UNROLL
-		for (int r = 0; r < 8; r++)
-		{
-			size_t		in_slot = b + skew[r];
-
-			row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			k[r] = K + row[r] * ldk;
-		}
-		dot_rows_f32_avx2(q, k, d, 8, sum_f32x8);
-		s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
-		_mm256_storeu_ps(s8, s_f32x8);
-		RV_UNROLL
-		for (int r = 0; r < 8; r++)
-			s[row[r]] = s8[r];
-		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
-	}
-	if (i < n)
-	{
-		size_t		rows = n - i;
-		__m256		s_f32x8;
-
-		for (size_t r = 0; r < 8; r++)
-			k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk;
-		if (rows > 4)
-		{
-			dot_rows_f32_avx2(q, k, d, 8, sum_f32x8);
-			s_f32x8 = _mm256_mul_ps(reduce_rows8_f32x8(sum_f32x8), scale_f32x8);
-		}
-		else
-		{
-			__m128		s_f32x4;
-
-			dot_rows_f32_avx2(q, k, d, 4, sum_f32x8);
-			s_f32x4 = _mm_mul_ps(reduce_rows4_f32x8(sum_f32x8),
-								 _mm256_castps256_ps128(scale_f32x8));
-			s_f32x8 = _mm256_set_m128(s_f32x4, s_f32x4);
-		}
-		_mm256_maskstore_ps(s + i, tail_mask_avx2(rows), s_f32x8);
-		max_f32x8 = _mm256_max_ps(max_f32x8, s_f32x8);
-	}
-	return hmax_f32x8_avx2(max_f32x8);
-}
-
-/*
- * head_scores: the loop of scores above (same row slots, skew, tail rows
- * and reductions, so each head's results equal scores' bit for bit) with
- * the heads innermost, so that each block reads its 8 rows' heads*dh
- * floats at once: 8 sequential streams over K instead of 8 strided ones
- * per head.  scores keeps its own copy, specialised for one head.
- */
-RV_AVX2 static void
-head_scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
-					 size_t heads, size_t ldk, float scale, float *S,
-					 size_t lds, float *m)
+RV_AVX2_INLINE void
+scores_heads_avx2(const float *q, const float *K, size_t n, size_t d,
+				  size_t heads, size_t ldk, float scale, float *S, size_t lds,
+				  float *m)
 {
 	__m256		scale_f32x8 = _mm256_set1_ps(scale);
 	__m256		max_f32x8[RV_HEAD_CHUNK];
@@ -412,6 +347,28 @@ head_scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 		for (size_t h = 0; h < g; h++)
 			m[h0 + h] = hmax_f32x8_avx2(max_f32x8[h]);
 	}
+}
+
+RV_AVX2 static float
+scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+				size_t ldk, float scale, float *s)
+{
+	float		m;
+
+	scores_heads_avx2(q, K, n, d, 1, ldk, scale, s, 0, &m);
+	return m;
+}
+
+/*
+ * head_scores: each block reads its 8 rows' heads*dh floats at once, 8
+ * sequential streams over K instead of 8 strided ones per head.
+ */
+RV_AVX2 static void
+head_scores_f32_avx2(const float *q, const float *K, size_t n, size_t d,
+					 size_t heads, size_t ldk, float scale, float *S,
+					 size_t lds, float *m)
+{
+	scores_heads_avx2(q, K, n, d, heads, ldk, scale, S, lds, m);
 }
 
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */

@@ -226,7 +226,9 @@ dot_rows_f32_neon(const float *q, const float *const *k, size_t d,
 }
 
 /*
- * s[i] = scale * dot(q, K_i): a gemv streaming K once, 8 rows at a time
+ * S[h lds + i] = scale * dot(q_h, K_i,h) for the heads h (dims
+ * [h d, (h+1) d) of q and of each row of K), m[h] their max; scores is
+ * one head.  For each head, a gemv streaming K once, 8 rows at a time
  * (one load of q per 8 rows, 16 FMA chains), a vector running max.  The 8
  * row slots of a block each walk their own contiguous stretch of n/8
  * rows (slot r: rows [r n/8, (r+1) n/8)): eight sequential streams, which
@@ -239,86 +241,16 @@ dot_rows_f32_neon(const float *q, const float *const *k, size_t d,
  * is 8 scalar stores per block instead of one vector store.  The n % 8
  * leftover rows (the last ones) reuse the 8- or 4-row kernel with the
  * missing row pointers aimed at the last real row (valid memory;
- * duplicate lanes do not change the max); only the real lanes are stored.
+ * duplicate lanes do not change the max); only the real lanes are
+ * stored.  Heads go innermost, RV_HEAD_CHUNK at a time: a head's
+ * arithmetic does not depend on the others, so head_scores equals scores
+ * on each head bit for bit, and with one head (a constant after inlining)
+ * this is the scores loop.
  */
-static float
-scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
-				size_t ldk, float scale, float *s)
-{
-	float32x4_t max_f32x4 = vdupq_n_f32(-INFINITY);
-	float32x4_t sum_f32x4[2];
-	const float *k[8];
-	size_t		blocks = n / 8;
-	size_t		i = blocks * 8;
-	size_t		skew[8];
-
-	for (size_t r = 0; r < 8 && blocks > 0; r++)
-		skew[r] = r % blocks;
-	for (size_t b = 0; b < blocks; b++)
-	{
-		float32x4_t lo_f32x4,
-					hi_f32x4;
-		float		s8[8];
-		size_t		row[8];
-
-		RV_UNROLL
-		for (int r = 0; r < 8; r++)
-		{
-			size_t		in_slot = b + skew[r];
-
-			row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			k[r] = K + row[r] * ldk;
-		}
-		dot_rows_f32_neon(q, k, d, 8, sum_f32x4);
-		lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
-		hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
-		vst1q_f32(s8, lo_f32x4);
-		vst1q_f32(s8 + 4, hi_f32x4);
-		RV_UNROLL
-		for (int r = 0; r < 8; r++)
-			s[row[r]] = s8[r];
-		max_f32x4 = vmaxq_f32(max_f32x4, vmaxq_f32(lo_f32x4, hi_f32x4));
-	}
-	if (i < n)
-	{
-		size_t		rows = n - i;
-		float32x4_t lo_f32x4;
-
-		for (size_t r = 0; r < 8; r++)
-			k[r] = K + (i + (r < rows ? r : rows - 1)) * ldk;
-		if (rows > 4)
-		{
-			float32x4_t hi_f32x4;
-
-			dot_rows_f32_neon(q, k, d, 8, sum_f32x4);
-			lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
-			hi_f32x4 = vmulq_n_f32(sum_f32x4[1], scale);
-			vst1q_f32(s + i, lo_f32x4);
-			store_partial_f32x4(s + i + 4, hi_f32x4, rows - 4);
-			max_f32x4 = vmaxq_f32(max_f32x4, hi_f32x4);
-		}
-		else
-		{
-			dot_rows_f32_neon(q, k, d, 4, sum_f32x4);
-			lo_f32x4 = vmulq_n_f32(sum_f32x4[0], scale);
-			store_partial_f32x4(s + i, lo_f32x4, rows);
-		}
-		max_f32x4 = vmaxq_f32(max_f32x4, lo_f32x4);
-	}
-	return vmaxvq_f32(max_f32x4);
-}
-
-/*
- * head_scores: the loop of scores above (same row slots, skew, tail rows
- * and reductions, so each head's results equal scores' bit for bit) with
- * the heads innermost, so that each block reads its 8 rows' heads*dh
- * floats at once: 8 sequential streams over K instead of 8 strided ones
- * per head.  scores keeps its own copy, specialised for one head.
- */
-static void
-head_scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
-					 size_t heads, size_t ldk, float scale, float *S,
-					 size_t lds, float *m)
+RV_NEON_INLINE void
+scores_heads_neon(const float *q, const float *K, size_t n, size_t d,
+				  size_t heads, size_t ldk, float scale, float *S, size_t lds,
+				  float *m)
 {
 	float32x4_t max_f32x4[RV_HEAD_CHUNK];
 	float32x4_t sum_f32x4[2];
@@ -403,6 +335,28 @@ head_scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
 		for (size_t h = 0; h < g; h++)
 			m[h0 + h] = vmaxvq_f32(max_f32x4[h]);
 	}
+}
+
+static float
+scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
+				size_t ldk, float scale, float *s)
+{
+	float		m;
+
+	scores_heads_neon(q, K, n, d, 1, ldk, scale, s, 0, &m);
+	return m;
+}
+
+/*
+ * head_scores: each block reads its 8 rows' heads*dh floats at once, 8
+ * sequential streams over K instead of 8 strided ones per head.
+ */
+static void
+head_scores_f32_neon(const float *q, const float *K, size_t n, size_t d,
+					 size_t heads, size_t ldk, float scale, float *S,
+					 size_t lds, float *m)
+{
+	scores_heads_neon(q, K, n, d, heads, ldk, scale, S, lds, m);
 }
 
 /* out[i] = exp(x[i]); each chunk is loaded before it is stored, so out == x works. */
