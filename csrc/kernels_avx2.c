@@ -291,11 +291,7 @@ scores_heads_avx2(const float *q, const float *K, size_t n, size_t d,
 
 			RV_UNROLL
 			for (int r = 0; r < 8; r++)
-			{
-				size_t		in_slot = b + skew[r];
-
-				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			}
+				row[r] = rv_stream_row(r, blocks, b, skew[r]);
 			for (size_t h = 0; h < g; h++)
 			{
 				size_t		off = (h0 + h) * d;
@@ -597,8 +593,7 @@ weighted_tile_f32_avx2(const float *w, const float *V, size_t n, size_t ldv,
 			RV_UNROLL
 			for (int u = 0; u < rows; u++)
 			{
-				size_t		in_set = b + skew[u];
-				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				size_t		row = rv_stream_row(u, per_set, b, skew[u]);
 				__m256		w_f32x8 = _mm256_set1_ps(w[row]);
 				const float *v = V + row * ldv;
 
@@ -788,8 +783,7 @@ wide_step_avx2(const float *w, const float *V, size_t ldv, size_t per_slot,
 	RV_UNROLL
 	for (int u = 0; u < 4; u++)
 	{
-		size_t		in_slot = b + skew[u];
-		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+		size_t		row = rv_stream_row(u, per_slot, b, skew[u]);
 
 		v[u] = V + row * ldv;
 		w_f32x8[u] = _mm256_set1_ps(w[row]);
@@ -968,8 +962,7 @@ weighted_heads_tile_f32_avx2(const float *W, size_t ldw, const float *V,
 				RV_UNROLL
 				for (int u = 0; u < rows; u++)
 				{
-					size_t		in_set = b + skew[u];
-					size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+					size_t		row = rv_stream_row(u, per_set, b, skew[u]);
 					__m256		w_f32x8 = _mm256_set1_ps(w[row]);
 					const float *v = Vh + row * ldv;
 
@@ -1593,11 +1586,7 @@ sq_rows_loop_f32_avx2(const float *q, const float *K, size_t n, size_t d,
 		else
 			RV_UNROLL
 			for (int r = 0; r < rows; r++)
-			{
-				size_t		in_slot = b + skew[r];
-
-				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			}
+				row[r] = rv_stream_row(r, blocks, b, skew[r]);
 		RV_UNROLL
 		for (int r = 0; r < rows; r++)
 			k[r] = K + row[r] * ldk;
@@ -2085,9 +2074,7 @@ weighted_sum_sqnorm_f32_avx2(const float *w, const float *V, size_t n,
 		RV_UNROLL
 		for (int u = 0; u < 4; u++)
 		{
-			size_t		in_slot = b + skew[u];
-
-			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			row[u] = rv_stream_row(u, per_slot, b, skew[u]);
 			v[u] = V + row[u] * ldv;
 			w_f32x8[u] = _mm256_set1_ps(w[row[u]]);
 		}
@@ -2168,8 +2155,7 @@ weighted_sum_f64_avx2(const float *w, const float *V, size_t n, size_t dv,
 		RV_UNROLL
 		for (int u = 0; u < 4; u++)
 		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			size_t		row = rv_stream_row(u, per_slot, b, skew[u]);
 
 			v[u] = V + row * ldv;
 			w_f64x4[u] = _mm256_set1_pd(w[row]);

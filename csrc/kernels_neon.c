@@ -273,11 +273,7 @@ scores_heads_neon(const float *q, const float *K, size_t n, size_t d,
 
 			RV_UNROLL
 			for (int r = 0; r < 8; r++)
-			{
-				size_t		in_slot = b + skew[r];
-
-				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			}
+				row[r] = rv_stream_row(r, blocks, b, skew[r]);
 			for (size_t h = 0; h < g; h++)
 			{
 				size_t		off = (h0 + h) * d;
@@ -569,8 +565,7 @@ weighted_tile_f32_neon(const float *w, const float *V, size_t n, size_t ldv,
 			RV_UNROLL
 			for (int u = 0; u < rows; u++)
 			{
-				size_t		in_set = b + skew[u];
-				size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+				size_t		row = rv_stream_row(u, per_set, b, skew[u]);
 				float		wi = w[row];
 				const float *v = V + row * ldv;
 
@@ -757,8 +752,7 @@ wide_step_neon(const float *w, const float *V, size_t ldv, size_t per_slot,
 	RV_UNROLL
 	for (int u = 0; u < 4; u++)
 	{
-		size_t		in_slot = b + skew[u];
-		size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+		size_t		row = rv_stream_row(u, per_slot, b, skew[u]);
 
 		v[u] = V + row * ldv;
 		w4[u] = w[row];
@@ -934,8 +928,7 @@ weighted_heads_tile_f32_neon(const float *W, size_t ldw, const float *V,
 				RV_UNROLL
 				for (int u = 0; u < rows; u++)
 				{
-					size_t		in_set = b + skew[u];
-					size_t		row = u * per_set + (in_set < per_set ? in_set : in_set - per_set);
+					size_t		row = rv_stream_row(u, per_set, b, skew[u]);
 					float		wi = w[row];
 					const float *v = Vh + row * ldv;
 
@@ -1550,11 +1543,7 @@ sq_rows_loop_f32_neon(const float *q, const float *K, size_t n, size_t d,
 		else
 			RV_UNROLL
 			for (int r = 0; r < 4; r++)
-			{
-				size_t		in_slot = b + skew[r];
-
-				row[r] = r * blocks + (in_slot < blocks ? in_slot : in_slot - blocks);
-			}
+				row[r] = rv_stream_row(r, blocks, b, skew[r]);
 		RV_UNROLL
 		for (int r = 0; r < 4; r++)
 			k[r] = K + row[r] * ldk;
@@ -1933,9 +1922,7 @@ weighted_sum_sqnorm_f32_neon(const float *w, const float *V, size_t n,
 		RV_UNROLL
 		for (int u = 0; u < 4; u++)
 		{
-			size_t		in_slot = b + skew[u];
-
-			row[u] = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			row[u] = rv_stream_row(u, per_slot, b, skew[u]);
 			v[u] = V + row[u] * ldv;
 			wr[u] = w[row[u]];
 		}
@@ -2012,8 +1999,7 @@ weighted_sum_f64_neon(const float *w, const float *V, size_t n, size_t dv,
 		RV_UNROLL
 		for (int u = 0; u < 4; u++)
 		{
-			size_t		in_slot = b + skew[u];
-			size_t		row = u * per_slot + (in_slot < per_slot ? in_slot : in_slot - per_slot);
+			size_t		row = rv_stream_row(u, per_slot, b, skew[u]);
 
 			v[u] = V + row * ldv;
 			w_f64x2[u] = vdupq_n_f64(w[row]);

@@ -459,6 +459,23 @@ rv_head_weighted_sum(const rv_kernels *k, const float *W, size_t ldw,
 /* Scalar version of the algorithm above; used by drivers and the scalar table. */
 float		rv_expf_serial(float x);
 
+/*
+ * The streaming order of the SIMD kernels' row loops (scores and
+ * weighted_sum, in every ISA file): the rows are cut into `slots`
+ * contiguous stretches of `per` rows, slot u (its own sequential stream,
+ * which the hardware prefetchers follow) starting skew = u % per rows in
+ * and wrapping around, so that the rows read together do not fall in the
+ * same cache sets when per rows are a multiple of 4 KiB.  The row of slot
+ * u at step b (b < per):
+ */
+static inline size_t
+rv_stream_row(size_t u, size_t per, size_t b, size_t skew)
+{
+	size_t		in_slot = b + skew;
+
+	return u * per + (in_slot < per ? in_slot : in_slot - per);
+}
+
 /* ------------------------------------------------------------------------
  * hyperbolic.c: the algorithms its primitives share (every table follows
  * them, so that ISAs agree closely).
