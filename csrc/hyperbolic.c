@@ -796,6 +796,17 @@ poincare_output(const hyp_args *a, float *e, double sum, float *slot,
  */
 #define HYP_LORENTZ_OUT_ILL 2.0
 
+/* |u|^2 of dv doubles, in order */
+static double
+sqnorm_f64(const double *u, size_t dv)
+{
+	double		uu = 0.0;
+
+	for (size_t j = 0; j < dv; j++)
+		uu += u[j] * u[j];
+	return uu;
+}
+
 static rv_status
 lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
 			   float *out, rv_job *job)
@@ -832,9 +843,7 @@ lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
 		if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 			return RV_ERR_CANCELLED;
 	}
-	uu = 0.0;
-	for (size_t j = 0; j < a->dv; j++)
-		uu += u[j] * u[j];
+	uu = sqnorm_f64(u, a->dv);
 	if (!isfinite(t0) || !isfinite(uu))
 		return RV_ERR_NONFINITE;
 	nd = t0 * t0 - uu;
@@ -855,10 +864,7 @@ lorentz_output(const hyp_args *a, const float *e, double sum, float *slot,
 			if (poll_due(&since_poll, len, b + len == a->n) && rv_job_should_stop(job))
 				return RV_ERR_CANCELLED;
 		}
-		uu = 0.0;
-		for (size_t j = 0; j < a->dv; j++)
-			uu += u[j] * u[j];
-		nd = t0 * t0 - uu;
+		nd = t0 * t0 - sqnorm_f64(u, a->dv);
 	}
 	if (!(nd >= sum * sum * ic))
 		nd = sum * sum * ic;
